@@ -1,0 +1,12 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts', 'src/cli.ts'],
+  format: ['esm'],
+  target: 'node20',
+  dts: { entry: 'src/index.ts' },
+  clean: true,
+  // The wire contract is a private workspace package: bundle it so the published package
+  // depends on ws alone.
+  noExternal: ['@wss-mp/protocol'],
+});
