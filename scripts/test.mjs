@@ -4,7 +4,7 @@
 // use the built packages, so build first (`npm test` does).
 // Usage: node scripts/test.mjs [filter...]  — only files whose path contains a filter.
 import { spawnSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -12,6 +12,7 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const skip = new Set(['node_modules', 'dist', 'miniprogram_dist', 'miniprogram_npm', '.git', 'bench']);
 
 function walk(dir, out) {
+  if (!existsSync(dir)) return out;
   for (const name of readdirSync(dir)) {
     if (skip.has(name)) continue;
     const p = path.join(dir, name);
