@@ -1,0 +1,118 @@
+// Drives one load-generator process (../loadgen/loadgen.mjs) against a running target and samples
+// the server's CPU time (/proc) exactly at the window's start and end lines.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { spawnPinned, lines, stopProcess, treeCpuSeconds, rssBytes, sleep } from './proc';
+import type { RunningTarget } from './targets';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const LOADGEN = path.join(HERE, '../loadgen/loadgen.mjs');
+
+export interface LoadConfig {
+  mode: 'pingpong' | 'throughput' | 'handshake' | 'idle';
+  conns: number;
+  size?: number;
+  window?: number;
+  warmupMs?: number;
+  durationMs?: number;
+  idleSteps?: number[];
+  openConcurrency?: number;
+  localAddresses?: string[];
+  deadlineMs?: number;
+}
+
+export type LoadResult = Record<string, number | string | string[] | null> & {
+  /** Server CPU seconds spent inside the window (server + its child processes). */
+  serverCpuSeconds: number;
+  /** serverCpuSeconds / window seconds (1.0 = one core busy). */
+  serverCpuUtil: number;
+  seconds: number;
+};
+
+function spawnLoad(target: RunningTarget, cfg: LoadConfig, ca: string, core: string | null) {
+  const full = { ...cfg, kind: target.kind, url: target.url, ca };
+  return spawnPinned(process.execPath, [LOADGEN, JSON.stringify(full)], { core, stdin: cfg.mode === 'idle' });
+}
+
+/** pingpong / throughput / handshake: one window, CPU sampled at its edges. */
+export async function runWindow(target: RunningTarget, cfg: LoadConfig, ca: string, core: string | null): Promise<LoadResult> {
+  const deadlineMs = cfg.deadlineMs ?? (cfg.warmupMs ?? 1000) + (cfg.durationMs ?? 3000) + 30_000;
+  const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core);
+  return new Promise((resolve, reject) => {
+    let cpu0 = 0;
+    let result: LoadResult | null = null;
+    let error: string | null = null;
+    const output = lines(proc, (l) => {
+      if (!l.startsWith('{')) return;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(l);
+      } catch {
+        return;
+      }
+      if (msg.phase === 'start') cpu0 = treeCpuSeconds(target.cpuPids);
+      else if (msg.phase === 'end') {
+        const cpu = treeCpuSeconds(target.cpuPids) - cpu0;
+        const seconds = msg.seconds as number;
+        const { phase: _p, ...rest } = msg;
+        result = { ...(rest as LoadResult), serverCpuSeconds: cpu, serverCpuUtil: cpu / seconds, seconds };
+      } else if (msg.phase === 'error') error = String(msg.message);
+    });
+    const hard = setTimeout(() => proc.kill('SIGKILL'), deadlineMs + 10_000);
+    proc.once('exit', (code) => {
+      clearTimeout(hard);
+      if (result) resolve(result);
+      else reject(new Error(`load generator (${cfg.mode} → ${target.name}) failed (exit ${code}): ${error ?? output.slice(-10).join('\n')}`));
+    });
+  });
+}
+
+export interface IdleStep {
+  conns: number;
+  rssBytes: number;
+  /** (RSS at this step − RSS with no connections) / conns */
+  rssPerConn: number;
+  openSeconds: number;
+  errors: number;
+}
+
+/**
+ * idle: RSS with no client (after a short warm-up burst that the load generator does not do;
+ * the server is fresh), then at each step of held connections after `settleMs`.
+ */
+export async function runIdle(target: RunningTarget, cfg: LoadConfig, ca: string, core: string | null, settleMs = 1500): Promise<{ rss0: number; steps: IdleStep[] }> {
+  await sleep(300);
+  const rss0 = rssBytes(target.rssPid);
+  const deadlineMs = cfg.deadlineMs ?? 180_000;
+  const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core);
+  const steps: IdleStep[] = [];
+  return new Promise((resolve, reject) => {
+    let error: string | null = null;
+    const output = lines(proc, (l) => {
+      if (!l.startsWith('{')) return;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(l);
+      } catch {
+        return;
+      }
+      if (msg.phase === 'held') {
+        void (async () => {
+          await sleep(settleMs);
+          const rss = rssBytes(target.rssPid);
+          const n = msg.n as number;
+          steps.push({ conns: n, rssBytes: rss, rssPerConn: (rss - rss0) / n, openSeconds: msg.openSeconds as number, errors: msg.errors as number });
+          proc.stdin?.write('next\n');
+        })();
+      } else if (msg.phase === 'error') error = String(msg.message);
+    });
+    const hard = setTimeout(() => proc.kill('SIGKILL'), deadlineMs + 10_000);
+    proc.once('exit', (code) => {
+      clearTimeout(hard);
+      if (code === 0 && steps.length) resolve({ rss0, steps });
+      else reject(new Error(`idle load generator → ${target.name} failed (exit ${code}): ${error ?? output.slice(-10).join('\n')}`));
+    });
+  });
+}
+
+export { stopProcess };

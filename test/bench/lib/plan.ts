@@ -1,0 +1,53 @@
+// What a run measures and how big it is: the full default (what `pnpm bench` does, < 10 min on
+// 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
+
+export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
+export const MODES = ['pingpong', 'throughput', 'handshake', 'idle', 'client', 'storm', 'detect'] as const;
+export type Mode = (typeof MODES)[number];
+
+export interface Plan {
+  runs: number;
+  warmupMs: number;
+  durationMs: number;
+  pingpongConns: number;
+  throughputConns: number;
+  throughputWindow: number;
+  handshakeConcurrency: number;
+  idleSteps: number[];
+  idleTargets: string[];
+  /** Source addresses 127.0.0.x used round-robin by load generators (per-IP caps, ports). */
+  localAddresses: string[];
+  clientConns: number;
+  clientMemoryInstances: number;
+  stormClients: number;
+  stormOutageMs: number;
+  stormMessages: number;
+  /** Storm runs per library (each takes outage + recovery, the longest part of the suite). */
+  stormRuns: number;
+}
+
+const addrs = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 11}`);
+
+export function makePlan(opts: { quick: boolean; runs?: number; durationS?: number }): Plan {
+  const quick = opts.quick;
+  const runs = opts.runs ?? (quick ? 1 : 3);
+  const durationMs = opts.durationS != null ? opts.durationS * 1000 : quick ? 1000 : 3000;
+  return {
+    runs,
+    warmupMs: quick ? 300 : 1000,
+    durationMs,
+    pingpongConns: quick ? 8 : 64,
+    throughputConns: quick ? 2 : 8,
+    throughputWindow: 16,
+    handshakeConcurrency: quick ? 4 : 16,
+    idleSteps: quick ? [200, 400] : [5000, 10000],
+    idleTargets: quick ? ['native', 'https-ws'] : ['native', 'https-ws', 'http-ws'],
+    localAddresses: addrs(quick ? 4 : 40),
+    clientConns: quick ? 8 : 64,
+    clientMemoryInstances: quick ? 100 : 1000,
+    stormClients: quick ? 100 : 2000,
+    stormOutageMs: quick ? 1000 : 10_000,
+    stormMessages: 3,
+    stormRuns: quick ? 1 : runs,
+  };
+}

@@ -1,0 +1,256 @@
+// The servers under test. Each target runs in its own process(es) on the server core, is started
+// fresh for every run, and is stopped with SIGTERM (so --cpu-prof profiles get written).
+//
+//   native        wss-mp-server, native TLS (--cert/--key)                     ← what we ship
+//   https-ws      node:https + ws echo, same TLS policy and certificate        ← the reference to beat
+//   http-ws       node:http + ws echo, no TLS                                  ← what TLS costs
+//   tls-echo      node:tls byte echo, same TLS policy                          ← ceiling for TLS on Node
+//   nginx-native  nginx (TLS) → wss-mp-server --behind-proxy                   ← method 1, ours
+//   nginx-ws      nginx (TLS) → node:http + ws echo                            ← method 1, raw ws
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync, rmSync, chmodSync, readFileSync, existsSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { findBinary } from '../../support/binaries';
+import { SERVER_CLI } from '../../support/server';
+import { spawnPinned, stopProcess, waitListening, lines, sleep } from './proc';
+import type { TlsPolicy } from './tls-policy';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BASELINE = path.join(HERE, '../servers/baseline.mjs');
+
+export const TARGETS = ['native', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
+export type TargetName = (typeof TARGETS)[number];
+
+export const TARGET_LABEL: Record<TargetName, string> = {
+  native: 'wss-mp-server (native TLS)',
+  'https-ws': 'node:https + ws',
+  'http-ws': 'node:http + ws (no TLS)',
+  'tls-echo': 'node:tls byte echo',
+  'nginx-native': 'nginx → wss-mp-server --behind-proxy',
+  'nginx-ws': 'nginx → node:http + ws',
+};
+
+export interface Certs {
+  /** leaf + intermediate, what servers send */
+  fullchain: string;
+  key: string;
+  /** root CA, what the load generator trusts */
+  ca: string;
+}
+
+export interface TargetContext {
+  certs: Certs;
+  policy: TlsPolicy;
+  core: string | null;
+  /** Directory for --cpu-prof output, or null. */
+  profileDir: string | null;
+  /** Extra wss-mp-server flags (caps lifted for the benchmark, see README). */
+  serverFlags: string[];
+  /** Extra wss-mp-server flags for this run only (e.g. turning a feature off). */
+  extraNativeFlags?: string[];
+}
+
+export interface RunningTarget {
+  name: TargetName;
+  /** URL for the load generator (always 127.0.0.1). */
+  url: string;
+  kind: 'ws' | 'tls';
+  /** Processes whose CPU counts as "server CPU" (descendants are added when sampling). */
+  cpuPids: number[];
+  /** The process whose RSS is "server RSS" (the backend for nginx targets). */
+  rssPid: number;
+  stop(): Promise<void>;
+}
+
+function nodeArgs(ctx: TargetContext, tag: string): string[] {
+  if (!ctx.profileDir) return [];
+  mkdirSync(ctx.profileDir, { recursive: true });
+  return ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`];
+}
+
+function to127(url: string): string {
+  const u = new URL(url);
+  if (u.hostname === 'localhost' || u.hostname === '0.0.0.0' || u.hostname === '[::]' || u.hostname === '::') u.hostname = '127.0.0.1';
+  if (!u.pathname || u.pathname === '/') u.pathname = u.protocol === 'tls:' ? '' : '/wss';
+  return u.toString().replace(/\/$/, '');
+}
+
+interface Proc {
+  proc: ChildProcess;
+  url: string;
+}
+
+async function startBaseline(kind: 'https-ws' | 'http-ws' | 'tls-echo', ctx: TargetContext, port = 0): Promise<Proc> {
+  const cfg = {
+    kind,
+    port,
+    tls: kind === 'http-ws' ? undefined : { ...ctx.policy, cert: ctx.certs.fullchain, key: ctx.certs.key },
+  };
+  const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, kind), BASELINE, JSON.stringify(cfg)], { core: ctx.core });
+  const { url } = await waitListening(proc, kind);
+  return { proc, url };
+}
+
+/** Starts the wss-mp-server CLI with `args` (plus --port 0 and the bench's flags). */
+export async function startWssMp(ctx: TargetContext, args: string[], tag: string, port = 0): Promise<Proc> {
+  if (!existsSync(SERVER_CLI)) throw new Error(`${SERVER_CLI} missing: build the server first`);
+  const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, tag), SERVER_CLI, ...args, '--port', String(port), ...ctx.serverFlags], {
+    core: ctx.core,
+  });
+  const { url } = await waitListening(proc, `wss-mp-server ${args.join(' ')}`);
+  return { proc, url };
+}
+
+export function nativeArgs(ctx: TargetContext): string[] {
+  return ['--cert', ctx.certs.fullchain, '--key', ctx.certs.key, ...(ctx.extraNativeFlags ?? [])];
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitTcp(port: number, timeout: number): Promise<void> {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => (s.destroy(), r(true)));
+      s.once('error', () => r(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listening on 127.0.0.1:${port} after ${timeout} ms`);
+    await sleep(50);
+  }
+}
+
+/**
+ * nginx terminating TLS with the same policy (server-ops.md §3: TLS 1.2+1.3, the ECDHE-AEAD
+ * list, the curves, no server preference, shared session cache; tickets off on nginx < 1.23.2)
+ * and the WebSocket upgrade settings of §4. One worker, pinned with the backend to the server core.
+ */
+export function nginxConfig(dir: string, listenPort: number, backendPort: number, certs: Certs, policy: TlsPolicy): string {
+  const protocols = policy.minVersion === 'TLSv1.3' ? 'TLSv1.3' : 'TLSv1.2 TLSv1.3';
+  return `# generated by test/bench (benchmark only)
+worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+worker_rlimit_nofile 40000;
+events { worker_connections 16384; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/tmp;
+  proxy_temp_path ${dir}/tmp;
+  fastcgi_temp_path ${dir}/tmp;
+  uwsgi_temp_path ${dir}/tmp;
+  scgi_temp_path ${dir}/tmp;
+  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
+  server {
+    listen 127.0.0.1:${listenPort} ssl;
+    server_name localhost;
+    ssl_certificate ${certs.fullchain};
+    ssl_certificate_key ${certs.key};
+    ssl_protocols ${protocols};
+    ssl_ciphers ${policy.ciphers};
+    ssl_ecdh_curve ${policy.ecdhCurve};
+    ssl_prefer_server_ciphers off;
+    ssl_session_cache shared:BENCH:10m;
+    ssl_session_timeout 1d;
+    ssl_session_tickets off;
+    location = /wss {
+      proxy_pass http://127.0.0.1:${backendPort};
+      proxy_http_version 1.1;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_set_header Host $host;
+      proxy_set_header X-Real-IP $remote_addr;
+      proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_connect_timeout 5s;
+      proxy_read_timeout 120s;
+      proxy_send_timeout 120s;
+    }
+  }
+}
+`;
+}
+
+async function startNginx(ctx: TargetContext, backendPort: number): Promise<Proc & { dir: string }> {
+  const nginx = findBinary('nginx');
+  if (!nginx) throw new Error('nginx not found (apt-get install nginx)');
+  const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-nginx-'));
+  chmodSync(dir, 0o755); // workers run as an unprivileged user
+  mkdirSync(path.join(dir, 'tmp'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'nginx.conf'), nginxConfig(dir, port, backendPort, ctx.certs, ctx.policy));
+  const proc = spawnPinned(nginx, ['-p', dir, '-c', path.join(dir, 'nginx.conf'), '-e', path.join(dir, 'error.log')], { core: ctx.core });
+  const out = lines(proc, () => {});
+  const exited = new Promise<never>((_, reject) =>
+    proc.once('exit', (c) => {
+      let log = '';
+      try {
+        log = readFileSync(path.join(dir, 'error.log'), 'utf8');
+      } catch {}
+      reject(new Error(`nginx exited (${c}): ${out.join('\n')}\n${log}`));
+    }),
+  );
+  exited.catch(() => {});
+  await Promise.race([waitTcp(port, 10_000), exited]);
+  return { proc, url: `wss://127.0.0.1:${port}/wss`, dir };
+}
+
+export async function startTarget(name: TargetName, ctx: TargetContext): Promise<RunningTarget> {
+  const single = (p: Proc, kind: 'ws' | 'tls' = 'ws'): RunningTarget => ({
+    name,
+    url: to127(p.url),
+    kind,
+    cpuPids: [p.proc.pid!],
+    rssPid: p.proc.pid!,
+    stop: () => stopProcess(p.proc),
+  });
+  switch (name) {
+    case 'native':
+      return single(await startWssMp(ctx, nativeArgs(ctx), 'native'));
+    case 'https-ws':
+    case 'http-ws':
+      return single(await startBaseline(name, ctx));
+    case 'tls-echo':
+      return single(await startBaseline(name, ctx), 'tls');
+    case 'nginx-native':
+    case 'nginx-ws': {
+      const backend =
+        name === 'nginx-native'
+          ? await startWssMp(ctx, ['--behind-proxy'], 'behind-proxy')
+          : await startBaseline('http-ws', ctx);
+      const backendPort = Number(new URL(backend.url).port);
+      let ngx: Proc & { dir: string };
+      try {
+        ngx = await startNginx(ctx, backendPort);
+      } catch (e) {
+        await stopProcess(backend.proc);
+        throw e;
+      }
+      return {
+        name,
+        url: ngx.url,
+        kind: 'ws',
+        cpuPids: [ngx.proc.pid!, backend.proc.pid!],
+        rssPid: backend.proc.pid!,
+        stop: async () => {
+          await stopProcess(ngx.proc, 'SIGTERM');
+          await stopProcess(backend.proc);
+          rmSync(ngx.dir, { recursive: true, force: true });
+        },
+      };
+    }
+  }
+}

@@ -1,0 +1,362 @@
+// wss-mp benchmark suite: the orchestrator. Entry: `pnpm bench [--quick] [--mode a,b] [--runs N]
+// [--duration S] [--targets a,b] [--profile] [--out FILE]` → test/bench/run.mjs → here.
+// Method and caveats: test/bench/README.md.
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createPki, issueLeaf } from '../support/certs';
+import { findBinary } from '../support/binaries';
+import { ROOT, SERVER_CLI } from '../support/server';
+import { runWindow, runIdle, type LoadResult } from './lib/loadgen';
+import { makePlan, MODES, SERVER_MODES, type Mode, type Plan } from './lib/plan';
+import { pinning, usableCores, HAVE_TASKSET } from './lib/proc';
+import { compare, markdown, detailTable, type Comparison, type RunRecord, type Row } from './lib/report';
+import { loadTlsPolicy } from './lib/tls-policy';
+import { startTarget, TARGETS, type TargetContext, type TargetName } from './lib/targets';
+import { serverFlagsForBench } from './lib/server-flags';
+import { runClientBench } from './client/client-bench';
+import { runStorm } from './client/storm';
+import { summarizeProfiles } from './lib/profile';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    mode: { type: 'string' },
+    runs: { type: 'string' },
+    duration: { type: 'string' },
+    targets: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+if (values.help) {
+  console.log(`pnpm bench [--quick] [--mode ${MODES.join(',')}] [--runs 3] [--duration 3]
+           [--targets ${TARGETS.join(',')}] [--profile] [--out results/latest.json]`);
+  process.exit(0);
+}
+
+const modes = (values.mode ? values.mode.split(',') : MODES.filter((m) => m !== 'detect' || true)) as Mode[];
+for (const m of modes) if (!MODES.includes(m)) throw new Error(`unknown mode ${m} (${MODES.join(', ')})`);
+const targets = (values.targets ? values.targets.split(',') : [...TARGETS]) as TargetName[];
+for (const t of targets) if (!TARGETS.includes(t)) throw new Error(`unknown target ${t} (${TARGETS.join(', ')})`);
+const plan: Plan = makePlan({
+  quick: values.quick!,
+  runs: values.runs ? Number(values.runs) : undefined,
+  durationS: values.duration ? Number(values.duration) : undefined,
+});
+const resultsDir = path.join(HERE, 'results');
+const outFile = path.resolve(values.out ?? path.join(resultsDir, values.quick ? 'quick.json' : 'latest.json'));
+const profileDir = values.profile ? path.join(resultsDir, 'profiles', new Date().toISOString().replace(/[:.]/g, '-')) : null;
+const pin = pinning();
+const started = Date.now();
+const log = (s: string) => console.log(`[bench ${((Date.now() - started) / 1000).toFixed(0).padStart(4)}s] ${s}`);
+
+function machine() {
+  const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? os.cpus()[0]?.model;
+  const nginx = findBinary('nginx');
+  const nginxV = nginx ? spawnSync(nginx, ['-v'], { encoding: 'utf8' }).stderr.trim().replace('nginx version: ', '') : null;
+  const wsPkg = JSON.parse(readFileSync(path.join(ROOT, 'test/node_modules/ws/package.json'), 'utf8'));
+  return {
+    cores: usableCores(),
+    cpu,
+    memGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    nodeOpenssl: process.versions.openssl,
+    openssl: spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim(),
+    nginx: nginxV,
+    ws: wsPkg.version,
+    kernel: os.release(),
+    taskset: HAVE_TASKSET,
+    pinning: pin,
+    loadavgStart: os.loadavg(),
+  };
+}
+
+async function main() {
+  const mach = machine();
+  log(`machine: ${mach.cores} cores, ${mach.cpu}, Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}), load ${mach.loadavgStart.map((x) => x.toFixed(2)).join(' ')}`);
+  log(`plan: ${plan.runs} run(s), modes ${modes.join(',')}, targets ${targets.join(',')}, window ${plan.durationMs} ms`);
+  if (mach.loadavgStart[0]! > 0.5) log(`!!! the machine is busy (load ${mach.loadavgStart[0]!.toFixed(2)}): numbers will be noisy`);
+
+  const pki = createPki('wss-mp-bench');
+  const leaf = issueLeaf(pki, { hosts: ['localhost', '127.0.0.1'] });
+  const certs = { fullchain: leaf.fullchain, key: leaf.key, ca: pki.caCert };
+  const { policy, source: policySource } = await loadTlsPolicy();
+  const flags = await serverFlagsForBench();
+  log(`TLS policy from ${policySource}; wss-mp-server flags: ${flags.flags.join(' ') || '(none)'}`);
+  const ctx: TargetContext = { certs, policy, core: pin.server, profileDir, serverFlags: flags.flags };
+
+  const runs: RunRecord[] = [];
+  const errors: string[] = [];
+  try {
+    for (let run = 1; run <= plan.runs; run++) {
+      const rec: RunRecord = { run, figures: {}, errors: [], raw: {} };
+      runs.push(rec);
+      const fail = (what: string, e: unknown) => {
+        const msg = `run ${run} ${what}: ${(e as Error)?.message ?? e}`;
+        rec.errors.push(msg);
+        log(`!!! ${msg.split('\n').slice(0, 6).join('\n')}`);
+      };
+
+      // Server modes: each target fresh, all window modes against it, order rotated per run so no
+      // target always goes first (or last) while the machine warms up.
+      const serverModes = SERVER_MODES.filter((m) => modes.includes(m));
+      if (serverModes.length) {
+        const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
+        for (const t of order) {
+          let target;
+          try {
+            target = await startTarget(t, ctx);
+          } catch (e) {
+            fail(`start ${t}`, e);
+            continue;
+          }
+          try {
+            for (const mode of serverModes) {
+              const cfg =
+                mode === 'pingpong'
+                  ? { mode, conns: plan.pingpongConns, size: 32 }
+                  : mode === 'throughput'
+                    ? { mode, conns: plan.throughputConns, size: 1024, window: plan.throughputWindow }
+                    : { mode, conns: plan.handshakeConcurrency };
+              try {
+                const r = await runWindow(target, { ...cfg, warmupMs: plan.warmupMs, durationMs: plan.durationMs, localAddresses: plan.localAddresses }, certs.ca, pin.load);
+                record(rec, mode, t, r);
+                log(`run ${run} ${mode.padEnd(10)} ${t.padEnd(12)} ${summary(mode, r)}`);
+              } catch (e) {
+                fail(`${mode} ${t}`, e);
+              }
+            }
+          } finally {
+            await target.stop();
+          }
+        }
+      }
+
+      if (modes.includes('idle')) {
+        for (const t of plan.idleTargets.filter((x) => targets.includes(x as TargetName)) as TargetName[]) {
+          let target;
+          try {
+            target = await startTarget(t, ctx);
+          } catch (e) {
+            fail(`start ${t}`, e);
+            continue;
+          }
+          try {
+            const r = await runIdle(
+              target,
+              { mode: 'idle', conns: 0, idleSteps: plan.idleSteps, openConcurrency: 50, localAddresses: plan.localAddresses },
+              certs.ca,
+              pin.load,
+            );
+            rec.raw[`idle.${t}`] = r;
+            r.steps.forEach((s, i) => {
+              rec.figures[`idle.${t}.rssPerConnKiB@${i}`] = s.rssPerConn / 1024;
+              rec.figures[`idle.${t}.conns@${i}`] = s.conns;
+            });
+            log(`run ${run} idle       ${t.padEnd(12)} ${r.steps.map((s) => `${s.conns} conns: ${(s.rssPerConn / 1024).toFixed(1)} KiB/conn (opened in ${s.openSeconds.toFixed(1)} s, ${s.errors} errors)`).join('; ')}`);
+          } catch (e) {
+            fail(`idle ${t}`, e);
+          } finally {
+            await target.stop();
+          }
+        }
+      }
+
+      if (modes.includes('client')) {
+        try {
+          const r = await runClientBench({ plan, ctx, loadCore: pin.load, log: (s) => log(`run ${run} client     ${s}`) });
+          Object.assign(rec.figures, r.figures);
+          rec.raw.client = r.raw;
+        } catch (e) {
+          fail('client', e);
+        }
+      }
+
+      if (modes.includes('storm') && run <= plan.stormRuns) {
+        for (const lib of ['wss-mp-client', 'reconnecting-websocket'] as const) {
+          try {
+            const r = await runStorm({ lib, plan, ctx, loadCore: pin.load, log: (s) => log(`run ${run} storm      ${s}`) });
+            Object.assign(rec.figures, r.figures);
+            rec.raw[`storm.${lib}`] = r.raw;
+          } catch (e) {
+            fail(`storm ${lib}`, e);
+          }
+        }
+      }
+
+      if (modes.includes('detect')) {
+        try {
+          await runDetect(rec, ctx, flags.detectOffFlag);
+        } catch (e) {
+          fail('detect', e);
+        }
+      }
+      errors.push(...rec.errors);
+    }
+  } finally {
+    pki.cleanup();
+  }
+
+  const rows = comparisons(flags.maxBackoffMs).map((c) => compare(runs, c)).filter((r) => r.ours.n > 0 || r.verdict !== 'SKIP' || modesWanted(r));
+  const md = renderMarkdown(rows, runs, mach, policySource, flags);
+  console.log('\n' + md);
+  const result = {
+    date: new Date().toISOString(),
+    durationSeconds: (Date.now() - started) / 1000,
+    machine: { ...mach, loadavgEnd: os.loadavg() },
+    command: `pnpm bench ${process.argv.slice(2).join(' ')}`.trim(),
+    plan,
+    modes,
+    targets,
+    tlsPolicy: { source: policySource, policy },
+    serverFlags: flags,
+    rows,
+    runs,
+    errors,
+  };
+  mkdirSync(path.dirname(outFile), { recursive: true });
+  writeFileSync(outFile, JSON.stringify(result, null, 2) + '\n');
+  writeFileSync(outFile.replace(/\.json$/, '.md'), md + '\n');
+  log(`wrote ${path.relative(process.cwd(), outFile)} and .md (${((Date.now() - started) / 1000).toFixed(0)} s)`);
+  if (profileDir && existsSync(profileDir)) console.log('\n' + summarizeProfiles(profileDir));
+  const misses = rows.filter((r) => r.verdict === 'MISS').length;
+  log(`${rows.filter((r) => r.verdict === 'PASS').length} PASS, ${misses} MISS, ${rows.filter((r) => r.verdict === 'SKIP').length} SKIP, ${errors.length} error(s)`);
+  // Exit 0 even on MISS: a benchmark reports; the table says what missed. Errors (a mode that
+  // could not run at all) exit 1 so the smoke test notices a broken harness.
+  process.exitCode = errors.length ? 1 : 0;
+}
+
+function modesWanted(r: Row): boolean {
+  return r.verdict === 'SKIP' && false;
+}
+
+function record(rec: RunRecord, mode: string, t: string, r: LoadResult) {
+  const f = rec.figures;
+  const k = (m: string) => `${mode}.${t}.${m}`;
+  rec.raw[`${mode}.${t}`] = r;
+  f[k('serverCpuUtil')] = r.serverCpuUtil;
+  if (mode === 'pingpong') {
+    f[k('msgsPerSec')] = r.msgsPerSec as number;
+    f[k('rttP50Ms')] = r.rttP50Ms as number;
+    f[k('rttP99Ms')] = r.rttP99Ms as number;
+    f[k('rttMaxMs')] = r.rttMaxMs as number;
+    f[k('cpuUsPerMsg')] = (r.msgs as number) > 0 ? (r.serverCpuSeconds * 1e6) / (r.msgs as number) : null;
+  } else if (mode === 'throughput') {
+    f[k('mbPerSec')] = r.mbPerSec as number;
+    f[k('cpuUsPerKiB')] = (r.bytes as number) > 0 ? (r.serverCpuSeconds * 1e6) / ((r.bytes as number) / 1024) : null;
+  } else if (mode === 'handshake') {
+    f[k('handshakesPerSec')] = r.handshakesPerSec as number;
+    f[k('cpuMsPerHandshake')] = (r.handshakes as number) > 0 ? (r.serverCpuSeconds * 1e3) / (r.handshakes as number) : null;
+    f[k('errors')] = r.errors as number;
+  } else if (mode === 'detect') {
+    f[k('msgsPerSec')] = r.msgsPerSec as number;
+  }
+}
+
+function summary(mode: string, r: LoadResult): string {
+  const cpu = `server CPU ${(r.serverCpuUtil * 100).toFixed(0)} %`;
+  if (mode === 'pingpong')
+    return `${Math.round(r.msgsPerSec as number)} msgs/s, p50 ${(r.rttP50Ms as number)?.toFixed(2)} p99 ${(r.rttP99Ms as number)?.toFixed(2)} max ${(r.rttMaxMs as number)?.toFixed(1)} ms, ${cpu}`;
+  if (mode === 'throughput') return `${(r.mbPerSec as number).toFixed(1)} MB/s, ${cpu}`;
+  return `${Math.round(r.handshakesPerSec as number)} handshakes/s (${r.errors} errors), ${cpu}`;
+}
+
+/** Plain-HTTP detection on the TLS port: native pingpong with the detection on vs off. */
+async function runDetect(rec: RunRecord, ctx: TargetContext, offFlag: string | null) {
+  if (!offFlag) {
+    rec.raw.detect = 'wss-mp-server has no flag to turn plain-HTTP detection off; not measured';
+    return;
+  }
+  for (const [name, extra] of [['on', []], ['off', [offFlag]]] as const) {
+    const target = await startTarget('native', { ...ctx, extraNativeFlags: [...extra] });
+    try {
+      const r = await runWindow(target, { mode: 'pingpong', conns: plan.pingpongConns, size: 32, warmupMs: plan.warmupMs, durationMs: plan.durationMs, localAddresses: plan.localAddresses }, ctx.certs.ca, pin.load);
+      rec.figures[`detect.${name}.msgsPerSec`] = r.msgsPerSec as number;
+      rec.figures[`detect.${name}.cpuUsPerMsg`] = (r.serverCpuSeconds * 1e6) / (r.msgs as number);
+      log(`run ${rec.run} detect     ${name.padEnd(12)} ${summary('pingpong', r)}`);
+    } finally {
+      await target.stop();
+    }
+  }
+}
+
+function comparisons(maxBackoffMs: number | null): Comparison[] {
+  const N = 'native';
+  const H = 'https-ws';
+  const c: Comparison[] = [
+    { label: 'pingpong msgs/s', ours: `pingpong.${N}.msgsPerSec`, base: `pingpong.${H}.msgsPerSec`, op: '>=', limit: 0.95 },
+    { label: 'pingpong p99 RTT ms', ours: `pingpong.${N}.rttP99Ms`, base: `pingpong.${H}.rttP99Ms`, op: '<=', limit: 1.1 },
+    { label: 'pingpong p50 RTT ms', ours: `pingpong.${N}.rttP50Ms`, base: `pingpong.${H}.rttP50Ms`, op: 'info' },
+    { label: 'pingpong max RTT ms', ours: `pingpong.${N}.rttMaxMs`, base: `pingpong.${H}.rttMaxMs`, op: 'info' },
+    { label: 'pingpong server CPU µs/msg', ours: `pingpong.${N}.cpuUsPerMsg`, base: `pingpong.${H}.cpuUsPerMsg`, op: 'info', note: 'lower is better' },
+    { label: 'throughput MB/s', ours: `throughput.${N}.mbPerSec`, base: `throughput.${H}.mbPerSec`, op: '>=', limit: 0.95 },
+    { label: 'throughput server CPU µs/KiB', ours: `throughput.${N}.cpuUsPerKiB`, base: `throughput.${H}.cpuUsPerKiB`, op: 'info', note: 'lower is better' },
+    { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
+    { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
+  ];
+  plan.idleSteps.forEach((n, i) =>
+    c.push({ label: `idle RSS KiB/conn @ ${n.toLocaleString('en-US')}`, ours: `idle.${N}.rssPerConnKiB@${i}`, base: `idle.${H}.rssPerConnKiB@${i}`, op: '<=', limit: 1.1 }),
+  );
+  c.push(
+    { label: 'behind nginx: pingpong msgs/s', ours: 'pingpong.nginx-native.msgsPerSec', base: 'pingpong.nginx-ws.msgsPerSec', op: '>=', limit: 0.95 },
+    { label: 'behind nginx: throughput MB/s', ours: 'throughput.nginx-native.mbPerSec', base: 'throughput.nginx-ws.mbPerSec', op: '>=', limit: 0.95 },
+    { label: 'behind nginx: handshakes/s', ours: 'handshake.nginx-native.handshakesPerSec', base: 'handshake.nginx-ws.handshakesPerSec', op: '>=', limit: 0.95 },
+    { label: 'behind nginx: server CPU µs/msg', ours: 'pingpong.nginx-native.cpuUsPerMsg', base: 'pingpong.nginx-ws.cpuUsPerMsg', op: 'info', note: 'nginx + backend, lower is better' },
+    { label: 'client msgs/s (SDK vs raw wx shim)', ours: 'client.sdk.msgsPerSec', base: 'client.raw.msgsPerSec', baseLabel: 'raw SocketTask (wx shim)', op: '>=', limit: 0.9 },
+    { label: 'client memory KiB/instance (connected)', ours: 'client.sdk.kibPerInstance', base: 'client.raw.kibPerInstance', baseLabel: 'raw SocketTask (wx shim)', op: 'info' },
+    { label: 'client heap KiB/instance (connected)', ours: 'client.sdk.heapKibPerInstance', base: 'client.raw.heapKibPerInstance', baseLabel: 'raw SocketTask (wx shim)', op: 'info' },
+    { label: 'storm: s until 99 % back (after restart)', ours: 'storm.wss-mp-client.backSeconds', base: null, op: '<=', limit: 'storm.wss-mp-client.limitSeconds', unit: 's', note: 'max backoff + 5 s' },
+    { label: 'storm: peak attempts / 100 ms', ours: 'storm.wss-mp-client.peakAttempts100ms', base: null, op: '<=', limit: 'storm.wss-mp-client.peakLimit', unit: '', note: '≤ 10 % of clients' },
+    { label: 'storm: queued messages lost or reordered', ours: 'storm.wss-mp-client.lost', base: null, op: '<=', limit: 0, unit: '' },
+    { label: 'storm (RWS 4.4.0): s until 99 % back', ours: 'storm.reconnecting-websocket.backSeconds', base: null, op: 'info' },
+    { label: 'storm (RWS 4.4.0): peak attempts / 100 ms', ours: 'storm.reconnecting-websocket.peakAttempts100ms', base: null, op: 'info' },
+    { label: 'storm (RWS 4.4.0): queued messages lost or reordered', ours: 'storm.reconnecting-websocket.lost', base: null, op: 'info' },
+    { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
+    // Context: what TLS costs, and the ceiling.
+    { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },
+    { label: 'context: pingpong msgs/s, tls byte echo vs https+ws', ours: 'pingpong.tls-echo.msgsPerSec', base: `pingpong.${H}.msgsPerSec`, op: 'info' },
+    { label: 'context: throughput MB/s, tls byte echo vs https+ws', ours: 'throughput.tls-echo.mbPerSec', base: `throughput.${H}.mbPerSec`, op: 'info' },
+  );
+  void maxBackoffMs;
+  return c;
+}
+
+function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof machine>, policySource: string, flags: Awaited<ReturnType<typeof serverFlagsForBench>>): string {
+  const shown = rows.filter((r) => r.ours.n > 0 || (r.base && r.base.n > 0));
+  const busy = mach.loadavgStart[0]! > 0.5 || os.loadavg()[0]! > 1.5;
+  const head = [
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${mach.cores} cores (${mach.cpu}) · Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}) · ${mach.openssl} · nginx ${mach.nginx ?? 'n/a'} · ws ${mach.ws}`,
+    `${runs.length} run(s); figures are the median (min–max) over runs, ratios are per run against the same run's baseline, then the median. Server on core ${pinning().server ?? 'any'}, load generator on core ${pinning().load ?? 'any'}. TLS policy: ${policySource}.` +
+      (flags.flags.length ? ` wss-mp-server flags: \`${flags.flags.join(' ')}\`.` : ''),
+  ];
+  if (busy) head.push(`**Busy machine:** load average ${mach.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at end — other work shared the cores; treat the numbers as noisy.`);
+  const details = [
+    detailTable(runs, 'pingpong', [...TARGETS], [['msgsPerSec', 'msgs/s'], ['rttP50Ms', 'p50 ms'], ['rttP99Ms', 'p99 ms'], ['rttMaxMs', 'max ms'], ['cpuUsPerMsg', 'server CPU µs/msg'], ['serverCpuUtil', 'server CPU (1 = a core)']]),
+    detailTable(runs, 'throughput', [...TARGETS], [['mbPerSec', 'MB/s'], ['cpuUsPerKiB', 'server CPU µs/KiB'], ['serverCpuUtil', 'server CPU (1 = a core)']]),
+    detailTable(runs, 'handshake', [...TARGETS], [['handshakesPerSec', 'handshakes/s'], ['cpuMsPerHandshake', 'server CPU ms/handshake'], ['serverCpuUtil', 'server CPU (1 = a core)'], ['errors', 'errors']]),
+    detailTable(runs, 'idle', [...TARGETS], plan.idleSteps.map((n, i) => [`rssPerConnKiB@${i}`, `KiB/conn @ ${n}`] as [string, string])),
+  ].filter(Boolean);
+  const errs = runs.flatMap((r) => r.errors);
+  return [
+    head.join('\n\n'),
+    markdown(shown),
+    details.length ? '<details><summary>All targets</summary>\n\n' + details.join('\n\n') + '\n\n</details>' : '',
+    errs.length ? '**Errors:**\n' + errs.map((e) => `- ${e.split('\n')[0]}`).join('\n') : '',
+  ]
+    .filter(Boolean)
+    .join('\n\n');
+}
+
+void SERVER_CLI;
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
