@@ -1,0 +1,41 @@
+/** Human-readable report: one line per check, its fix indented under every WARN/FAIL/reminder. */
+import type { CheckStatus, DoctorReport } from './types';
+
+const COLORS: Record<CheckStatus, string> = { PASS: '32', WARN: '33', FAIL: '31', INFO: '36', SKIP: '2' };
+const ID_WIDTH = 21;
+
+export interface RenderOptions {
+  /** ANSI colours. @default false */
+  color?: boolean;
+}
+
+export function renderReport(r: DoctorReport, opts: RenderOptions = {}): string {
+  const paint = (s: CheckStatus, text: string) => (opts.color ? `\x1b[${COLORS[s]}m${text}\x1b[0m` : text);
+  const pad = ' '.repeat(6 + ID_WIDTH);
+  const lines: string[] = [`wss-mp-server doctor ${r.url}`];
+  if (r.target.address) {
+    lines.push(
+      `  connecting to ${r.target.address.includes(':') ? `[${r.target.address}]` : r.target.address}:${r.target.port}` +
+        (r.target.resolvedByOption ? ` (--resolve; SNI and certificate name: ${r.target.host})` : ''),
+    );
+  }
+  lines.push('');
+  let inReminders = false;
+  for (const c of r.checks) {
+    if (c.id.startsWith('remind-') && !inReminders) {
+      inReminders = true;
+      lines.push('', 'Cannot be checked from outside:');
+    }
+    lines.push(`${paint(c.status, c.status.padEnd(4))}  ${c.id.padEnd(ID_WIDTH)}${c.summary}`);
+    if (c.fix && (c.status === 'WARN' || c.status === 'FAIL' || c.id.startsWith('remind-') || c.id === 'trust-anchor')) {
+      lines.push(`${pad}fix: ${c.fix}`);
+    }
+  }
+  const n = r.counts;
+  const verdict = r.ok ? (n.WARN ? 'OK with warnings' : 'OK') : 'FAIL';
+  lines.push(
+    '',
+    `${paint(r.ok ? (n.WARN ? 'WARN' : 'PASS') : 'FAIL', verdict)}: ${n.FAIL} fail, ${n.WARN} warn, ${n.PASS} pass, ${n.INFO} info, ${n.SKIP} skipped in ${r.durationMs} ms`,
+  );
+  return lines.join('\n') + '\n';
+}
