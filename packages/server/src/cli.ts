@@ -7,3 +7,4 @@ if (sub === 'doctor') code = await (await import('./doctor/cli')).main(argv.slic
 else if (sub === 'proxy-config') code = await (await import('./proxy-config/cli')).main(argv.slice(1));
 else code = await (await import('./serve-cli')).main(argv);
 if (code !== -1) process.exitCode = code;
+export {};

@@ -1,0 +1,225 @@
+/**
+ * createServer options, their defaults, and validation. Every default lives in
+ * SERVER_DEFAULTS, which a test compares with the README's options table.
+ */
+import type { IncomingMessage } from 'node:http';
+import { OptionError } from './errors';
+import { parseTrustList, DEFAULT_IP_HEADERS, type Cidr } from './trust-proxy';
+import type { Connection } from './connection';
+import type { LogEntry } from './log';
+
+export const SERVER_DEFAULTS = Object.freeze({
+  /** 8282, the FAQ's port. 0 picks a free port (listen() resolves with the real URL). */
+  port: 8282,
+  /** Upgrade paths. /wss is the proxied path of FAQ method 1 (and the printed URL); / lets
+   * `wss://host:8282` (method 2) work too. */
+  path: Object.freeze(['/wss', '/']) as readonly string[],
+  /** Host to bind without TLS (behind a proxy). With TLS the default is all interfaces. */
+  plainHost: '127.0.0.1',
+  /** Peers whose forwarded headers are believed. */
+  trustProxy: Object.freeze(['loopback']) as readonly string[],
+  /** Headers read for the client IP when the peer is trusted, first usable wins. */
+  ipHeaders: DEFAULT_IP_HEADERS as readonly string[],
+  /** Largest message accepted, bytes; bigger ones close the connection with 1009. */
+  maxPayload: 64 * 1024,
+  /** Open WebSocket connections at once; 0 = unlimited. Beyond it: close 1013. */
+  maxConnections: 10_000,
+  /** Open connections per client IP; 0 = unlimited. Beyond it: close 1013. */
+  maxConnectionsPerIp: 256,
+  /** A connection whose unsent data exceeds this many bytes is terminated (slow consumer). */
+  maxBufferedAmount: 1024 * 1024,
+  /** TLS handshake and HTTP upgrade request must each complete within this, ms. */
+  handshakeTimeout: 10_000,
+  /** Protocol ping interval, ms; a peer silent for a whole interval after a ping is
+   * terminated. 0 disables. */
+  heartbeatInterval: 25_000,
+  /** close(): how long clients get to answer 1001 before they are terminated, ms. */
+  drainTimeout: 5_000,
+  /** Browser origins allowed to connect; empty = any. Absent or non-http(s) origins (mini
+   * programs, native apps) are always let through. */
+  allowedOrigins: Object.freeze([]) as readonly string[],
+  /** Watch certificate files and reload them when they change. */
+  watchCertificate: true,
+  /** Silence per-connection log lines. */
+  quiet: false,
+});
+
+/** Native TLS from PEM files (reloadable) or from PEM text/buffers. */
+export type TlsOptions =
+  | { certFile: string; keyFile: string; cert?: never; key?: never }
+  | { cert: string | Buffer; key: string | Buffer; certFile?: never; keyFile?: never };
+
+export type MessageData = string | Buffer;
+
+export interface ServerHooks<T = Record<string, unknown>> {
+  /** A client connected. `req` is the upgrade request (headers, url with query). Throwing
+   * closes the connection with 1011; call `conn.close(4001, 'unauthorized')` to refuse. */
+  onConnect?(conn: Connection<T>, req: IncomingMessage): void | Promise<void>;
+  /** A message arrived: a string for text frames, a Buffer for binary ones. Without this
+   * hook every message is echoed back unchanged. Heartbeat frames never reach it. */
+  onMessage?(conn: Connection<T>, data: MessageData): void | Promise<void>;
+  /** The connection closed (by either side, or terminated). */
+  onClose?(conn: Connection<T>, code: number, reason: string): void;
+  /** An error on a connection (protocol violation, socket error) or in a hook. The
+   * connection, if any, is being closed. Never fatal to the server. */
+  onError?(err: Error, conn?: Connection<T>): void;
+}
+
+export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<T> {
+  /** Interface to bind. @default all interfaces with `tls`, `"127.0.0.1"` without */
+  host?: string;
+  /** @default 8282 */
+  port?: number;
+  /** Path (or paths) accepting WebSocket upgrades; the first one is printed in the URL.
+   * @default ["/wss", "/"] */
+  path?: string | readonly string[];
+  /** Serve TLS natively. Without it the server speaks plain ws (behind a proxy). */
+  tls?: TlsOptions;
+  /** CIDRs (or loopback/private/linklocal/none) of proxies whose X-Real-IP /
+   * X-Forwarded-For are believed. @default ["loopback"] */
+  trustProxy?: string | readonly string[];
+  /** @default ["x-real-ip", "x-forwarded-for"] */
+  ipHeaders?: readonly string[];
+  /** @default 65536 */
+  maxPayload?: number;
+  /** @default 10000 */
+  maxConnections?: number;
+  /** @default 256 */
+  maxConnectionsPerIp?: number;
+  /** @default 1048576 */
+  maxBufferedAmount?: number;
+  /** @default 10000 */
+  handshakeTimeout?: number;
+  /** @default 25000 */
+  heartbeatInterval?: number;
+  /** @default 5000 */
+  drainTimeout?: number;
+  /** @default [] */
+  allowedOrigins?: readonly string[];
+  /** Serve files from this directory for plain GET/HEAD requests. @default none */
+  staticDir?: string;
+  /** Reload `tls.certFile`/`keyFile` when they change. @default true */
+  watchCertificate?: boolean;
+  /** Where log entries go: false for none, or a function. @default JSON lines on stdout */
+  logger?: false | ((entry: LogEntry) => void);
+  /** @default false */
+  quiet?: boolean;
+}
+
+/** Options after validation, with defaults applied. */
+export interface ResolvedOptions<T> extends ServerHooks<T> {
+  host: string | undefined;
+  port: number;
+  paths: string[];
+  tls: TlsOptions | undefined;
+  trustProxy: Cidr[];
+  ipHeaders: string[];
+  maxPayload: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
+  maxBufferedAmount: number;
+  handshakeTimeout: number;
+  heartbeatInterval: number;
+  drainTimeout: number;
+  allowedOrigins: Set<string>;
+  staticDir: string | undefined;
+  watchCertificate: boolean;
+  logger: false | ((entry: LogEntry) => void) | undefined;
+  quiet: boolean;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function int(name: string, v: unknown, min: number, max: number, accepted?: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new OptionError(name, accepted ?? `an integer ${min}–${max}`, v);
+  }
+  return v;
+}
+
+/** Normalises an Origin for comparison: scheme://host[:port], lower-case, default port dropped. */
+export function normalizeOrigin(origin: string): string | null {
+  if (!/^https?:\/\/[^\s,/]+\/?$/i.test(origin)) return null;
+  try {
+    const u = new URL(origin);
+    return u.origin.toLowerCase();
+  } catch {
+    return null;
+  }
+}
+
+function normalizePath(name: string, p: unknown): string {
+  if (typeof p !== 'string' || !p.startsWith('/') || /[?#\s]/.test(p)) {
+    throw new OptionError(name, 'a path starting with "/" without query or fragment, e.g. "/wss"', p);
+  }
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> {
+  if (o === null || typeof o !== 'object') throw new OptionError('options', 'an object', o);
+  const d = SERVER_DEFAULTS;
+  const tlsOpt = o.tls;
+  if (tlsOpt !== undefined) {
+    const files = typeof tlsOpt.certFile === 'string' && typeof tlsOpt.keyFile === 'string';
+    const pem = (typeof tlsOpt.cert === 'string' || Buffer.isBuffer(tlsOpt.cert)) &&
+      (typeof tlsOpt.key === 'string' || Buffer.isBuffer(tlsOpt.key));
+    if (files === pem) throw new OptionError('tls', '{ certFile, keyFile } or { cert, key } (PEM)', Object.keys(tlsOpt));
+  }
+  if (o.host !== undefined && (typeof o.host !== 'string' || o.host === '')) {
+    throw new OptionError('host', 'a host name or IP address', o.host);
+  }
+  const rawPaths = o.path === undefined ? d.path : typeof o.path === 'string' ? o.path.split(',') : o.path;
+  if (!Array.isArray(rawPaths) || rawPaths.length === 0) throw new OptionError('path', 'one or more paths, e.g. "/wss"', o.path);
+  const paths = [...new Set(rawPaths.map((p) => normalizePath('path', typeof p === 'string' ? p.trim() : p)))];
+
+  const ipHeaders = (o.ipHeaders ?? d.ipHeaders).map((h) => {
+    if (typeof h !== 'string' || !/^[a-z0-9-]+$/i.test(h)) throw new OptionError('ipHeaders', 'header names such as x-real-ip', h);
+    return h.toLowerCase();
+  });
+  const origins = new Set<string>();
+  for (const origin of o.allowedOrigins ?? d.allowedOrigins) {
+    const n = typeof origin === 'string' ? normalizeOrigin(origin) : null;
+    if (!n) throw new OptionError('allowedOrigins', 'origins such as https://example.com', origin);
+    origins.add(n);
+  }
+  if (o.staticDir !== undefined && (typeof o.staticDir !== 'string' || o.staticDir === '')) {
+    throw new OptionError('staticDir', 'a directory path', o.staticDir);
+  }
+  if (o.logger !== undefined && o.logger !== false && typeof o.logger !== 'function') {
+    throw new OptionError('logger', 'false or a function(entry)', o.logger);
+  }
+  for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
+    if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
+  }
+  const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
+  const heartbeatInterval = int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_TIMER_MS,
+    'milliseconds, 0 (off) or more');
+  return {
+    host: o.host ?? (tlsOpt ? undefined : d.plainHost),
+    port: int('port', o.port ?? d.port, 0, 65535),
+    paths,
+    tls: tlsOpt,
+    trustProxy,
+    ipHeaders,
+    maxPayload: int('maxPayload', o.maxPayload ?? d.maxPayload, 1, 2 ** 31 - 1, 'a size in bytes, at least 1'),
+    maxConnections: int('maxConnections', o.maxConnections ?? d.maxConnections, 0, Number.MAX_SAFE_INTEGER,
+      'an integer, 0 (unlimited) or more'),
+    maxConnectionsPerIp: int('maxConnectionsPerIp', o.maxConnectionsPerIp ?? d.maxConnectionsPerIp, 0,
+      Number.MAX_SAFE_INTEGER, 'an integer, 0 (unlimited) or more'),
+    maxBufferedAmount: int('maxBufferedAmount', o.maxBufferedAmount ?? d.maxBufferedAmount, 1,
+      Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1'),
+    handshakeTimeout: int('handshakeTimeout', o.handshakeTimeout ?? d.handshakeTimeout, 1, MAX_TIMER_MS,
+      'milliseconds, at least 1'),
+    heartbeatInterval,
+    drainTimeout: int('drainTimeout', o.drainTimeout ?? d.drainTimeout, 0, MAX_TIMER_MS, 'milliseconds, 0 or more'),
+    allowedOrigins: origins,
+    staticDir: o.staticDir,
+    watchCertificate: o.watchCertificate ?? d.watchCertificate,
+    logger: o.logger,
+    quiet: o.quiet ?? d.quiet,
+    onConnect: o.onConnect,
+    onMessage: o.onMessage,
+    onClose: o.onClose,
+    onError: o.onError,
+  };
+}

@@ -1,0 +1,505 @@
+/**
+ * createServer(): the Workerman-like server. Wires an http(s) server (TLS policy, timeouts,
+ * plain-HTTP answer, static files) to a `ws` WebSocketServer in noServer mode, and owns the
+ * connection set, limits, heartbeat, certificate reload and drain.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
+import { Connection } from './connection';
+import { WssMpServerError } from './errors';
+import { Logger, jsonLines, pathOnly } from './log';
+import { normalizeOrigin, resolveOptions, type ServerOptions } from './options';
+import { answerPlainHttp, underlyingSocket } from './plain-http';
+import { createStaticHandler } from './static';
+import {
+  HSTS_HEADER,
+  TLS_POLICY,
+  certificateWarnings,
+  createPolicyContext,
+  describeCertificate,
+  readKeyPair,
+  watchKeyPair,
+  type CertificateInfo,
+  type KeyPair,
+} from './tls';
+import { normalizeIp, resolveClientIp } from './trust-proxy';
+
+export interface BroadcastOptions {
+  /** Skip this connection (typically the sender). */
+  except?: Connection<any>;
+}
+
+export interface WssMpServer<T = Record<string, unknown>> {
+  /** The URL clients should use, once listening (e.g. wss://localhost:8282/wss). */
+  readonly url: string | undefined;
+  /** Open connections. */
+  readonly connections: ReadonlySet<Connection<T>>;
+  /** The leaf certificate being served (TLS mode). */
+  readonly certificate: CertificateInfo | undefined;
+  /** The underlying http or https server. */
+  readonly httpServer: http.Server | https.Server;
+  /** Starts listening; resolves with the URL clients should use. */
+  listen(): Promise<string>;
+  /**
+   * Drains and stops: refuses new connections, sends 1001 to every client, terminates those
+   * still open after `drainTimeout`, then closes the listener. Idempotent.
+   */
+  close(): Promise<void>;
+  /** Sends to every open connection; returns how many it was sent to. */
+  broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: BroadcastOptions): number;
+  /**
+   * Re-reads certFile/keyFile and, if valid, serves them to new handshakes (open connections
+   * keep theirs). On failure logs the error, keeps the old pair and resolves false.
+   */
+  reloadCertificate(trigger?: string): boolean;
+  address(): AddressInfo | null;
+}
+
+const PING_BUF = Buffer.from(PING_FRAME);
+const PONG_BUF = Buffer.from(PONG_FRAME);
+const PING_LEN = PING_BUF.length;
+const ignore = () => {};
+/** How long a connection refused over a cap gets to finish the close handshake. */
+const REFUSE_GRACE_MS = 1_000;
+
+function httpReject(socket: Duplex, status: number, reason: string, body: string, extra = ''): void {
+  socket.on('error', ignore);
+  if (!socket.writable) return void socket.destroy();
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`,
+  );
+}
+
+function displayHost(host: string | undefined, tls: boolean): string {
+  if (host === undefined || host === '0.0.0.0' || host === '::') return tls ? 'localhost' : '127.0.0.1';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
+  const o = resolveOptions(options);
+  const log = new Logger(o.logger === undefined ? jsonLines() : o.logger, o.quiet);
+  const tlsFiles = o.tls && 'certFile' in o.tls && o.tls.certFile ? { cert: o.tls.certFile, key: o.tls.keyFile! } : undefined;
+
+  // ---- certificate -------------------------------------------------------------------
+  let pair: KeyPair | undefined;
+  let certInfo: CertificateInfo | undefined;
+  if (o.tls) {
+    pair = tlsFiles
+      ? readKeyPair(tlsFiles.cert, tlsFiles.key)
+      : { cert: o.tls.cert!.toString(), key: o.tls.key!.toString() };
+    createPolicyContext(pair); // validates: throws CertificateError on mismatch
+    certInfo = describeCertificate(pair.cert);
+  }
+
+  // ---- http(s) server ----------------------------------------------------------------
+  const serverOpts: http.ServerOptions = {
+    headersTimeout: o.handshakeTimeout,
+    requestTimeout: o.handshakeTimeout,
+    // Node checks the two timeouts above on this interval (default 30 s, which let a
+    // slowloris upgrade live 87 s in a measurement).
+    connectionsCheckingInterval: Math.min(1_000, o.handshakeTimeout),
+    keepAliveTimeout: 5_000,
+  };
+  const serveStatic = o.staticDir ? createStaticHandler(o.staticDir, { hsts: o.tls ? HSTS_HEADER : undefined }) : undefined;
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.on('error', ignore);
+    if (serveStatic) {
+      serveStatic(req, res).catch((err) => {
+        log.error('error', { where: 'static', error: err });
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+      return;
+    }
+    const isWsPath = o.paths.includes(normalizePath(pathOnly(req.url)));
+    const body = isWsPath
+      ? `This is a WebSocket endpoint: connect with ${o.tls ? 'wss' : 'ws'}:// (an HTTP Upgrade request).\n`
+      : 'Not Found\n';
+    res.writeHead(isWsPath ? 426 : 404, {
+      'Content-Type': 'text/plain; charset=utf-8',
+      'Content-Length': Buffer.byteLength(body),
+      ...(isWsPath ? { Upgrade: 'websocket', Connection: 'Upgrade' } : {}),
+    });
+    res.end(body);
+  };
+  const server: http.Server | https.Server = o.tls
+    ? https.createServer(
+        {
+          ...serverOpts,
+          ...TLS_POLICY,
+          cert: pair!.cert,
+          key: pair!.key,
+          ALPNProtocols: ['http/1.1'],
+          handshakeTimeout: o.handshakeTimeout,
+        },
+        onRequest,
+      )
+    : http.createServer(serverOpts, onRequest);
+
+  server.on('error', (err) => log.error('error', { where: 'server', error: err }));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // Malformed HTTP, header timeouts: answer like Node would, never throw.
+    socket.on('error', ignore);
+    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
+      : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  });
+  if (o.tls) {
+    server.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {
+      const peer = underlyingSocket(tlsSocket)?.remoteAddress ?? tlsSocket.remoteAddress;
+      const ip = peer ? normalizeIp(peer) : 'unknown';
+      if (answerPlainHttp(err, tlsSocket)) {
+        log.info('plain-http', { ip, status: 400, msg: 'plain HTTP/ws:// on the TLS port: answered 400 (use wss://)' });
+      } else {
+        log.info('tls-error', { ip, error: (err as NodeJS.ErrnoException).code ?? err.message });
+      }
+    });
+  }
+
+  // ---- WebSocket ----------------------------------------------------------------------
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: o.maxPayload,
+    perMessageDeflate: false,
+    clientTracking: false,
+  });
+  wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
+
+  const conns = new Set<Connection<T>>();
+  const perIp = new Map<string, number>();
+  let nextId = 1;
+  let draining = false;
+
+  function normalizePath(p: string): string {
+    return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+  }
+
+  function hookError(err: unknown, conn: Connection<T> | undefined, hook: string): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.error('error', { where: hook, id: conn?.id, ip: conn?.ip, path: conn?.path, error: e });
+    if (hook !== 'onError' && o.onError) {
+      try {
+        o.onError(e, conn);
+      } catch (again) {
+        log.error('error', { where: 'onError', id: conn?.id, error: again });
+      }
+    }
+    if (conn && conn.isOpen && hook !== 'onClose' && hook !== 'onError') {
+      conn.endReason = `${hook} threw`;
+      conn.socket.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+
+  function callHook(hook: 'onConnect' | 'onMessage', conn: Connection<T>, run: () => void | Promise<void>): void {
+    try {
+      const r = run();
+      if (r && typeof (r as Promise<void>).then === 'function') {
+        (r as Promise<void>).then(undefined, (err) => hookError(err, conn, hook));
+      }
+    } catch (err) {
+      hookError(err, conn, hook);
+    }
+  }
+
+  function onSlowConsumer(conn: Connection<any>): void {
+    conn.terminate(`slow consumer: more than ${o.maxBufferedAmount} bytes unsent`);
+  }
+
+  function refuse(ws: WebSocket, ip: string, path: string, reason: string): void {
+    ws.on('error', ignore);
+    log.warn('reject', { ip, path, code: CloseCode.TRY_AGAIN_LATER, reason });
+    ws.close(CloseCode.TRY_AGAIN_LATER, reason);
+    const t = setTimeout(() => ws.terminate(), REFUSE_GRACE_MS);
+    t.unref();
+    ws.once('close', () => clearTimeout(t));
+  }
+
+  function onOpen(ws: WebSocket, req: http.IncomingMessage, ip: string, path: string, origin: string | undefined): void {
+    if (draining) {
+      ws.on('error', ignore);
+      ws.close(CloseCode.GOING_AWAY, 'server shutting down');
+      return;
+    }
+    if (o.maxConnections > 0 && conns.size >= o.maxConnections) return refuse(ws, ip, path, 'server full');
+    const count = perIp.get(ip) ?? 0;
+    if (o.maxConnectionsPerIp > 0 && count >= o.maxConnectionsPerIp) {
+      return refuse(ws, ip, path, 'too many connections from your address');
+    }
+    perIp.set(ip, count + 1);
+    const conn = new Connection<T>(ws, {
+      id: nextId++,
+      ip,
+      remoteAddress: normalizeIp(req.socket.remoteAddress ?? ''),
+      path,
+      url: req.url ?? path,
+      headers: req.headers,
+      maxBufferedAmount: o.maxBufferedAmount,
+      onSlowConsumer,
+    });
+    conns.add(conn);
+
+    const onMessage = o.onMessage;
+    // The hot path: no allocation beyond what ws does (the echo sends the received buffer).
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      conn.alive = true;
+      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
+        conn.sendFrame(PONG_BUF, false);
+        return;
+      }
+      if (onMessage === undefined) {
+        conn.sendFrame(data, isBinary);
+        return;
+      }
+      callHook('onMessage', conn, () => onMessage(conn, isBinary ? data : data.toString()));
+    });
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('ping', () => {
+      conn.alive = true;
+    });
+    ws.on('error', (err: Error & { code?: string }) => {
+      conn.error = err.code ?? err.message;
+      if (o.onError) {
+        try {
+          o.onError(err, conn);
+        } catch (again) {
+          hookError(again, conn, 'onError');
+        }
+      }
+    });
+    ws.once('close', (code: number, reasonBuf: Buffer) => {
+      conns.delete(conn);
+      const left = (perIp.get(ip) ?? 1) - 1;
+      if (left > 0) perIp.set(ip, left);
+      else perIp.delete(ip);
+      const reason = reasonBuf.toString();
+      log.info('close', {
+        id: conn.id,
+        ip,
+        path,
+        code,
+        reason: reason || undefined,
+        by: conn.endReason,
+        error: conn.error,
+        durationMs: Date.now() - conn.openedAt,
+      });
+      if (o.onClose) {
+        try {
+          o.onClose(conn, code, reason);
+        } catch (err) {
+          hookError(err, conn, 'onClose');
+        }
+      }
+    });
+
+    log.info('connection', { id: conn.id, ip, path, origin, peer: conn.remoteAddress !== ip ? conn.remoteAddress : undefined });
+    if (o.onConnect) {
+      const hook = o.onConnect;
+      callHook('onConnect', conn, () => hook(conn, req));
+    }
+  }
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', ignore);
+    const path = normalizePath(pathOnly(req.url));
+    const ip = resolveClientIp(req.socket.remoteAddress, req.headers, o.trustProxy, o.ipHeaders);
+    if (draining) {
+      log.info('reject', { ip, path, status: 503, reason: 'server shutting down' });
+      return httpReject(socket, 503, 'Service Unavailable', 'server shutting down\n', 'Retry-After: 5\r\n');
+    }
+    if (!o.paths.includes(path)) {
+      log.info('reject', { ip, path, status: 404, reason: `no WebSocket endpoint at this path (serving ${o.paths.join(', ')})` });
+      return httpReject(socket, 404, 'Not Found', `No WebSocket endpoint at ${path}; use ${o.paths[0]}\n`);
+    }
+    const originHeader = req.headers.origin;
+    if (originHeader !== undefined && o.allowedOrigins.size > 0) {
+      const browserOrigin = normalizeOrigin(originHeader);
+      // Absent and non-http(s) origins (mini programs, apps) pass; only browsers are checked.
+      if (browserOrigin !== null && !o.allowedOrigins.has(browserOrigin)) {
+        log.warn('reject', { ip, path, status: 403, origin: originHeader, reason: 'origin not allowed' });
+        return httpReject(socket, 403, 'Forbidden', 'origin not allowed\n');
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, req, ip, path, originHeader));
+  });
+
+  // ---- heartbeat ----------------------------------------------------------------------
+  let heartbeat: NodeJS.Timeout | undefined;
+  function sweep(): void {
+    for (const conn of conns) {
+      if (!conn.alive) {
+        conn.terminate('heartbeat timeout: no pong');
+        continue;
+      }
+      conn.alive = false;
+      try {
+        conn.socket.ping();
+      } catch {
+        /* closing already */
+      }
+    }
+  }
+
+  // ---- certificate reload -------------------------------------------------------------
+  let stopWatching: (() => void) | undefined;
+  function reloadCertificate(trigger = 'api'): boolean {
+    if (!tlsFiles || !(server instanceof https.Server)) {
+      log.warn('reload', { ok: false, trigger, error: 'no certificate files to reload (TLS off or PEM given inline)' });
+      return false;
+    }
+    let next: KeyPair;
+    let info: CertificateInfo;
+    try {
+      next = readKeyPair(tlsFiles.cert, tlsFiles.key);
+      if (trigger === 'file change' && pair && next.cert === pair.cert && next.key === pair.key) return true;
+      createPolicyContext(next);
+      info = describeCertificate(next.cert);
+      // setSecureContext resets every TLS option it is not given: pass the whole policy.
+      server.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
+    } catch (err) {
+      log.error('reload', {
+        ok: false,
+        trigger,
+        error: err,
+        kept: certInfo?.serial,
+        msg: 'new certificate rejected; still serving the previous one',
+      });
+      return false;
+    }
+    pair = next;
+    certInfo = info;
+    log.info('reload', { ok: true, trigger, serial: info.serial, names: info.names, validTo: info.validTo });
+    for (const w of certificateWarnings(info)) log.warn('certificate', { serial: info.serial, msg: w });
+    return true;
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------
+  let url: string | undefined;
+  let listening: Promise<string> | undefined;
+  let closing: Promise<void> | undefined;
+
+  function listen(): Promise<string> {
+    if (closing) return Promise.reject(new WssMpServerError('ERR_SERVER_STATE', 'listen() after close()'));
+    listening ??= new Promise<string>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) => {
+        const where = `${o.host ?? 'all interfaces'} port ${o.port}`;
+        const msg = err.code === 'EADDRINUSE' ? `${where} is already in use`
+          : err.code === 'EACCES' ? `no permission to listen on ${where} (ports below 1024 need privileges)`
+          : `cannot listen on ${where}: ${err.message}`;
+        reject(new WssMpServerError('ERR_LISTEN', msg, { cause: err }));
+      };
+      server.once('error', onError);
+      server.listen(o.port, o.host, () => {
+        server.off('error', onError);
+        const addr = server.address() as AddressInfo;
+        url = `${o.tls ? 'wss' : 'ws'}://${displayHost(o.host, !!o.tls)}:${addr.port}${o.paths[0]}`;
+        if (o.heartbeatInterval > 0) {
+          heartbeat = setInterval(sweep, o.heartbeatInterval);
+          heartbeat.unref();
+        }
+        if (certInfo) {
+          log.info('certificate', {
+            serial: certInfo.serial,
+            subject: certInfo.subject,
+            names: certInfo.names,
+            validTo: certInfo.validTo,
+            chainLength: certInfo.chainLength,
+          });
+          for (const w of certificateWarnings(certInfo)) log.warn('certificate', { serial: certInfo.serial, msg: w });
+        }
+        if (tlsFiles && o.watchCertificate) {
+          stopWatching = watchKeyPair([tlsFiles.cert, tlsFiles.key], () => reloadCertificate('file change'));
+        }
+        log.info('listening', {
+          msg: `listening on ${url}`,
+          url,
+          address: addr.address,
+          port: addr.port,
+          paths: o.paths,
+          tls: !!o.tls,
+          static: o.staticDir,
+        });
+        resolve(url);
+      });
+    });
+    return listening;
+  }
+
+  function close(): Promise<void> {
+    closing ??= (async () => {
+      draining = true;
+      clearInterval(heartbeat);
+      stopWatching?.();
+      const open = [...conns];
+      log.info('drain', { clients: open.length, timeoutMs: o.drainTimeout });
+      const serverClosed = new Promise<void>((resolve) => {
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      });
+      server.closeIdleConnections();
+      const allClosed = Promise.all(
+        open.map((c) => new Promise<void>((resolve) => {
+          if (c.socket.readyState === 3) return resolve();
+          c.socket.once('close', () => resolve());
+          c.endReason = 'drain';
+          c.socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+        })),
+      );
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = await Promise.race([
+        allClosed.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), o.drainTimeout);
+        }),
+      ]);
+      clearTimeout(timer);
+      let terminated = 0;
+      if (timedOut) {
+        for (const c of conns) {
+          terminated++;
+          c.terminate('drain timeout');
+        }
+      }
+      server.closeAllConnections();
+      await serverClosed;
+      log.info('stopped', { terminated });
+    })();
+    return closing;
+  }
+
+  function broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts: BroadcastOptions = {}): number {
+    const binary = typeof data !== 'string';
+    // Encode a string once, not once per connection (ws sends a Buffer as text when asked).
+    const payload = binary ? data : Buffer.from(data);
+    let n = 0;
+    for (const c of conns) {
+      if (c === opts.except) continue;
+      if (c.sendFrame(payload, binary)) n++;
+    }
+    return n;
+  }
+
+  return {
+    get url() {
+      return url;
+    },
+    get certificate() {
+      return certInfo;
+    },
+    connections: conns,
+    httpServer: server,
+    listen,
+    close,
+    broadcast,
+    reloadCertificate,
+    address: () => server.address() as AddressInfo | null,
+  };
+}

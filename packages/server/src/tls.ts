@@ -1,0 +1,208 @@
+/**
+ * TLS policy and certificate handling for the native-TLS mode.
+ *
+ * Policy: Mozilla Server Side TLS 6.0 "intermediate" (mozilla/ssl-config-generator,
+ * src/static/guidelines/6.0.json): TLS 1.2 and 1.3 only; on 1.2 only ECDHE key exchange with
+ * AEAD ciphers (forward secrecy, which iOS ATS and so WeChat on iPhone require); TLS 1.3
+ * suites are OpenSSL's defaults. Node's own default cipher list still accepts static-RSA
+ * suites such as AES128-GCM-SHA256, so `ciphers` is always passed explicitly.
+ */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { readFileSync, realpathSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
+import { CertificateError } from './errors';
+
+/** TLS 1.2 suites of Mozilla "intermediate" 6.0, in its order (OpenSSL names). */
+export const MOZILLA_INTERMEDIATE_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+].join(':');
+
+export const TLS_MIN_VERSION = 'TLSv1.2' as const;
+export const TLS_MAX_VERSION = 'TLSv1.3' as const;
+
+/** True when the linked OpenSSL (≥ 3.5) has the X25519MLKEM768 hybrid group. */
+export function opensslHasMlkem(version = process.versions.openssl ?? ''): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(version);
+  return !!m && (Number(m[1]) > 3 || (Number(m[1]) === 3 && Number(m[2]) >= 5));
+}
+
+/**
+ * Key-exchange groups, Mozilla's order. The post-quantum hybrid X25519MLKEM768 is listed
+ * only when the OpenSSL Node links has it (3.5+; Node 20 ships 3.0), since OpenSSL rejects
+ * unknown group names.
+ */
+export const TLS_CURVES = (opensslHasMlkem() ? 'X25519MLKEM768:' : '') + 'X25519:prime256v1:secp384r1';
+
+/** The policy as Node TLS options: spread into https.createServer / tls.createSecureContext. */
+export const TLS_POLICY = Object.freeze({
+  minVersion: TLS_MIN_VERSION,
+  maxVersion: TLS_MAX_VERSION,
+  ciphers: MOZILLA_INTERMEDIATE_CIPHERS,
+  ecdhCurve: TLS_CURVES,
+  // Mozilla: no server preference, so clients without AES hardware can choose ChaCha20.
+  honorCipherOrder: false,
+} satisfies tls.SecureContextOptions);
+
+/** HSTS value Mozilla recommends (2 years). Sent on static responses in TLS mode. */
+export const HSTS_HEADER = 'max-age=63072000';
+
+export interface KeyPair {
+  cert: string;
+  key: string;
+}
+
+export interface CertificateInfo {
+  /** Leaf serial number, upper-case hex as openssl prints it. */
+  serial: string;
+  subject: string;
+  issuer: string;
+  /** DNS names and IP addresses from subjectAltName. */
+  names: string[];
+  validFrom: string;
+  validTo: string;
+  /** Certificates in the file: leaf plus intermediates. */
+  chainLength: number;
+  /** Subject equals issuer (self-signed leaf). */
+  selfSigned: boolean;
+  fingerprint256: string;
+}
+
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/** Parses the leaf (first certificate) and counts the chain. Throws CertificateError. */
+export function describeCertificate(certPem: string): CertificateInfo {
+  const blocks = certPem.match(PEM_CERT) ?? [];
+  if (blocks.length === 0) throw new CertificateError('no PEM certificate found (expected -----BEGIN CERTIFICATE-----)');
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(blocks[0]!);
+  } catch (err) {
+    throw new CertificateError(`cannot parse certificate: ${(err as Error).message}`, { cause: err });
+  }
+  const names = (leaf.subjectAltName ?? '')
+    .split(', ')
+    .map((s) => s.replace(/^(DNS|IP Address):/, ''))
+    .filter(Boolean);
+  return {
+    serial: leaf.serialNumber.toUpperCase(),
+    subject: leaf.subject.replace(/\n/g, ', '),
+    issuer: leaf.issuer.replace(/\n/g, ', '),
+    names,
+    validFrom: new Date(leaf.validFrom).toISOString(),
+    validTo: new Date(leaf.validTo).toISOString(),
+    chainLength: blocks.length,
+    selfSigned: leaf.subject === leaf.issuer,
+    fingerprint256: leaf.fingerprint256,
+  };
+}
+
+/** Warnings worth logging about a certificate we are about to serve. */
+export function certificateWarnings(info: CertificateInfo, now = Date.now()): string[] {
+  const out: string[] = [];
+  const to = Date.parse(info.validTo);
+  if (to < now) out.push(`certificate expired on ${info.validTo}`);
+  else if (to - now < 14 * 86_400_000) out.push(`certificate expires soon (${info.validTo})`);
+  if (Date.parse(info.validFrom) > now) out.push(`certificate not valid before ${info.validFrom}`);
+  if (info.chainLength === 1 && !info.selfSigned) {
+    out.push('certificate file holds the leaf only: phones (WeChat) fail without the intermediates; use fullchain.pem');
+  }
+  return out;
+}
+
+/**
+ * Builds a secure context with the policy from PEM text; this is also the validation step
+ * (a key that does not match the certificate fails here with "key values mismatch").
+ */
+export function createPolicyContext(pair: KeyPair): tls.SecureContext {
+  try {
+    return tls.createSecureContext({ ...TLS_POLICY, cert: pair.cert, key: pair.key });
+  } catch (err) {
+    throw new CertificateError(`certificate and key rejected: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Reads a PEM pair from files. Throws CertificateError naming the file. */
+export function readKeyPair(certFile: string, keyFile: string): KeyPair {
+  const read = (f: string, what: string) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch (err) {
+      throw new CertificateError(`cannot read ${what} ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+    }
+  };
+  const cert = read(certFile, 'certificate');
+  const key = read(keyFile, 'key');
+  try {
+    createPrivateKey(key);
+  } catch (err) {
+    throw new CertificateError(`cannot parse key ${keyFile}: ${(err as Error).message}`, { cause: err });
+  }
+  return { cert, key };
+}
+
+/**
+ * Calls `onChange` (debounced) when either file changes: written in place, replaced by a
+ * rename (editors, `mv`), or a symlink retargeted (certbot's live/ → archive/). Watches the
+ * parent directories with fs.watch, falling back to stat polling where fs.watch fails (e.g.
+ * inotify limits). Returns a function that stops watching.
+ */
+export function watchKeyPair(
+  files: readonly string[],
+  onChange: () => void,
+  { debounceMs = 300, pollMs = 5_000 }: { debounceMs?: number; pollMs?: number } = {},
+): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const fire = () => {
+    clearTimeout(timer);
+    timer = setTimeout(onChange, debounceMs);
+    timer.unref();
+  };
+  const watchers: FSWatcher[] = [];
+  const polled = new Set<string>();
+  const byDir = new Map<string, Set<string>>();
+  for (const f of files) {
+    const abs = path.resolve(f);
+    const dir = path.dirname(abs);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(path.basename(abs));
+  }
+  const poll = (f: string) => {
+    if (polled.has(f)) return;
+    polled.add(f);
+    watchFile(f, { interval: pollMs, persistent: false }, fire);
+  };
+  for (const [dir, names] of byDir) {
+    try {
+      const w = watch(dir, { persistent: false }, (_event, name) => {
+        if (name === null || names.has(name.toString())) fire();
+      });
+      w.on('error', () => {
+        w.close();
+        for (const n of names) poll(path.join(dir, n));
+      });
+      watchers.push(w);
+    } catch {
+      for (const n of names) poll(path.join(dir, n));
+    }
+  }
+  // Symlinked files (certbot): the link's directory sees nothing when the target is
+  // rewritten in place, so also poll those by stat.
+  for (const f of files) {
+    try {
+      if (path.resolve(f) !== realpathSync(f)) poll(f);
+    } catch {
+      /* missing file: the directory watch will see it appear */
+    }
+  }
+  return () => {
+    clearTimeout(timer);
+    for (const w of watchers) w.close();
+    for (const f of polled) unwatchFile(f, fire);
+  };
+}

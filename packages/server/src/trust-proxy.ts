@@ -1,0 +1,186 @@
+/**
+ * Client IP behind proxies. Forwarded headers are believed only when the TCP peer is a
+ * trusted proxy (a CIDR list, loopback by default): anyone else can write any header.
+ *
+ * Addresses are compared as 16-byte IPv6 values, IPv4 as IPv4-mapped (::ffff:a.b.c.d), so an
+ * IPv4 rule matches a peer that a dual-stack socket reports as `::ffff:127.0.0.1`.
+ */
+import { isIP, isIPv4 } from 'node:net';
+import { OptionError } from './errors';
+
+export interface Cidr {
+  /** The rule as written (after keyword expansion), for messages. */
+  readonly source: string;
+  readonly bytes: Uint8Array;
+  /** Prefix length over the 128-bit form. */
+  readonly bits: number;
+}
+
+/** Named groups accepted in a trust list besides CIDRs and plain addresses. */
+export const TRUST_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
+  loopback: ['127.0.0.0/8', '::1/128'],
+  private: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'],
+  linklocal: ['169.254.0.0/16', 'fe80::/10'],
+  none: [],
+};
+
+const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
+
+/**
+ * Parses an IPv4 or IPv6 address (zone id and surrounding brackets allowed) into 16 bytes,
+ * IPv4 as IPv4-mapped. Returns null when it is not an address.
+ */
+export function parseIp(input: string): Uint8Array | null {
+  let s = input.trim();
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
+  const zone = s.indexOf('%');
+  if (zone !== -1) s = s.slice(0, zone);
+  const kind = isIP(s);
+  if (kind === 4) return Uint8Array.from([...MAPPED_PREFIX, ...s.split('.').map(Number)]);
+  if (kind !== 6) return null;
+  // Expand an embedded dotted quad (::ffff:1.2.3.4) into two hextets first.
+  const dot = s.lastIndexOf(':');
+  if (s.includes('.', dot)) {
+    const q = s.slice(dot + 1).split('.').map(Number);
+    s = `${s.slice(0, dot + 1)}${((q[0]! << 8) | q[1]!).toString(16)}:${((q[2]! << 8) | q[3]!).toString(16)}`;
+  }
+  const [head, tail] = s.includes('::') ? s.split('::') : [s, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  if (groups.length !== 8) return null;
+  const out = new Uint8Array(16);
+  groups.forEach((g, i) => {
+    const v = parseInt(g, 16);
+    out[i * 2] = v >> 8;
+    out[i * 2 + 1] = v & 0xff;
+  });
+  return out;
+}
+
+function isMapped(b: Uint8Array): boolean {
+  for (let i = 0; i < 12; i++) if (b[i] !== MAPPED_PREFIX[i]) return false;
+  return true;
+}
+
+/**
+ * Canonical text form for logs and per-IP accounting: IPv4-mapped addresses become plain
+ * IPv4 (`::ffff:127.0.0.1` → `127.0.0.1`), zone ids and brackets are dropped, IPv6 is
+ * lower-cased. Non-addresses are returned unchanged.
+ */
+export function normalizeIp(input: string): string {
+  if (isIPv4(input)) return input;
+  const b = parseIp(input);
+  if (!b) return input;
+  if (isMapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const s = input.trim().replace(/^\[|\]$/g, '');
+  const zone = s.indexOf('%');
+  return (zone === -1 ? s : s.slice(0, zone)).toLowerCase();
+}
+
+/** Parses one rule: `a.b.c.d/n`, `x::y/n`, a plain address (/32 or /128). Throws OptionError. */
+export function parseCidr(rule: string, option = 'trustProxy'): Cidr {
+  const r = rule.trim();
+  const slash = r.lastIndexOf('/');
+  const addr = slash === -1 ? r : r.slice(0, slash);
+  const bytes = parseIp(addr);
+  const accepted = 'CIDRs such as 10.0.0.0/8 or fd00::/8, plain addresses, or loopback, private, linklocal, none';
+  if (!bytes) throw new OptionError(option, accepted, rule);
+  const v4 = isIPv4(addr.trim());
+  const max = v4 ? 32 : 128;
+  let len = max;
+  if (slash !== -1) {
+    const p = r.slice(slash + 1);
+    if (!/^\d{1,3}$/.test(p) || Number(p) > max) throw new OptionError(option, accepted, rule);
+    len = Number(p);
+  }
+  const bits = v4 ? 96 + len : len;
+  return { source: r, bytes: maskTo(bytes, bits), bits };
+}
+
+function maskTo(b: Uint8Array, bits: number): Uint8Array {
+  const out = Uint8Array.from(b);
+  for (let i = 0; i < 16; i++) {
+    const keep = Math.max(0, Math.min(8, bits - i * 8));
+    out[i]! &= (0xff << (8 - keep)) & 0xff;
+  }
+  return out;
+}
+
+/** Parses a trust list: an array or a comma-separated string of rules and keywords. */
+export function parseTrustList(input: string | readonly string[], option = 'trustProxy'): Cidr[] {
+  const items = (typeof input === 'string' ? input.split(',') : input).map((s) => s.trim()).filter(Boolean);
+  const out: Cidr[] = [];
+  for (const item of items) {
+    const expanded = TRUST_KEYWORDS[item.toLowerCase()];
+    if (expanded) for (const r of expanded) out.push(parseCidr(r, option));
+    else out.push(parseCidr(item, option));
+  }
+  return out;
+}
+
+function matches(c: Cidr, b: Uint8Array): boolean {
+  const full = c.bits >> 3;
+  for (let i = 0; i < full; i++) if (b[i] !== c.bytes[i]) return false;
+  const rest = c.bits & 7;
+  if (rest === 0) return true;
+  const mask = (0xff << (8 - rest)) & 0xff;
+  return (b[full]! & mask) === c.bytes[full];
+}
+
+/** True if `ip` (any textual form) falls in one of the rules. */
+export function isTrusted(list: readonly Cidr[], ip: string | undefined): boolean {
+  if (!ip || list.length === 0) return false;
+  const b = parseIp(ip);
+  return b !== null && list.some((c) => matches(c, b));
+}
+
+/** Header names consulted, in order, when the peer is a trusted proxy. */
+export const DEFAULT_IP_HEADERS = ['x-real-ip', 'x-forwarded-for'] as const;
+
+/** Extracts an address from one header element, accepting `ip`, `ip:port`, `[v6]:port`. */
+function headerAddress(raw: string): string | null {
+  const s = raw.trim();
+  if (parseIp(s)) return s;
+  const bracket = /^\[([^\]]+)\](?::\d+)?$/.exec(s);
+  if (bracket && parseIp(bracket[1]!)) return bracket[1]!;
+  const v4port = /^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/.exec(s);
+  if (v4port && isIPv4(v4port[1]!)) return v4port[1]!;
+  return null;
+}
+
+/**
+ * The client IP for a request: the socket peer, unless the peer is a trusted proxy, in which
+ * case the first usable header in `headerNames` wins. In X-Forwarded-For (a list each proxy
+ * appends to) the answer is the rightmost entry that is not itself a trusted proxy: entries
+ * to its left were written by the client and prove nothing. Always normalised.
+ */
+export function resolveClientIp(
+  peer: string | undefined,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  trusted: readonly Cidr[],
+  headerNames: readonly string[] = DEFAULT_IP_HEADERS,
+): string {
+  const fallback = peer ? normalizeIp(peer) : 'unknown';
+  if (!peer || !isTrusted(trusted, peer)) return fallback;
+  for (const name of headerNames) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    const joined = Array.isArray(v) ? v.join(',') : v;
+    if (name === 'x-forwarded-for' || joined.includes(',')) {
+      const parts = joined.split(',');
+      let last: string | null = null;
+      for (let i = parts.length - 1; i >= 0; i--) {
+        const a = headerAddress(parts[i]!);
+        if (!a) break; // garbage: stop walking rather than trust what is left of it
+        last = a;
+        if (!isTrusted(trusted, a)) return normalizeIp(a);
+      }
+      if (last) return normalizeIp(last);
+    } else {
+      const a = headerAddress(joined);
+      if (a) return normalizeIp(a);
+    }
+  }
+  return fallback;
+}
