@@ -54,6 +54,11 @@ export function chainOf(probe: TlsProbe): CertSummary[] {
   return walkChain(probe.peer).map(summarize);
 }
 
+/** Below SHA-256: iOS ATS refuses these (md2, md5, sha1, sha224). */
+export function isWeakHash(hash: string | null): boolean {
+  return hash === 'md2' || hash === 'md5' || hash === 'sha1' || hash === 'sha224';
+}
+
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 const PUBLIC_CA = 'use a certificate from a public CA (e.g. Let\'s Encrypt via certbot/acme.sh, or your cloud provider\'s free DV certificate)';
@@ -109,8 +114,20 @@ export function checkChain(c: CertContext): DoctorCheck[] {
       return fail('the chain uses a key or digest OpenSSL rejects as too weak (see key / signature)', 'reissue with RSA ≥ 2048 or ECDSA P-256 and SHA-256');
     case 'CERT_REVOKED':
       return fail('the certificate was revoked', 'get a new certificate');
-    default:
+    case 'INVALID_PURPOSE':
+      return fail(
+        `"${leaf.name}" is not a TLS server certificate (a CA certificate, or extendedKeyUsage without serverAuth)${leaf.selfIssued ? ', and self-signed' : ''}`,
+        `${PUBLIC_CA}; a server certificate has basicConstraints CA:FALSE and extendedKeyUsage serverAuth`,
+      );
+    default: {
+      // OpenSSL reports some security-level refusals without a specific code (Node: UNSPECIFIED).
+      const weak = chain.filter((x, i) => (i === 0 || !x.selfIssued) && isWeakHash(signatureAlgorithm(x.peer.raw).hash));
+      if (weak.length) {
+        return fail(`OpenSSL refuses the chain: "${weak[0]!.name}" has a weak signature (see signature)`, 'reissue with a SHA-256 signature');
+      }
+      if (chain.length === 1 && leaf.selfIssued) return fail(`self-signed certificate "${leaf.name}"`, `${PUBLIC_CA}`);
       return fail(`certificate not trusted (${path})`, `${PUBLIC_CA}; serve the full chain`);
+    }
   }
 }
 
@@ -120,10 +137,11 @@ export function checkHostname(c: CertContext): DoctorCheck {
   const err = checkServerIdentity(c.host, leaf) as (Error & { code?: string; reason?: string }) | undefined;
   const san = leaf.subjectaltname ?? '(none)';
   if (!err) return { id: 'hostname', status: 'PASS', summary: `${c.host} matches the certificate (${san})` };
+  const reason = (err.reason ?? err.message).replace(/[:\s]+$/, '');
   return {
     id: 'hostname',
     status: 'FAIL',
-    summary: `${err.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID'}: ${err.reason ?? err.message}`,
+    summary: `${err.code ?? 'ERR_TLS_CERT_ALTNAME_INVALID'}: ${reason}${reason.includes(san) ? '' : ` (certificate names: ${san})`}`,
     fix: `issue the certificate for ${c.host} (subjectAltName DNS:${c.host}) and make sure this SNI name gets it (nginx server_name)`,
     data: { code: err.code, subjectAltName: san },
   };
@@ -209,7 +227,7 @@ export function checkSignature(c: CertContext): DoctorCheck {
   // A root's self-signature is never checked by clients; the leaf's and intermediates' are.
   const signed = chain.filter((x, i) => i === 0 || !x.selfIssued);
   const algs = signed.map((x) => ({ subject: x.name, ...signatureAlgorithm(x.peer.raw) }));
-  const weak = algs.filter((a) => a.hash === 'md2' || a.hash === 'md5' || a.hash === 'sha1' || a.hash === 'sha224');
+  const weak = algs.filter((a) => isWeakHash(a.hash));
   const data = { signatures: algs.map(({ subject, name, oid }) => ({ subject, algorithm: name, oid })) };
   if (weak.length) {
     return {

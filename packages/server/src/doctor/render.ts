@@ -21,7 +21,16 @@ export function renderReport(r: DoctorReport, opts: RenderOptions = {}): string 
   }
   lines.push('');
   let inReminders = false;
-  for (const c of r.checks) {
+  for (let i = 0; i < r.checks.length; i++) {
+    const c = r.checks[i]!;
+    if (c.status === 'SKIP') {
+      // One line for a run of checks skipped for the same reason.
+      const ids = [c.id];
+      while (r.checks[i + 1]?.status === 'SKIP' && r.checks[i + 1]!.summary === c.summary) ids.push(r.checks[++i]!.id);
+      const label = ids.length > 1 ? `${ids[0]} … ${ids[ids.length - 1]}` : c.id;
+      lines.push(`${paint('SKIP', 'SKIP')}  ${label.padEnd(ID_WIDTH)}${c.summary}${ids.length > 1 ? ` (${ids.length} checks)` : ''}`);
+      continue;
+    }
     if (c.id.startsWith('remind-') && !inReminders) {
       inReminders = true;
       lines.push('', 'Cannot be checked from outside:');
