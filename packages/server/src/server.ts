@@ -124,7 +124,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     res.writeHead(isWsPath ? 426 : 404, {
       'Content-Type': 'text/plain; charset=utf-8',
       'Content-Length': Buffer.byteLength(body),
-      ...(isWsPath ? { Upgrade: 'websocket', Connection: 'Upgrade' } : {}),
+      // 426 must name the protocol to upgrade to; then close, the client will come back right.
+      ...(isWsPath ? { Upgrade: 'websocket', Connection: 'Upgrade, close' } : {}),
     });
     res.end(body);
   };
