@@ -26,3 +26,4 @@ export { parseTrustList, resolveClientIp, isTrusted, normalizeIp, TRUST_KEYWORDS
 export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } from './dev-cert/index';
 export { PLAIN_HTTP_BODY } from './plain-http';
 export type { LogEntry, LogLevel } from './log';
+export * from './doctor/index';
