@@ -27,3 +27,4 @@ export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } f
 export { PLAIN_HTTP_BODY } from './plain-http';
 export type { LogEntry, LogLevel } from './log';
 export * from './doctor/index';
+export * from './proxy-config/index';

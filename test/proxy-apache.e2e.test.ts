@@ -1,0 +1,6 @@
+// Method 1 for real: apache, started by the test from its Debian binary with its own prefix on
+// loopback, runs the config `wss-mp-server proxy-config apache` emits in front of the real
+// wss-mp-server --behind-proxy. The suite is shared: support/proxy-suite.ts.
+import { proxySuite } from './support/proxy-suite';
+
+proxySuite('apache');
