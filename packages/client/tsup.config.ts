@@ -1,9 +1,29 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/web.ts'],
-  format: ['cjs', 'esm'],
-  dts: true,
-  clean: true,
-  noExternal: ['@wss-mp/protocol'],
-});
+// dist/: ESM + CJS + .d.ts per entry for Node and bundlers.
+// miniprogram_dist/: what WeChat's Build npm copies verbatim: one bundled CommonJS file per
+// entry, ES2015 syntax (Build npm drops ES2019+ files silently). Checks live in scripts/.
+const entry = { index: 'src/index.ts', web: 'src/web.ts', alipay: 'src/alipay.ts' };
+const common = { noExternal: ['@wss-mp/protocol'], clean: true, sourcemap: false, splitting: false } as const;
+
+export default defineConfig([
+  {
+    ...common,
+    entry,
+    format: ['cjs', 'esm'],
+    target: 'es2017',
+    dts: true,
+    outExtension: ({ format }) => ({ js: format === 'cjs' ? '.cjs' : '.mjs' }),
+  },
+  {
+    ...common,
+    entry: { index: 'src/miniprogram.ts', alipay: 'src/alipay.ts' },
+    outDir: 'miniprogram_dist',
+    format: ['cjs'],
+    target: 'es2015',
+    platform: 'neutral',
+    // Types come from dist/ through package.json "types"; Build npm copies this folder verbatim.
+    dts: false,
+    outExtension: () => ({ js: '.js' }),
+  },
+]);

@@ -1,0 +1,44 @@
+/**
+ * The one error class of wss-mp-client. Identity is the stable `code`; the host's own error
+ * (WeChat `{errMsg}`, a DOM Event, a thrown value) is kept in `cause`, never parsed into the code.
+ *
+ * Thrown synchronously (usage errors): ERR_OPTION, ERR_PLATFORM, ERR_ARGUMENT.
+ * Emitted as `error` events (the loop carries on): every other code.
+ */
+export type SocketErrorCode =
+  /** createClient(): an option has a wrong type or value; the message names it and what it accepts. */
+  | 'ERR_OPTION'
+  /** createClient(): no usable host API (no global `wx`, or `platform` lacks connectSocket). */
+  | 'ERR_PLATFORM'
+  /** send()/close()/reconnect(): invalid data, close code or reason. */
+  | 'ERR_ARGUMENT'
+  /** The url option threw, rejected or returned something that is not a ws(s):// endpoint. */
+  | 'ERR_ENDPOINT'
+  /** connectSocket failed, or the socket reported an error before it opened. */
+  | 'ERR_CONNECT'
+  /** The socket did not open within connectTimeout. */
+  | 'ERR_CONNECT_TIMEOUT'
+  /** An open socket reported an error (onError). */
+  | 'ERR_SOCKET'
+  /** Nothing arrived within heartbeatInterval + heartbeatTimeout: the link was presumed dead. */
+  | 'ERR_HEARTBEAT_TIMEOUT'
+  /** The platform refused to send a message on an open socket; the message is lost. */
+  | 'ERR_SEND'
+  /** The queue was full: a message was dropped (the oldest with drop-oldest, the new one with reject). */
+  | 'ERR_QUEUE_FULL'
+  /** maxRetries consecutive attempts failed; the client is closed until reconnect(). */
+  | 'ERR_RETRIES_EXHAUSTED';
+
+export class SocketError extends Error {
+  declare code: SocketErrorCode;
+  declare cause: unknown;
+  constructor(code: SocketErrorCode, message: string, cause?: unknown) {
+    super(message);
+    // Explicit for builds lowered to ES5 (WeChat "enhanced compile"), where extending Error
+    // loses the prototype.
+    Object.setPrototypeOf(this, SocketError.prototype);
+    this.name = 'SocketError';
+    this.code = code;
+    this.cause = cause;
+  }
+}

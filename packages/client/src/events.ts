@@ -1,0 +1,40 @@
+/** A small typed emitter: one context object per event, `on` returns its own unsubscribe. */
+export type Listener<T> = (event: T) => void;
+
+export interface Emitter<M> {
+  on<K extends keyof M>(type: K, listener: Listener<M[K]>): () => void;
+  emit<K extends keyof M>(type: K, event: M[K]): void;
+  clear(): void;
+}
+
+/**
+ * A listener that throws must not break the caller's state machine: the error is handed to
+ * `report` (the client rethrows it on a fresh timer, so the host's error handler still sees it).
+ */
+export function createEmitter<M>(report: (error: unknown) => void): Emitter<M> {
+  let map: { [K in keyof M]?: Listener<M[K]>[] } = {};
+  return {
+    on(type, listener) {
+      (map[type] || (map[type] = [])).push(listener);
+      return () => {
+        const list = map[type];
+        const i = list ? list.indexOf(listener) : -1;
+        if (i >= 0) list!.splice(i, 1);
+      };
+    },
+    emit(type, event) {
+      const list = map[type];
+      if (!list) return;
+      for (const fn of list.slice()) {
+        try {
+          fn(event);
+        } catch (e) {
+          report(e);
+        }
+      }
+    },
+    clear() {
+      map = {};
+    },
+  };
+}

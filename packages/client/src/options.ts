@@ -1,0 +1,148 @@
+import { PING_FRAME, PONG_FRAME, CLIENT_HEARTBEAT_INTERVAL_MS, CLIENT_HEARTBEAT_TIMEOUT_MS, isTerminalCloseCode } from '@wss-mp/protocol';
+import { SocketError } from './errors';
+import type { Overflow } from './queue';
+import type { Data, Driver, Endpoint, MiniNamespace } from './platform/types';
+
+/** What the `url` option may produce: a URL, or a URL with handshake headers and subprotocols. */
+export type EndpointInput = string | { url: string; header?: Record<string, string>; protocols?: string[] | string };
+
+/** Static, or a (possibly async) provider called before every attempt (fresh tokens, failover). */
+export type UrlOption = EndpointInput | PromiseLike<EndpointInput> | (() => EndpointInput | PromiseLike<EndpointInput>);
+
+/** Timers and time, injectable for tests. */
+export interface Clock {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+export interface ClientOptions {
+  /** Endpoint, or a function (sync or async) returning one, called before every attempt. */
+  url: UrlOption;
+  /** A `wx`-like namespace (wx, qq, tt, swan, uni, Taro) or a Driver (alipay(my), web()). Default: the entry's platform. */
+  platform?: MiniNamespace | Driver;
+  /** Start connecting right after creation (on the next microtask). @default true */
+  autoConnect?: boolean;
+  /** ms an attempt may take from its start (endpoint + handshake) before it is abandoned. @default 10000 */
+  connectTimeout?: number;
+  /** ms: the n-th retry waits rand(0, min(backoffMax, backoffBase · backoffFactor^n)). @default 1000 */
+  backoffBase?: number;
+  /** ms cap of the backoff window. @default 30000 */
+  backoffMax?: number;
+  /** @default 2 */
+  backoffFactor?: number;
+  /** ms a connection must stay open before the failure count resets. @default 5000 */
+  minUptime?: number;
+  /** Consecutive failed attempts before giving up (state `closed`, reconnect() restarts). @default Infinity */
+  maxRetries?: number;
+  /** ms of inbound silence before a ping is sent; 0 disables the heartbeat. @default 25000 */
+  heartbeatInterval?: number;
+  /** ms after that with still nothing inbound before the link is closed and reopened; 0 = keepalive only. @default 10000 */
+  heartbeatTimeout?: number;
+  /** The ping frame, or a function making one. @default '{"type":"ping"}' */
+  pingMessage?: Data | (() => Data);
+  /** Recognises the server's answer; matching frames are not emitted as messages. @default defaultIsPong */
+  isPong?: (data: Data) => boolean;
+  /** Messages kept while not open. @default 100 */
+  queueSize?: number;
+  /** What a full queue does with one more message. @default 'drop-oldest' */
+  queueOverflow?: Overflow;
+  /** Policy for closes the client did not ask for. @default defaultShouldReconnect */
+  shouldReconnect?: (code: number, reason: string) => boolean;
+  /** Listen to app show/hide and network status. @default true */
+  lifecycle?: boolean;
+  /** Close an open socket (4503) when the app is hidden instead of leaving it to the platform. @default false */
+  closeOnHide?: boolean;
+  /** ms to wait for a retired socket's close before opening the next one anyway. @default 1000 */
+  closeTimeout?: number;
+  /** Injected clock (tests). Default: host timers and Date.now. */
+  clock?: Clock;
+  /** Injected randomness in [0, 1) (tests). Default: Math.random. */
+  random?: () => number;
+}
+
+/** Pong test: wss-mp-server's `{"type":"pong"}`, or our own ping echoed back by a plain echo server. */
+/** Host timers and Date.now, looked up when called (never at import). */
+const hostClock: Clock = {
+  now: () => Date.now(),
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (id) => clearTimeout(id as number),
+};
+
+export function defaultIsPong(data: Data): boolean {
+  return data === PONG_FRAME || data === PING_FRAME;
+}
+
+/** Reconnect after everything except the terminal band 4000–4499 of the shared close-code registry. */
+export function defaultShouldReconnect(code: number, _reason: string): boolean {
+  return !isTerminalCloseCode(code);
+}
+
+/** Every default, documented one-to-one in README.md (a test compares them). */
+export const CLIENT_DEFAULTS = {
+  autoConnect: true,
+  connectTimeout: 10000,
+  backoffBase: 1000,
+  backoffMax: 30000,
+  backoffFactor: 2,
+  minUptime: 5000,
+  maxRetries: Infinity,
+  heartbeatInterval: CLIENT_HEARTBEAT_INTERVAL_MS,
+  heartbeatTimeout: CLIENT_HEARTBEAT_TIMEOUT_MS,
+  pingMessage: PING_FRAME as Data | (() => Data),
+  isPong: defaultIsPong,
+  queueSize: 100,
+  queueOverflow: 'drop-oldest' as Overflow,
+  shouldReconnect: defaultShouldReconnect,
+  lifecycle: true,
+  closeOnHide: false,
+  closeTimeout: 1000,
+  clock: hostClock as Clock,
+  random: Math.random as () => number,
+};
+
+export type ResolvedOptions = typeof CLIENT_DEFAULTS & { url: UrlOption };
+
+const bad = (name: string, accepts: string, got: unknown): never => {
+  throw new SocketError('ERR_OPTION', `option "${name}" must be ${accepts}; got ${got}`);
+};
+
+/** Validates `input` and fills in defaults. Throws SocketError ERR_OPTION naming the option. */
+export function resolveOptions(input: ClientOptions): ResolvedOptions {
+  if (!input || typeof input !== 'object') bad('options', 'an object', input);
+  const o: any = Object.assign({}, CLIENT_DEFAULTS);
+  for (const k in input) {
+    const v = (input as any)[k];
+    if (v === undefined || k === 'url' || k === 'platform') {
+      // url is checked below, platform by the entry point
+    } else if (!(k in CLIENT_DEFAULTS)) {
+      bad(k, 'a known option', v);
+    } else {
+      const t = typeof (CLIENT_DEFAULTS as any)[k];
+      if (
+        k === 'queueOverflow'
+          ? v !== 'drop-oldest' && v !== 'reject'
+          : t === 'number'
+            ? typeof v !== 'number' || !(v >= 0) || (v === Infinity && k !== 'maxRetries')
+            : t !== 'string' && typeof v !== t
+      ) {
+        bad(k, k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `a ${t}${t === 'number' ? ' >= 0' : ''}`, v);
+      }
+    }
+    if (v !== undefined) o[k] = v;
+  }
+  const url = input.url;
+  if (typeof url !== 'function' && !(url && typeof (url as PromiseLike<unknown>).then === 'function')) toEndpoint(url);
+  return o;
+}
+
+/** Normalises what `url` gave; throws ERR_OPTION (the client reports it per attempt as ERR_ENDPOINT). */
+export function toEndpoint(v: unknown): Endpoint {
+  const e = (typeof v === 'string' ? { url: v } : v) as EndpointInput & object;
+  if (!e || !/^wss?:\/\//i.test(e.url)) bad('url', 'a ws(s):// URL, {url} or a function', v);
+  const out: Endpoint = { url: e.url };
+  if (e.header) out.header = e.header;
+  const p = e.protocols;
+  if (p && p.length) out.protocols = typeof p === 'string' ? [p] : p;
+  return out;
+}

@@ -1,0 +1,28 @@
+// Shared set-up for unit tests: a client on a FakeWx with a FakeClock, recording every event.
+import { createClient } from '../src/index';
+import type { Client, ClientEvents } from '../src/client';
+import type { ClientOptions } from '../src/options';
+import { FakeClock, fixedRandom } from './fake-clock';
+import { FakeWx } from './fake-wx';
+
+export type Recorded = { [K in keyof ClientEvents]: ClientEvents[K][] } & { all: string[] };
+
+export function setup(opts: Partial<ClientOptions> = {}, configure?: (wx: FakeWx) => void) {
+  const clock = new FakeClock();
+  const wx = new FakeWx(clock);
+  configure?.(wx);
+  const client = createClient({ url: 'wss://example.test/ws', platform: wx, clock, random: fixedRandom(0.5), ...opts });
+  const ev = record(client);
+  return { clock, wx, client, ev };
+}
+
+export function record(client: Client): Recorded {
+  const r: Recorded = { open: [], message: [], close: [], error: [], state: [], reconnecting: [], all: [] };
+  for (const k of ['open', 'message', 'close', 'error', 'state', 'reconnecting'] as const) {
+    client.on(k, (e: any) => {
+      (r[k] as any[]).push(e);
+      r.all.push(k === 'state' ? `state:${e.to}` : k === 'close' ? `close:${e.code}` : k === 'error' ? `error:${e.code}` : k);
+    });
+  }
+  return r;
+}
