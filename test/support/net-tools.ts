@@ -151,3 +151,84 @@ export function tlsExchange(port: number, caFile: string, request: string, timeo
     });
   });
 }
+
+export interface RawWs {
+  socket: net.Socket;
+  /** Bytes received after the 101 response (unparsed frames). */
+  received(): Buffer;
+  /** Writes one masked client frame (FIN set). opcode 1 text, 2 binary, 8 close, 9 ping, 10 pong. */
+  sendFrame(opcode: number, payload: Buffer | string): boolean;
+  /** Resolves when the server closes the TCP connection. */
+  closed: Promise<void>;
+}
+
+/**
+ * A bare WebSocket client over plain TCP (for --behind-proxy servers) that does exactly what
+ * it is told: no automatic pong, no close reply, reads only if `read` is true. For testing
+ * heartbeats, drain stragglers and slow consumers.
+ */
+export function rawWs(
+  port: number,
+  { path = '/wss', headers = {}, read = true, timeout = 10_000 }: { path?: string; headers?: Record<string, string>; read?: boolean; timeout?: number } = {},
+): Promise<RawWs> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1');
+    let buf = Buffer.alloc(0);
+    let upgraded = false;
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DeadlineError('a 101 response', timeout));
+    }, timeout);
+    socket.on('error', () => {});
+    socket.on('connect', () => {
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+          `Sec-WebSocket-Key: ${randomKey()}\r\nSec-WebSocket-Version: 13\r\n${extra}\r\n`,
+      );
+    });
+    const onData = (d: Buffer) => {
+      buf = Buffer.concat([buf, d]);
+      if (upgraded) return;
+      const end = buf.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = buf.subarray(0, end).toString();
+      buf = buf.subarray(end + 4);
+      clearTimeout(timer);
+      if (!head.startsWith('HTTP/1.1 101')) {
+        socket.destroy();
+        return reject(new Error(`no upgrade: ${head.split('\r\n')[0]}`));
+      }
+      upgraded = true;
+      if (!read) socket.pause();
+      resolve({
+        socket,
+        received: () => buf,
+        sendFrame: (opcode, payload) => socket.write(frame(opcode, typeof payload === 'string' ? Buffer.from(payload) : payload)),
+        closed,
+      });
+    };
+    socket.on('data', onData);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      if (!upgraded) reject(new Error('closed before the upgrade'));
+    });
+  });
+}
+
+function randomKey(): string {
+  return Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))).toString('base64');
+}
+
+/** A masked client frame with FIN set. */
+export function frame(opcode: number, payload: Buffer): Buffer {
+  const len = payload.length;
+  const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len])
+    : len < 65536 ? Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff])
+    : Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(len)); return b; })()]);
+  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+  const body = Buffer.alloc(len);
+  for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
+  return Buffer.concat([head, mask, body]);
+}

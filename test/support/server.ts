@@ -47,7 +47,8 @@ export function startServer(args: string[], opts: StartOptions = {}): Promise<Ru
   const logs: LogLine[] = [];
   const text: string[] = [];
   const bus = new EventEmitter();
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': it comes after stdout/stderr are drained, so logs are complete.
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code)));
   const onLine = (line: string) => {
     if (line.startsWith('{')) {
       try {

@@ -43,6 +43,8 @@ export class Connection<T = Record<string, unknown>> {
   endReason: string | undefined;
   /** @internal */
   error: string | undefined;
+  /** @internal close code the server sent after a protocol error */
+  sentCode: number | undefined;
   private readonly maxBuffered: number;
   private readonly onSlow: (conn: Connection<any>) => void;
 

@@ -158,7 +158,31 @@ export async function main(argv: string[]): Promise<number> {
   const log = new Logger(sink, false);
   const { mode, ...serverOptions } = options;
 
-  let server: WssMpServer;
+  let server: WssMpServer | undefined;
+  // Signals first: a SIGTERM right after the listening line must drain, not kill.
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn('exit', { signal, msg: 'second signal: exiting without waiting for the drain' });
+      process.exit(1);
+    }
+    stopping = true;
+    log.info('signal', { signal });
+    if (!server) process.exit(0); // not serving yet: nothing to drain
+    server.close().then(
+      () => process.exit(0),
+      (err) => {
+        log.error('error', { where: 'close', error: err });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => {
+    if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
+    else server?.reloadCertificate('SIGHUP');
+  });
   try {
     if (mode === 'cert') {
       serverOptions.tls = { certFile: values.cert as string, keyFile: values.key as string };
@@ -186,27 +210,5 @@ export async function main(argv: string[]): Promise<number> {
     log.info('hint', { msg: `plain ws for a TLS proxy: route wss://YOUR-DOMAIN${server.url ? new URL(server.url).pathname : ''} here (wss-mp-server proxy-config prints a config)` });
   }
 
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      log.warn('exit', { signal, msg: 'second signal: exiting without waiting for the drain' });
-      process.exit(1);
-    }
-    stopping = true;
-    log.info('signal', { signal });
-    server.close().then(
-      () => process.exit(0),
-      (err) => {
-        log.error('error', { where: 'close', error: err });
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
-  process.on('SIGHUP', () => {
-    if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
-    else server.reloadCertificate('SIGHUP');
-  });
   return -1;
 }

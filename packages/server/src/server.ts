@@ -64,6 +64,12 @@ const PING_BUF = Buffer.from(PING_FRAME);
 const PONG_BUF = Buffer.from(PONG_FRAME);
 const PING_LEN = PING_BUF.length;
 const ignore = () => {};
+let kStatusCode: symbol | undefined;
+/** ws tags its protocol errors with a private `status-code` symbol; find it once. */
+function statusCodeSymbol(err: Error): symbol {
+  kStatusCode ??= Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
+  return kStatusCode ?? Symbol('none');
+}
 /** How long a connection refused over a cap gets to finish the close handshake. */
 const REFUSE_GRACE_MS = 1_000;
 
@@ -268,6 +274,10 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     });
     ws.on('error', (err: Error & { code?: string }) => {
       conn.error = err.code ?? err.message;
+      // ws closes with the status its error carries (1009 too big, 1007 bad UTF-8, 1002…)
+      // and then reports 1006 locally; log the code the client was sent.
+      const status = (err as unknown as Record<symbol, unknown>)[statusCodeSymbol(err)];
+      if (typeof status === 'number') conn.sentCode = status;
       if (o.onError) {
         try {
           o.onError(err, conn);
@@ -286,7 +296,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         id: conn.id,
         ip,
         path,
-        code,
+        code: conn.sentCode ?? code,
         reason: reason || undefined,
         by: conn.endReason,
         error: conn.error,

@@ -157,7 +157,7 @@ export function checkValidity(c: CertContext): DoctorCheck {
     return {
       id: 'validity',
       status: 'FAIL',
-      summary: `expired: "${expired.name}" ended ${day(expired.notAfter)} (${Math.ceil((now - expired.notAfter.getTime()) / DAY)} days ago)`,
+      summary: `expired: "${expired.name}" ended ${day(expired.notAfter)} (${Math.floor((now - expired.notAfter.getTime()) / DAY)} days ago)`,
       fix: renew,
       data: { notAfter: expired.notAfter.toISOString(), subject: expired.name },
     };
