@@ -172,7 +172,7 @@ async function main() {
 
       if (modes.includes('client')) {
         try {
-          const r = await runClientBench({ plan, ctx, loadCore: pin.load, log: (s) => log(`run ${run} client     ${s}`) });
+          const r = await runClientBench({ plan, ctx, loadCore: pin.load, run, log: (s) => log(`run ${run} client     ${s}`) });
           Object.assign(rec.figures, r.figures);
           rec.raw.client = r.raw;
         } catch (e) {

@@ -29,15 +29,29 @@ export type LoadResult = Record<string, number | string | string[] | null> & {
   seconds: number;
 };
 
-function spawnLoad(target: RunningTarget, cfg: LoadConfig, ca: string, core: string | null) {
-  const full = { ...cfg, kind: target.kind, url: target.url, ca };
-  return spawnPinned(process.execPath, [LOADGEN, JSON.stringify(full)], { core, stdin: cfg.mode === 'idle' });
+/** The process that makes the load: ../loadgen/loadgen.mjs unless `script` names another. */
+export interface Script {
+  /** node flags before the script, e.g. ['--import', 'tsx', '--expose-gc'] */
+  nodeArgs: string[];
+  path: string;
 }
 
-/** pingpong / throughput / handshake: one window, CPU sampled at its edges. */
-export async function runWindow(target: RunningTarget, cfg: LoadConfig, ca: string, core: string | null): Promise<LoadResult> {
+function spawnLoad(target: RunningTarget, cfg: object & { mode: string }, ca: string, core: string | null, script?: Script) {
+  const full = { ...cfg, kind: target.kind, url: target.url, ca };
+  const args = script ? [...script.nodeArgs, script.path] : [LOADGEN];
+  return spawnPinned(process.execPath, [...args, JSON.stringify(full)], { core, stdin: cfg.mode === 'idle' });
+}
+
+/** pingpong / throughput / handshake (or a client script): one window, CPU sampled at its edges. */
+export async function runWindow<C extends { mode: string; warmupMs?: number; durationMs?: number; deadlineMs?: number }>(
+  target: RunningTarget,
+  cfg: C,
+  ca: string,
+  core: string | null,
+  script?: Script,
+): Promise<LoadResult> {
   const deadlineMs = cfg.deadlineMs ?? (cfg.warmupMs ?? 1000) + (cfg.durationMs ?? 3000) + 30_000;
-  const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core);
+  const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core, script);
   return new Promise((resolve, reject) => {
     let cpu0 = 0;
     let result: LoadResult | null = null;

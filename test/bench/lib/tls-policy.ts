@@ -59,7 +59,8 @@ export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: stri
         }
         if (cand && typeof cand === 'object') {
           const p = pick(cand as Record<string, unknown>);
-          if (p) return { policy: p, source: `packages/server/src/tls.ts#${name}` };
+          // server.ts adds ALPN http/1.1 next to the policy (server-ops.md §5); so do we.
+          if (p) return { policy: { ALPNProtocols: ['http/1.1'], ...p }, source: `packages/server/src/tls.ts#${name}` };
         }
       }
       // Separate constants (CIPHERS, CURVES, MIN_VERSION...)?
