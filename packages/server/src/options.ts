@@ -191,6 +191,9 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
   for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
   }
+  for (const flag of ['watchCertificate', 'quiet'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
+  }
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
   const heartbeatInterval = int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_TIMER_MS,
     'milliseconds, 0 (off) or more');
