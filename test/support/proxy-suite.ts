@@ -382,7 +382,7 @@ export function proxySuite(name: ProxyName): void {
     await t.test(`${PROXY_BINARY[name]} accepts the generated config across option variants`, async () => {
       const variants: Array<Partial<ProxyConfigOptions>> = [
         { path: '/ws/chat.v1', upstream: '[::1]:8282', idleTimeout: '10m' },
-        { path: '/', upstream: 'localhost:9000', listen: `127.0.0.1:0` },
+        { path: '/', upstream: 'localhost:9000' },
         { idleTimeout: '1h', heartbeatInterval: '30s', workerShutdownTimeout: '5m' },
       ];
       for (const v of variants) {

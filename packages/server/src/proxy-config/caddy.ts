@@ -36,7 +36,8 @@ export function renderCaddy(o: ResolvedProxyConfigOptions): RenderedParts {
     # Browsers remember to use https for 2 years.
     header Strict-Transport-Security "${HSTS_HEADER}"
 
-    # Exact path: the path matcher matches ${o.path} only (not ${o.path}x or ${o.path}/x).
+    # Exact path: matches ${o.path} only, not ${o.path}x or ${o.path}/x (it ignores case, and
+    # the app answers other spellings with 404).
     @wss path ${o.path}
     handle @wss {
         reverse_proxy ${upstreamAuthority(o.upstream)} {

@@ -23,7 +23,7 @@ Options:
   --cert FILE --key FILE     full-chain certificate and key, absolute paths
                              (default: certbot's /etc/letsencrypt/live/NAME/fullchain.pem
                              and privkey.pem; Caddy: it obtains its own)
-  --idle-timeout SECONDS     close tunnels silent this long (default ${D.idleTimeout}; >= 2 x heartbeat)
+  --idle-timeout SECONDS     close tunnels silent this long (default ${D.idleTimeout}; >= 3 x heartbeat)
   --heartbeat-interval SEC   the app server's ping interval (default ${D.heartbeatInterval})
   --worker-shutdown-timeout SECONDS
                              nginx: old workers close their sockets this long after a

@@ -9,6 +9,7 @@ import { upstreamAuthority, type RenderedParts } from './shared';
 
 export function renderNginx(o: ResolvedProxyConfigOptions): RenderedParts {
   const listen = o.listen.host ? `${o.listen.host}:${o.listen.port}` : String(o.listen.port);
+  const v6 = o.listen.host ? '' : `\n    # Clients on IPv6 too: listen [::]:${o.listen.port} ssl;`;
   const cert = o.cert!;
   const key = o.key!;
   const main = `worker_shutdown_timeout ${o.workerShutdownTimeout}s;`;
@@ -37,7 +38,7 @@ map $http_upgrade $wss_mp_connection {
 }
 
 server {
-    listen ${listen} ssl;
+    listen ${listen} ssl;${v6}
     server_name ${o.domain};
 
     # The full chain (leaf + intermediates, certbot's fullchain.pem). A leaf-only file works

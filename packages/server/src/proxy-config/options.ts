@@ -34,8 +34,9 @@ export interface ProxyConfigOptions {
   cert?: string;
   key?: string;
   /**
-   * Seconds a tunnel may stay silent before the proxy closes it. Must be at least twice
-   * `heartbeatInterval`: the server's pings are what keep a quiet socket open. Also accepts
+   * Seconds a tunnel may stay silent before the proxy closes it. Must be at least three times
+   * `heartbeatInterval` (two pings may be late or lost): the app's pings are what keep a
+   * quiet socket open. Also accepts
    * '300s', '5m', '1h'. @default 300
    */
   idleTimeout?: number | string;
@@ -86,6 +87,9 @@ export const PROXY_CONFIG_DEFAULTS = Object.freeze({
   postQuantum: false,
 });
 
+/** The idle timeout must be at least this many heartbeat intervals: two pings may be late or lost. */
+export const IDLE_OVER_HEARTBEAT = 3;
+
 /** certbot's paths for a domain: what nginx/Apache use when --cert/--key are not given. */
 export function certbotPaths(domain: string): { cert: string; key: string } {
   return { cert: `/etc/letsencrypt/live/${domain}/fullchain.pem`, key: `/etc/letsencrypt/live/${domain}/privkey.pem` };
@@ -103,7 +107,9 @@ const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 function resolveDomain(input: unknown, fail: (accepted: string) => never): string {
   const accepted = 'a DNS name such as example.com (not an IP address: WeChat and certificates need a name)';
   if (typeof input !== 'string' || input.trim() === '') fail(accepted);
-  const raw = (input as string).trim();
+  const raw = input as string;
+  // Checked before domainToASCII, which silently drops tabs and newlines.
+  if (/[\x00-\x20\x7f]/.test(raw)) fail(accepted);
   if (isIP(raw) || isIP(raw.replace(/^\[|\]$/g, ''))) fail(accepted);
   // domainToASCII returns '' for anything that is not a valid (IDNA) host name.
   const ascii = /^[\x21-\x7e]+$/.test(raw) ? raw.toLowerCase() : domainToASCII(raw);
@@ -221,10 +227,11 @@ export function resolveProxyConfigOptions(
   const heartbeatInterval = resolveSeconds(o.heartbeatInterval, 1, 3600, failer('heartbeatInterval', o.heartbeatInterval));
   const idleFail = failer('idleTimeout', o.idleTimeout);
   const idleTimeout = resolveSeconds(o.idleTimeout, 1, 86_400, idleFail);
-  if (idleTimeout < 2 * heartbeatInterval) {
+  if (idleTimeout < IDLE_OVER_HEARTBEAT * heartbeatInterval) {
     idleFail(
-      `at least twice ${nameOf('heartbeatInterval', naming)} (${heartbeatInterval} s → ≥ ${2 * heartbeatInterval} s): ` +
-        'a proxy timeout near the ping interval cuts healthy sockets',
+      `at least ${IDLE_OVER_HEARTBEAT} × ${nameOf('heartbeatInterval', naming)} ` +
+        `(${heartbeatInterval} s → ≥ ${IDLE_OVER_HEARTBEAT * heartbeatInterval} s): ` +
+        'a proxy timeout near the ping interval cuts healthy sockets when a ping is late',
     );
   }
   const workerShutdownTimeout = resolveSeconds(
