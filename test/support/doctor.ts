@@ -29,10 +29,13 @@ export interface DoctorRun {
   stderr: string;
 }
 
+/** The CLI under test; WSS_MP_DOCTOR_CLI points the suite at another build (e.g. a mutated one). */
+const DOCTOR_CLI = process.env.WSS_MP_DOCTOR_CLI ?? SERVER_CLI;
+
 /** `wss-mp-server doctor ...args` from the built dist, with a deadline. */
 export function runDoctorCli(args: string[], timeout = 20_000): Promise<DoctorRun> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, [SERVER_CLI, 'doctor', ...args], { timeout, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
+    execFile(process.execPath, [DOCTOR_CLI, 'doctor', ...args], { timeout, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) => {
       const code = err ? ((err as { code?: unknown }).code ?? null) : 0;
       if (err && typeof code !== 'number') return reject(new Error(`doctor did not finish: ${err.message}\n${stderr}`));
       resolve({ code: code as number, stdout, stderr });
