@@ -84,6 +84,13 @@ test('server preferring static RSA (but offering ECDHE) → WARN, exit 0', async
   expectCheck(r, 'ats-forward-secrecy', 'WARN', /prefers AES128-GCM-SHA256 \(no forward secrecy\) over ECDHE; iOS still gets ECDHE-/, /honorCipherOrder: false/);
 });
 
+test('ALPN h2 only → FAIL alpn, while TLS 1.2 itself passes', async () => {
+  const r = await diagnose({ key: good.key, cert: good.fullchain, tls: { ALPNProtocols: ['h2'] } });
+  expectCheck(r, 'alpn', 'FAIL', /refused ALPN http\/1\.1 \(no_application_protocol\)/, /allow http\/1\.1 in ALPN/);
+  expectCheck(r, 'tls1.2', 'PASS');
+  only(r, 'alpn');
+});
+
 test('no Upgrade handling (plain HTTPS answering 200) → FAIL upgrade with the proxy hint', async () => {
   const r = await diagnose({ key: good.key, cert: good.fullchain, mode: 'no-upgrade' });
   assert.equal(r.code, 1);

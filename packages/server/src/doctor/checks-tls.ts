@@ -7,7 +7,7 @@ import type { DoctorCheck } from './types';
 import type { TlsProbe } from './tls-probe';
 
 export interface TlsProbes {
-  /** TLS 1.2 only, the client's default suites, ALPN http/1.1. */
+  /** TLS 1.2 only, the client's default suites, no ALPN. */
   tls12: TlsProbe;
   tls13: TlsProbe;
   tls10: TlsProbe;
@@ -144,7 +144,7 @@ export function checkStaticRsa(p: TlsProbes): DoctorCheck {
 }
 
 export function checkAlpn(p: TlsProbes): DoctorCheck {
-  const r = p.main.ok ? p.main : p.tls12;
+  const r = p.main;
   if (r.errorCode === 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL') {
     return {
       id: 'alpn',
@@ -153,7 +153,7 @@ export function checkAlpn(p: TlsProbes): DoctorCheck {
       fix: 'WebSockets from WeChat use the HTTP/1.1 Upgrade: allow http/1.1 in ALPN on this port (nginx does by default)',
     };
   }
-  if (!r.ok) return { id: 'alpn', status: 'SKIP', summary: 'needs a TLS handshake at 1.2 or above' };
+  if (!r.ok) return { id: 'alpn', status: 'SKIP', summary: `needs a TLS 1.2+ handshake (${r.errorCode})` };
   if (r.alpn === 'http/1.1') return { id: 'alpn', status: 'PASS', summary: 'http/1.1 selected' };
   if (!r.alpn) {
     return { id: 'alpn', status: 'INFO', summary: 'the server negotiates no ALPN; clients fall back to HTTP/1.1, which is what the upgrade needs' };

@@ -82,7 +82,8 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   if (target.secure) {
     const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca, timeoutMs };
     const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
-      probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', alpn: ['http/1.1'] }),
+      // No ALPN here: an h2-only ALPN setup must not read as "no TLS 1.2" (the alpn check uses main).
+      probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
       probeTls(ep, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
       probeTls(ep, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: LEGACY_CIPHERS }),
       probeTls(ep, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: LEGACY_CIPHERS }),
