@@ -3,12 +3,15 @@
  * package README's "Error codes" table); match on `code`, not on the message or the class,
  * since messages are for humans and may be reworded.
  */
-export type WssMpServerErrorCode =
-  | 'ERR_INVALID_OPTION'
-  | 'ERR_CERTIFICATE'
-  | 'ERR_DEV_CERT'
-  | 'ERR_LISTEN'
-  | 'ERR_SERVER_STATE';
+export const ERROR_CODES = [
+  'ERR_INVALID_OPTION',
+  'ERR_CERTIFICATE',
+  'ERR_DEV_CERT',
+  'ERR_LISTEN',
+  'ERR_SERVER_STATE',
+] as const;
+
+export type WssMpServerErrorCode = (typeof ERROR_CODES)[number];
 
 export class WssMpServerError extends Error {
   readonly code: WssMpServerErrorCode;

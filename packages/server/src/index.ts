@@ -11,7 +11,7 @@ export {
   type TlsOptions,
   type MessageData,
 } from './options';
-export { WssMpServerError, OptionError, CertificateError, type WssMpServerErrorCode } from './errors';
+export { WssMpServerError, OptionError, CertificateError, ERROR_CODES, type WssMpServerErrorCode } from './errors';
 export {
   MOZILLA_INTERMEDIATE_CIPHERS,
   TLS_MIN_VERSION,

@@ -112,3 +112,33 @@ test('WSS_MP_DEV_CERT_DIR overrides the per-user directory', () => {
   assert.equal(defaultDevCertDir({ WSS_MP_DEV_CERT_DIR: '/x/y' }), '/x/y');
   assert.match(defaultDevCertDir({}), /\.wss-mp[/\\]dev-cert$/);
 });
+
+test('a certificate for a real site signed with the dev CA key is refused by Node (name constraints enforced)', async (t) => {
+  const dir = tempDir(t);
+  const r = await ensureDevCert(dir);
+  const { createPrivateKey, createPublicKey, generateKeyPairSync } = await import('node:crypto');
+  const { buildCertificate } = await import('../src/dev-cert/x509');
+  const caKey = createPrivateKey(readFileSync(path.join(dir, 'ca-key.pem')));
+  const ca = new X509Certificate(readFileSync(r.caFile));
+  const cn = ca.subject.split('\n').find((l) => l.startsWith('CN='))!.slice(3);
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const evil = buildCertificate({
+    subject: { commonName: 'example.com' },
+    issuer: { organization: 'wss-mp development CA', commonName: cn },
+    publicKey, signingKey: caKey, issuerPublicKey: createPublicKey(caKey),
+    notBefore: new Date(Date.now() - DAY), notAfter: new Date(Date.now() + DAY), serverNames: ['example.com'],
+  });
+  assert.ok(new X509Certificate(evil).verify(ca.publicKey), 'really signed by the CA');
+  const srv = tls.createServer({ cert: evil, key: privateKey.export({ format: 'pem', type: 'pkcs8' }) });
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', res));
+  t.after(() => srv.close());
+  srv.on('tlsClientError', () => {});
+  const outcome = await new Promise<string>((resolve) => {
+    const c = tls.connect({ port: (srv.address() as { port: number }).port, host: '127.0.0.1', servername: 'example.com', ca: readFileSync(r.caFile) }, () => {
+      resolve('authorized');
+      c.end();
+    });
+    c.on('error', (err) => resolve(`refused ${(err as NodeJS.ErrnoException).code}`));
+  });
+  assert.match(outcome, /^refused/);
+});
