@@ -328,15 +328,30 @@ export function proxySuite(name: ProxyName): void {
     });
 
     await t.test(`idle timeout ${IDLE} s: the heartbeat (${HEARTBEAT} s) keeps a socket open, a silent one is cut`, async () => {
-      const [alive, quiet] = await Promise.all([open(ctx, port), open(ctx, ctx.silentProxy.port)]);
+      // alive: the app pings. quiet: nothing either way. oneWay: only the client talks
+      // (unsolicited pongs, which the app does not answer), through the silent app.
+      const [alive, quiet, oneWay] = await Promise.all([open(ctx, port), open(ctx, ctx.silentProxy.port), open(ctx, ctx.silentProxy.port)]);
       const since = Date.now();
-      const [a, q] = await Promise.all([closeWithin(alive, IDLE * 1000 + 2000, since), closeWithin(quiet, IDLE * 1000 + 3000, since)]);
+      const pongs = setInterval(() => oneWay.readyState === WebSocket.OPEN && oneWay.pong(), HEARTBEAT * 1000);
+      const window = IDLE * 1000 + 2000;
+      const [a, q, w] = await Promise.all([
+        closeWithin(alive, window, since), closeWithin(quiet, window + 1000, since), closeWithin(oneWay, window, since),
+      ]).finally(() => clearInterval(pongs));
       assert.equal(a, null, `heartbeat socket closed: ${JSON.stringify(a)}`);
       assert.equal(await echo(alive, 'still here'), 'still here');
       assert.ok(q, 'silent socket still open well after the idle timeout');
       assert.ok(q.after >= IDLE * 1000 - 300, `silent socket cut too early: ${q.after} ms`);
       t.diagnostic(`${name} cut a silent socket after ${q.after} ms (idle timeout ${IDLE} s) with close code ${q.code}`);
+      // nginx and Apache count traffic in either direction; Caddy's read_timeout only the app's.
+      if (name === 'caddy') {
+        assert.ok(w, 'caddy kept a socket open on client-only traffic');
+        t.diagnostic(`caddy cut a socket with client-only traffic after ${w.after} ms: only the app's traffic resets read_timeout`);
+      } else {
+        assert.equal(w, null, `${name} cut a socket that the client kept busy: ${JSON.stringify(w)}`);
+        t.diagnostic(`${name}: client-only traffic also keeps a socket open`);
+      }
       alive.close();
+      oneWay.terminate();
     });
 
     await t.test(`a reload with a renewed certificate: open socket ${RELOAD_EFFECT[name]}`, async () => {
