@@ -82,7 +82,9 @@ export function checkUpgrade(r: UpgradeResult, path: string): DoctorCheck {
 }
 
 export function checkEcho(e: EchoResult, payload: string, timeoutMs: number): DoctorCheck {
-  const shown = JSON.stringify(payload.length > 40 ? payload.slice(0, 40) + '…' : payload);
+  const cut = payload.length > 40 ? payload.slice(0, 40) + '…' : payload;
+  // JSON frames read best as they are; other text is quoted so spaces stay visible.
+  const shown = /^[[{]/.test(cut) && !/[\u0000-\u001f]/.test(cut) ? cut : JSON.stringify(cut);
   switch (e.outcome) {
     case 'echo':
       return { id: 'echo', status: 'PASS', summary: `sent ${shown}, got it back in ${e.ms} ms`, data: { ms: e.ms, reply: 'echo' } };

@@ -11,32 +11,38 @@ import { PING_FRAME } from '@wss-mp/protocol';
  */
 export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'INFO' | 'SKIP';
 
-/** Stable check ids: scripts may match on these. Documented in the package README. */
-export type CheckId =
-  | 'scheme'
-  | 'host'
-  | 'port'
-  | 'dns'
-  | 'tcp'
-  | 'tls1.2'
-  | 'tls1.3'
-  | 'legacy-tls'
-  | 'ats-forward-secrecy'
-  | 'static-rsa'
-  | 'alpn'
-  | 'chain'
-  | 'trust-anchor'
-  | 'hostname'
-  | 'validity'
-  | 'key'
-  | 'signature'
-  | 'upgrade'
-  | 'echo'
-  | 'remind-domain-list'
-  | 'remind-icp'
-  | 'remind-root-store'
-  | 'remind-devtools'
-  | 'remind-idle-timeout';
+/**
+ * Stable check ids, in report order: scripts may match on these. Documented in the package
+ * README and the root README (a test keeps both in sync with this list).
+ */
+export const CHECK_IDS = [
+  'scheme',
+  'host',
+  'port',
+  'dns',
+  'tcp',
+  'tls1.2',
+  'tls1.3',
+  'legacy-tls',
+  'ats-forward-secrecy',
+  'static-rsa',
+  'alpn',
+  'chain',
+  'trust-anchor',
+  'hostname',
+  'validity',
+  'key',
+  'signature',
+  'upgrade',
+  'echo',
+  'remind-domain-list',
+  'remind-icp',
+  'remind-root-store',
+  'remind-devtools',
+  'remind-idle-timeout',
+] as const;
+
+export type CheckId = (typeof CHECK_IDS)[number];
 
 export interface DoctorCheck {
   id: CheckId;
