@@ -84,7 +84,7 @@ export async function runStorm(a: StormArgs): Promise<{ figures: Record<string, 
     const attempts: number[] = end.attempts;
     const outage = attempts.filter((t) => t < upAt - killAt);
     const after = attempts.filter((t) => t >= upAt - killAt);
-    const r = {
+    const r: Record<string, any> = {
       ...end,
       attempts: undefined,
       outageMs: upAt - killAt,

@@ -36,7 +36,7 @@ export interface Script {
   path: string;
 }
 
-function spawnLoad(target: RunningTarget, cfg: object & { mode: string }, ca: string, core: string | null, script?: Script) {
+function spawnLoad<C extends { mode: string }>(target: RunningTarget, cfg: C, ca: string, core: string | null, script?: Script) {
   const full = { ...cfg, kind: target.kind, url: target.url, ca };
   const args = script ? [...script.nodeArgs, script.path] : [LOADGEN];
   return spawnPinned(process.execPath, [...args, JSON.stringify(full)], { core, stdin: cfg.mode === 'idle' });

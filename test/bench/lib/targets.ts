@@ -20,6 +20,8 @@ import type { TlsPolicy } from './tls-policy';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BASELINE = path.join(HERE, '../servers/baseline.mjs');
+/** The wss-mp-server CLI under test; BENCH_SERVER_CLI points at another build (A/B a fix). */
+const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : SERVER_CLI;
 
 export const TARGETS = ['native', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
 export type TargetName = (typeof TARGETS)[number];
@@ -96,8 +98,8 @@ async function startBaseline(kind: 'https-ws' | 'http-ws' | 'tls-echo', ctx: Tar
 
 /** Starts the wss-mp-server CLI with `args` (plus --port 0 and the bench's flags). */
 export async function startWssMp(ctx: TargetContext, args: string[], tag: string, port = 0): Promise<Proc> {
-  if (!existsSync(SERVER_CLI)) throw new Error(`${SERVER_CLI} missing: build the server first`);
-  const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, tag), SERVER_CLI, ...args, '--port', String(port), ...ctx.serverFlags], {
+  if (!existsSync(CLI)) throw new Error(`${CLI} missing: build the server first`);
+  const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, tag), CLI, ...args, '--port', String(port), ...ctx.serverFlags], {
     core: ctx.core,
   });
   const { url } = await waitListening(proc, `wss-mp-server ${args.join(' ')}`);
