@@ -3,9 +3,11 @@
 // an event with a deadline.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import WebSocket from 'ws';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { startServer } from './support/server';
-import { openWs, rawWs } from './support/net-tools';
+import { openWs, rawExchange, rawWs } from './support/net-tools';
 import { onceWithin, within } from './support/wait';
 
 describe('heartbeat', () => {
@@ -181,5 +183,32 @@ describe('limits', { concurrency: true }, () => {
   });
 });
 
-// Silence "unused" for the import kept for type-only clarity in this file.
-void WebSocket;
+describe('timeouts', { concurrency: true }, () => {
+  test('slowloris: an upgrade request whose headers never finish gets 408 within --handshake-timeout', async () => {
+    const server = await startServer(['--behind-proxy', '--handshake-timeout', '500ms', '--quiet']);
+    try {
+      const t0 = Date.now();
+      const r = await rawExchange(server.port, 'GET /wss HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n', 5_000);
+      const elapsed = Date.now() - t0;
+      assert.match(r.data.toString(), /^HTTP\/1\.1 408/);
+      assert.ok(elapsed >= 400 && elapsed < 2_500, `closed after ${elapsed} ms`);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('a TLS connection that never says hello is dropped within --handshake-timeout', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-hs-'));
+    const server = await startServer(['--dev-cert', '--handshake-timeout', '500ms', '--quiet'], { env: { WSS_MP_DEV_CERT_DIR: dir } });
+    try {
+      const t0 = Date.now();
+      const r = await rawExchange(server.port, Buffer.alloc(0), 5_000);
+      const elapsed = Date.now() - t0;
+      assert.equal(r.data.length, 0);
+      assert.ok(elapsed >= 400 && elapsed < 2_500, `closed after ${elapsed} ms`);
+    } finally {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -160,9 +160,12 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
 
   server.on('error', (err) => log.error('error', { where: 'server', error: err }));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
-    // Malformed HTTP, header timeouts: answer like Node would, never throw.
+    // Malformed HTTP, header timeouts: answer like Node would, never throw. Anything else
+    // (notably TLS errors such as a handshake timeout, which also land here) is destroyed:
+    // a TLS socket that never finished its handshake cannot carry an answer.
     socket.on('error', ignore);
-    if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+    const http = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' || (err.code ?? '').startsWith('HPE_');
+    if (!http || !socket.writable) return void socket.destroy();
     const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout'
       : err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
