@@ -4,6 +4,8 @@
 // to serve most of these mistakes. A real domain name is checked against 127.0.0.1 with
 // --resolve, trusting the test PKI with --ca.
 import { test, before, after } from 'node:test';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
 import { startEndpoint, MOZILLA_CIPHERS, type EndpointOptions } from './support/doctor-endpoints';
@@ -156,6 +158,17 @@ test('nothing listening → FAIL tcp, the rest skipped', async () => {
   const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3']);
   expectCheck(r, 'tcp', 'FAIL', /ECONNREFUSED/, /nothing listens there/);
   expectCheck(r, 'upgrade', 'SKIP', /needs a TCP connection/);
+});
+
+test('plain HTTP on the port (no TLS) → FAIL tls1.2 "does not speak TLS", the rest skipped', async (t) => {
+  const plain = http.createServer((_req, res) => res.end('plain'));
+  await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => plain.close(() => resolve())));
+  const port = (plain.address() as AddressInfo).port;
+  const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3']);
+  expectCheck(r, 'tls1.2', 'FAIL', /the port does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER/, /terminate TLS on this port/);
+  expectCheck(r, 'legacy-tls', 'SKIP');
+  expectCheck(r, 'upgrade', 'SKIP');
 });
 
 test('text output: verdict lines, fixes, tokens redacted, --echo round trip', async () => {

@@ -89,6 +89,10 @@ test('TLS verdicts: versions, forward secrecy, static RSA, ALPN', () => {
   assert.equal(checkTls12(probes({ tls12: refused() })).status, 'WARN');
   // Not TLS at all.
   assert.match(checkTls12(probes({ tls12: refused('ERR_SSL_WRONG_VERSION_NUMBER'), tls13: refused('ERR_SSL_WRONG_VERSION_NUMBER') })).summary, /does not speak TLS/);
+  // Nothing handshakes (silent port): legacy is not "refused", it is unknown.
+  const silent = probes({ tls12: refused('ETIMEDOUT'), tls13: refused('ETIMEDOUT'), tls10: refused('ETIMEDOUT'), tls11: refused('ETIMEDOUT'), main: refused('ETIMEDOUT') });
+  assert.equal(checkLegacy(silent).status, 'SKIP');
+  assert.equal(checkTls12(silent).status, 'FAIL');
   // Static RSA only: FAIL, naming the negotiated suite.
   const rsa = probes({ tls12: ok('AES128-GCM-SHA256'), ats: refused('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE'), staticRsa: ok('AES128-GCM-SHA256') });
   const fs = checkForwardSecrecy(rsa);

@@ -84,6 +84,10 @@ export function checkTls13(p: TlsProbes): DoctorCheck {
 
 export function checkLegacy(p: TlsProbes): DoctorCheck {
   const accepted = [p.tls10.ok && 'TLS 1.0', p.tls11.ok && 'TLS 1.1'].filter(Boolean) as string[];
+  if (accepted.length === 0 && !p.tls12.ok && !p.tls13.ok && !p.main.ok) {
+    // Nothing handshakes at all (not TLS, or silent): "refused" would be a false PASS.
+    return { id: 'legacy-tls', status: 'SKIP', summary: 'no TLS handshake works on this port (see tls1.2)' };
+  }
   if (accepted.length === 0) return { id: 'legacy-tls', status: 'PASS', summary: 'TLS 1.0 and 1.1 refused' };
   return {
     id: 'legacy-tls',

@@ -9,6 +9,9 @@ export interface RenderOptions {
   color?: boolean;
 }
 
+/** The id column: padded, and always followed by two spaces even when too long. */
+const col = (label: string) => (label.length >= ID_WIDTH - 1 ? `${label}  ` : label.padEnd(ID_WIDTH));
+
 export function renderReport(r: DoctorReport, opts: RenderOptions = {}): string {
   const paint = (s: CheckStatus, text: string) => (opts.color ? `\x1b[${COLORS[s]}m${text}\x1b[0m` : text);
   const pad = ' '.repeat(6 + ID_WIDTH);
@@ -28,14 +31,14 @@ export function renderReport(r: DoctorReport, opts: RenderOptions = {}): string 
       const ids = [c.id];
       while (r.checks[i + 1]?.status === 'SKIP' && r.checks[i + 1]!.summary === c.summary) ids.push(r.checks[++i]!.id);
       const label = ids.length > 1 ? `${ids[0]} … ${ids[ids.length - 1]}` : c.id;
-      lines.push(`${paint('SKIP', 'SKIP')}  ${label.padEnd(ID_WIDTH)}${c.summary}${ids.length > 1 ? ` (${ids.length} checks)` : ''}`);
+      lines.push(`${paint('SKIP', 'SKIP')}  ${col(label)}${c.summary}${ids.length > 1 ? ` (${ids.length} checks)` : ''}`);
       continue;
     }
     if (c.id.startsWith('remind-') && !inReminders) {
       inReminders = true;
       lines.push('', 'Cannot be checked from outside:');
     }
-    lines.push(`${paint(c.status, c.status.padEnd(4))}  ${c.id.padEnd(ID_WIDTH)}${c.summary}`);
+    lines.push(`${paint(c.status, c.status.padEnd(4))}  ${col(c.id)}${c.summary}`);
     if (c.fix && (c.status === 'WARN' || c.status === 'FAIL' || c.id.startsWith('remind-') || c.id === 'trust-anchor')) {
       lines.push(`${pad}fix: ${c.fix}`);
     }
