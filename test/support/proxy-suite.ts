@@ -21,7 +21,7 @@ import { renderProxyConfig, type ProxyConfigOptions } from 'wss-mp-server';
 import { requireBinary } from './binaries';
 import { createPki, issueLeaf, type Leaf, type Pki } from './certs';
 import { checkProxyConfig, freePort, PROXY_BINARY, startProxy, type ProxyName, type RunningProxy } from './proxies';
-import { startServer, type LogLine, type RunningServer } from './server';
+import { SERVER_CLI, startServer, type LogLine, type RunningServer } from './server';
 import { startTcpTap, type TcpTap } from './tcp-tap';
 import { onceWithin, within } from './wait';
 
@@ -68,9 +68,17 @@ function baseOptions(ctx: Pick<Ctx, 'certFile' | 'keyFile'>, port: number, upstr
 }
 
 async function startGenerated(name: ProxyName, options: (port: number) => ProxyConfigOptions): Promise<RunningProxy> {
-  const port = await freePort();
-  const cfg = renderProxyConfig(name, options(port));
-  return startProxy(name, { site: cfg.text, main: cfg.main, port });
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const cfg = renderProxyConfig(name, options(port));
+    try {
+      return await startProxy(name, { site: cfg.text, main: cfg.main, port });
+    } catch (err) {
+      // Another process took the free port between freePort() and the proxy's bind: pick another.
+      if (attempt < 3 && /address already in use|could not bind/i.test(String(err))) continue;
+      throw err;
+    }
+  }
 }
 
 /** Resolves DNS_NAME to 127.0.0.1 for the ws/https clients (both lookup call styles). */
@@ -262,6 +270,22 @@ export function proxySuite(name: ProxyName): void {
       const ws = await open(ctx, port, '/wss');
       assert.equal(await echo(ws, 'tom'), 'tom');
       ws.close();
+    });
+
+    await t.test('wss-mp-server doctor passes the endpoint (no FAIL)', async () => {
+      const out = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+        const p = spawn(process.execPath, [SERVER_CLI, 'doctor', `wss://${DOMAIN}:${port}/wss`, '--ca', ctx.pki.caCert,
+          '--resolve', `${DOMAIN}:${port}:127.0.0.1`, '--echo', 'tom', '--json'], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let stdout = '';
+        p.stdout.on('data', (b) => (stdout += b));
+        p.on('error', reject);
+        p.on('close', (code) => resolve({ code, stdout }));
+      });
+      const report = JSON.parse(out.stdout) as { ok: boolean; checks: Array<{ id: string; status: string; summary: string }> };
+      const failed = report.checks.filter((c) => c.status === 'FAIL' || c.status === 'WARN');
+      assert.deepEqual(failed, [], JSON.stringify(failed));
+      assert.equal(out.code, 0);
+      assert.ok(report.ok);
     });
 
     await t.test('the app logs the TCP peer, not forged X-Forwarded-For / X-Real-IP', async () => {
