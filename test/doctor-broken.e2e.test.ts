@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
 import { startEndpoint, MOZILLA_CIPHERS, type EndpointOptions } from './support/doctor-endpoints';
-import { closedPort, doctorJson, expectCheck, problems, runDoctorCli, selfSignedLeaf, type DoctorReport } from './support/doctor';
+import { closedPort, doctorJson, expectCheck, problems, runDoctorCli, selfSignedLeaf, type DoctorReport, type DoctorResult } from './support/doctor';
 
 const HOST = 'wss.example.test';
 const DAY = 86_400_000;
@@ -23,7 +23,7 @@ before(() => {
 after(() => pki?.cleanup());
 
 /** Starts the endpoint, runs `doctor --json` on wss://HOST:port/wss pinned to it, stops it. */
-async function diagnose(ep: EndpointOptions, extra: string[] = [], { ca = true, path = '/wss' } = {}): Promise<DoctorReport> {
+async function diagnose(ep: EndpointOptions, extra: string[] = [], { ca = true, path = '/wss' } = {}): Promise<DoctorResult> {
   const server = await startEndpoint(ep);
   try {
     const port = server.port;

@@ -43,8 +43,10 @@ export function runDoctorCli(args: string[], timeout = 20_000): Promise<DoctorRu
   });
 }
 
+export type DoctorResult = DoctorReport & { code: number | null; stdout: string };
+
 /** Runs with `--json` and parses the report (asserting the exit code matches `ok`). */
-export async function doctorJson(args: string[]): Promise<DoctorReport & { code: number | null; stdout: string }> {
+export async function doctorJson(args: string[]): Promise<DoctorResult> {
   const r = await runDoctorCli([...args, '--json']);
   let report: DoctorReport;
   try {
