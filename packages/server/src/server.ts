@@ -91,8 +91,15 @@ function httpReject(socket: Duplex, status: number, reason: string, body: string
   );
 }
 
-function displayHost(host: string | undefined, tls: boolean): string {
-  if (host === undefined || host === '0.0.0.0' || host === '::') return tls ? 'localhost' : '127.0.0.1';
+/**
+ * Host for the printed URL. Bound to all interfaces with TLS, clients must use a name the
+ * certificate holds: its first DNS name (not a wildcard), else localhost.
+ */
+function displayHost(host: string | undefined, cert: CertificateInfo | undefined): string {
+  if (host === undefined || host === '0.0.0.0' || host === '::') {
+    if (!cert) return '127.0.0.1';
+    return cert.names.find((n) => !n.startsWith('*') && !n.includes(':') && !/^[\d.]+$/.test(n)) ?? 'localhost';
+  }
   return host.includes(':') ? `[${host}]` : host;
 }
 
@@ -423,7 +430,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       server.listen(o.port, o.host, () => {
         server.off('error', onError);
         const addr = server.address() as AddressInfo;
-        url = `${o.tls ? 'wss' : 'ws'}://${displayHost(o.host, !!o.tls)}:${addr.port}${o.paths[0]}`;
+        const defaultPort = o.tls ? 443 : 80;
+        url = `${o.tls ? 'wss' : 'ws'}://${displayHost(o.host, certInfo)}${addr.port === defaultPort ? '' : `:${addr.port}`}${o.paths[0]}`;
         if (o.heartbeatInterval > 0) {
           heartbeat = setInterval(sweep, o.heartbeatInterval);
           heartbeat.unref();

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { createServer, Connection, type LogEntry, type WssMpServer } from '../src/index';
+import { createServer, Connection, type LogEntry, type ServerOptions, type WssMpServer } from '../src/index';
 
-async function start(opts: Parameters<typeof createServer>[0] = {}) {
+async function start(opts: ServerOptions = {}) {
   const logs: LogEntry[] = [];
   const server = createServer({ port: 0, heartbeatInterval: 0, logger: (e) => logs.push(e), ...opts });
   const url = await server.listen();
@@ -186,4 +186,21 @@ test('the close log line has code, duration and who ended it; connection lines c
     assert.ok(['debug', 'info', 'warn', 'error'].includes(l.level));
     assert.doesNotMatch(JSON.stringify(l), /secret/);
   }
+});
+
+test('TLS on all interfaces prints the certificate\'s first DNS name; default ports are omitted', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { buildCertificate } = await import('../src/dev-cert/x509');
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const name = { commonName: 'test' };
+  const cert = buildCertificate({
+    subject: name, issuer: name, publicKey, signingKey: privateKey, issuerPublicKey: publicKey,
+    notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+    serverNames: ['*.example.com', '203.0.113.1', 'wss.example.com'],
+  });
+  const key = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const server = createServer({ tls: { cert, key }, port: 0, logger: false, heartbeatInterval: 0 });
+  t.after(() => server.close());
+  assert.match(await server.listen(), /^wss:\/\/wss\.example\.com:\d+\/wss$/);
+  assert.deepEqual(server.certificate!.names, ['*.example.com', '203.0.113.1', 'wss.example.com']);
 });
