@@ -43,10 +43,15 @@ const only = (r: DoctorReport, ...ids: string[]) =>
   assert.deepEqual(problems(r).filter((p) => !ids.some((id) => p.split(' ')[1] === `${id}:`)), [], 'unexpected problems');
 
 test('control: the same endpoint with a full chain and the Mozilla policy passes everything', async () => {
-  const r = await diagnose({ key: good.key, cert: good.fullchain });
+  const seen: string[] = [];
+  const r = await diagnose({ key: good.key, cert: good.fullchain, onUpgrade: (u) => seen.push(u) }, [], { path: '/wss?token=s3cr3t-t0ken' });
   assert.equal(r.ok, true);
   assert.deepEqual(problems(r), []);
   expectCheck(r, 'echo', 'PASS', /got it back in \d+ ms/);
+  // A verified server gets the URL as given, token included; the report never shows it.
+  assert.deepEqual(seen, ['/wss?token=s3cr3t-t0ken']);
+  assert.equal(r.url, `wss://${HOST}:${r.target.port}/wss?token=***`);
+  assert.doesNotMatch(r.stdout, /s3cr3t/);
 });
 
 test('leaf-only chain → FAIL chain: UNABLE_TO_VERIFY_LEAF_SIGNATURE, missing intermediate named', async () => {
@@ -171,8 +176,9 @@ test('plain HTTP on the port (no TLS) → FAIL tls1.2 "does not speak TLS", the 
   expectCheck(r, 'upgrade', 'SKIP');
 });
 
-test('text output: verdict lines, fixes, tokens redacted, --echo round trip', async () => {
-  const server = await startEndpoint({ key: good.key, cert: good.cert });
+test('text output: verdict lines, fixes, tokens redacted and withheld from an untrusted server, --echo round trip', async () => {
+  const seen: string[] = [];
+  const server = await startEndpoint({ key: good.key, cert: good.cert, onUpgrade: (u) => seen.push(u) });
   try {
     const port = server.port;
     const r = await runDoctorCli([`wss://${HOST}:${port}/wss?token=s3cr3t-t0ken`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--ca', pki.caCert, '--echo', 'tom']);
@@ -183,6 +189,9 @@ test('text output: verdict lines, fixes, tokens redacted, --echo round trip', as
     assert.match(r.stdout, /\nPASS  echo {17}sent "tom", got it back in \d+ ms/);
     assert.match(r.stdout, /\nFAIL: 1 fail, 0 warn, \d+ pass/);
     assert.doesNotMatch(r.stdout + r.stderr, /s3cr3t/);
+    // The chain did not verify: the upgrade went out without the query.
+    assert.deepEqual(seen, ['/wss']);
+    assert.match(r.stdout, /PASS  upgrade {14}101 Switching Protocols on \/wss in \d+ ms \(query string not sent: the certificate is not trusted\)/);
   } finally {
     await server.close();
   }

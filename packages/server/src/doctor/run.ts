@@ -78,7 +78,8 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     return finish();
   }
 
-  // TLS and certificate.
+  // TLS and certificate. `trusted` decides whether the URL's query (often a token) may be sent.
+  let trusted = !target.secure;
   if (target.secure) {
     const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca, timeoutMs };
     const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
@@ -98,7 +99,10 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     const source: TlsProbe | undefined = [main, tls12, tls13, tls11, tls10].find((x) => x.ok && x.peer?.raw);
     if (source) {
       const ctx: CertContext = { probe: source, host: target.host, extraRoots, now: now(), expiryWarnDays };
-      checks.push(...checkChain(ctx), checkHostname(ctx), checkValidity(ctx), checkKey(ctx), checkSignature(ctx));
+      const chain = checkChain(ctx);
+      const hostname = checkHostname(ctx);
+      checks.push(...chain, hostname, checkValidity(ctx), checkKey(ctx), checkSignature(ctx));
+      trusted = chain[0]!.status === 'PASS' && hostname.status === 'PASS';
     } else {
       checks.push(...skip(CERT_IDS, `no TLS handshake succeeded (${main.errorCode}: ${main.errorMessage})`));
     }
@@ -109,8 +113,15 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   }
 
   // Upgrade and echo.
-  const ws = await probeWebSocket(target, { address, ca, timeoutMs, payload });
-  checks.push(checkUpgrade(ws.upgrade, target.url.pathname));
+  // Never hand a token to a server whose certificate did not verify: upgrade without the query.
+  const withholdQuery = !trusted && target.url.search.length > 1;
+  const ws = await probeWebSocket(target, { address, ca, timeoutMs, payload, withholdQuery });
+  const upgrade = checkUpgrade(ws.upgrade, target.url.pathname);
+  if (withholdQuery) {
+    upgrade.summary += ' (query string not sent: the certificate is not trusted)';
+    upgrade.data = { ...upgrade.data, queryWithheld: true };
+  }
+  checks.push(upgrade);
   if (ws.echo) checks.push(checkEcho(ws.echo, payload, timeoutMs));
   else checks.push(...skip(['echo'], 'needs the upgrade (see upgrade)'));
   return finish();

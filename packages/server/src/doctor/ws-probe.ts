@@ -48,6 +48,8 @@ export interface WsProbeOptions {
   ca?: Array<string | Buffer>;
   timeoutMs: number;
   payload: string;
+  /** Upgrade on the path alone, without the URL's query (it may carry a token). */
+  withholdQuery?: boolean;
 }
 
 const BODY_BYTES = 300;
@@ -65,6 +67,7 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
   const url = new URL(target.url.href);
   url.protocol = target.secure ? 'wss:' : 'ws:';
   url.hash = '';
+  if (opts.withholdQuery) url.search = '';
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
 
