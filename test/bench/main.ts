@@ -15,7 +15,7 @@ import { makePlan, MODES, SERVER_MODES, type Mode, type Plan } from './lib/plan'
 import { pinning, usableCores, HAVE_TASKSET } from './lib/proc';
 import { compare, markdown, detailTable, type Comparison, type RunRecord, type Row } from './lib/report';
 import { loadTlsPolicy } from './lib/tls-policy';
-import { startTarget, TARGETS, type TargetContext, type TargetName } from './lib/targets';
+import { startTarget, TARGETS, nginxSiteSource, type TargetContext, type TargetName } from './lib/targets';
 import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
@@ -219,6 +219,7 @@ async function main() {
     targets,
     tlsPolicy: { source: policySource, policy },
     serverFlags: flags,
+    nginxSite: nginxSiteSource,
     rows,
     runs,
     errors,
@@ -344,7 +345,8 @@ function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof 
   const head = [
     `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${mach.cores} cores (${mach.cpu}) · Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}) · ${mach.openssl} · nginx ${mach.nginx ?? 'n/a'} · ws ${mach.ws}`,
     `${runs.length} run(s); figures are the median (min–max) over runs, ratios are per run against the same run's baseline, then the median. Server on core ${pinning().server ?? 'any'}, load generator on core ${pinning().load ?? 'any'}. TLS policy: ${policySource}.` +
-      (flags.flags.length ? ` wss-mp-server flags: \`${flags.flags.join(' ')}\`.` : ''),
+      (flags.flags.length ? ` wss-mp-server flags: \`${flags.flags.join(' ')}\`.` : '') +
+      (nginxSiteSource !== 'not started' ? ` nginx site: ${nginxSiteSource} (one worker, no access log).` : ''),
   ];
   if (busy) head.push(`**Busy machine:** load average ${mach.loadavgStart.map((x) => x.toFixed(2)).join(' ')} at start, ${os.loadavg().map((x) => x.toFixed(2)).join(' ')} at end — other work shared the cores; treat the numbers as noisy.`);
   const details = [
