@@ -24,6 +24,10 @@ export default defineConfig([
     platform: 'neutral',
     // Types come from dist/ through package.json "types"; Build npm copies this folder verbatim.
     dts: false,
+    // Internal-only member names shortened (size budget); dist.test.ts runs the result.
+    esbuildOptions(o) {
+      o.mangleProps = /^(fails|next|reset|opened|closed|whenGone|items|seen|probe|start|stop|emit|clear)$/;
+    },
     outExtension: () => ({ js: '.js' }),
   },
 ]);

@@ -1,6 +1,6 @@
 /**
  * Full-jitter exponential backoff (AWS "Exponential Backoff And Jitter"): the n-th retry waits
- * rand(0, min(max, base · factor^n)). Every client draws afresh per attempt, so clients that lost
+ * rand(0, min(max, base · 2^n)). Every client draws afresh per attempt, so clients that lost
  * the same server spread out instead of returning in lock-step.
  *
  * The failure count is reset only by a connection that stayed open at least `minUptime`, so a
@@ -9,17 +9,16 @@
 export interface BackoffOptions {
   backoffBase: number;
   backoffMax: number;
-  backoffFactor: number;
   minUptime: number;
 }
 
 export function backoffDelay(retry: number, o: BackoffOptions, random: () => number): number {
-  return Math.floor(random() * Math.min(o.backoffMax, o.backoffBase * Math.pow(o.backoffFactor, retry)));
+  return Math.floor(random() * Math.min(o.backoffMax, o.backoffBase * Math.pow(2, retry)));
 }
 
 export interface Backoff {
   /** Consecutive failed attempts since the last stable connection (or reset). */
-  readonly failures: number;
+  readonly fails: number;
   /** Counts one more failure and returns the delay before the next attempt. */
   next(): number;
   reset(): void;
@@ -32,7 +31,7 @@ export function createBackoff(o: BackoffOptions, random: () => number): Backoff 
   let failures = 0;
   let openedAt = -1;
   return {
-    get failures() {
+    get fails() {
       return failures;
     },
     next: () => backoffDelay(failures++, o, random),

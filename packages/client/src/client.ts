@@ -1,12 +1,12 @@
-import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, utf8ByteLength, type CloseCode } from '@wss-mp/protocol';
+import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, type CloseCode } from '@wss-mp/protocol';
 import { createBackoff } from './backoff';
-import { openConnection, type Connection, type ConnectionHandlers } from './connection';
+import { openConnection, type Connection } from './connection';
 import { SocketError, type SocketErrorCode } from './errors';
 import { createEmitter } from './events';
 import { createHeartbeat } from './heartbeat';
 import { watchLifecycle } from './lifecycle';
 import { resolveOptions, toEndpoint, type ClientOptions } from './options';
-import type { Data, Driver, Endpoint } from './platform/types';
+import type { Data, Endpoint, Platform } from './platform/types';
 import { createQueue } from './queue';
 
 /**
@@ -76,25 +76,32 @@ const HEARTBEAT_TIMEOUT: typeof CloseCode.HEARTBEAT_TIMEOUT = 4500;
 const CONNECT_TIMEOUT: typeof CloseCode.CONNECT_TIMEOUT = 4501;
 const RECONNECT: typeof CloseCode.RECONNECT = 4502;
 const APP_HIDDEN: typeof CloseCode.APP_HIDDEN = 4503;
-const toStr = Object.prototype.toString;
 
-function toData(d: unknown): Data {
-  if (typeof d === 'string') return d;
-  // Tag check, not instanceof: buffers may come from another realm (vm, iframe, worker glue).
-  if (toStr.call(d) === '[object ArrayBuffer]') return (d as ArrayBuffer).slice(0);
-  // Copy exactly the viewed bytes: view.buffer may be a larger pool.
-  if (ArrayBuffer.isView(d)) return new Uint8Array(d.buffer, d.byteOffset, d.byteLength).slice().buffer;
-  throw new SocketError('ERR_ARGUMENT', 'send() takes a string, ArrayBuffer or ArrayBuffer view');
+function toData(d: string | ArrayBuffer | ArrayBufferView): Data {
+  // Copies: a queued message must not change if the caller reuses its buffer, and a view's
+  // .buffer may be a larger pool, so only the viewed bytes are taken. (Strings slice to themselves.)
+  return ArrayBuffer.isView(d) ? (d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer) : d.slice(0);
 }
 
 function checkClose(code: number, reason: string) {
-  if (!isClientSendableCloseCode(code) || typeof reason !== 'string' || utf8ByteLength(reason) > MAX_CLOSE_REASON_BYTES) {
-    throw new SocketError('ERR_ARGUMENT', `close code must be 1000 or 3000-4999 and reason a string of <= 123 UTF-8 bytes; got ${code}, ${reason}`);
+  // UTF-8 length without TextEncoder (absent in mini programs); a lone surrogate throws.
+  let bytes = 999;
+  try {
+    bytes = encodeURIComponent(reason).replace(/%../g, '_').length;
+  } catch (e) {
+    // stays too long
+  }
+  if (!isClientSendableCloseCode(code) || typeof reason !== 'string' || bytes > MAX_CLOSE_REASON_BYTES) {
+    throw new SocketError('ERR_ARGUMENT', `close(${code}, ${reason}): code must be 1000 or 3000-4999, reason <= 123 bytes`);
   }
 }
 
-/** The platform-free client: `driver` is chosen by the entry point (wx, web, alipay) or `platform`. */
-export function createCore(driver: Driver, options: ClientOptions): Client {
+/**
+ * The platform-free client. `platform` is option "platform" or the entry point's default
+ * (global wx, webPlatform(), alipayPlatform(my)); without connectSocket it is ERR_PLATFORM.
+ */
+export function createCore(platform: Platform | undefined | false, options: ClientOptions): Client {
+  if (!platform || !platform.connectSocket) throw new SocketError('ERR_PLATFORM', 'no connectSocket: pass option "platform"');
   const o = resolveOptions(options);
   const clock = o.clock;
   // A throwing listener must not break the loop; rethrow on a fresh stack for the host to see.
@@ -103,27 +110,27 @@ export function createCore(driver: Driver, options: ClientOptions): Client {
       throw e;
     }, 0),
   );
-  const err = (code: SocketErrorCode, message: string, cause?: unknown) => em.emit('error', new SocketError(code, message, cause));
+  const emit = em.emit;
+  const err = (code: SocketErrorCode, cause?: unknown) => emit('error', new SocketError(code, '', cause));
   const stats = { attempts: 0, reconnects: 0, rtt: null as number | null, sent: 0, received: 0, dropped: 0 };
   const backoff = createBackoff(o, o.random);
   const queue = createQueue(o.queueSize, o.queueOverflow, () => {
     stats.dropped++;
-    err('ERR_QUEUE_FULL', 'queue full: a message was dropped');
+    err('ERR_QUEUE_FULL');
   });
 
   let state: State = 'idle';
-  /** The socket the client listens to (connecting or open). */
+  /** The socket the client listens to (connecting or open); set whenever state is 'open'. */
   let conn: Connection | undefined;
-  /** The most recent socket, possibly retired but not yet gone. */
+  /** The most recent socket, possibly retired but not yet gone: the next one waits for it. */
   let last: Connection | undefined;
   let endpoint: Endpoint;
   /** Bumped whenever the loop changes course; async steps of an older course stop. */
   let gen = 0;
   let timer: unknown;
-  let ids = 0;
   let opens = 0;
   let hidden = false;
-  /** Why the client is closed: 1 close(), 2 terminal code, 3 retries exhausted. */
+  /** Why the client is closed: 1 close(), 2 terminal close code, 3 retries exhausted. */
   let stopped = 0;
   let destroyed = false;
 
@@ -131,183 +138,154 @@ export function createCore(driver: Driver, options: ClientOptions): Client {
     const from = state;
     if (from !== to) {
       state = to;
-      em.emit('state', { from, to });
+      emit('state', { from, to });
     }
-  };
-  const clear = () => {
-    clock.clearTimeout(timer);
-    timer = undefined;
   };
   const write = (c: Connection, data: Data) => {
     stats.sent++;
     c.send(data, (cause) => {
       stats.dropped++;
-      err('ERR_SEND', 'send failed: a message was lost', cause);
+      err('ERR_SEND', cause);
     });
   };
-  /** Retires the current socket ourselves; true if there was one (its close event is ours to emit). */
-  const drop = (code: number, reason: string) => {
+
+  /**
+   * Ends the current course; the socket we listen to (if any) is retired with code/reason and
+   * its close event emitted. `to`: the next state, 0 = connect at once, or undefined for an end
+   * we did not choose: then the close-code policy (if `policy`), the app state and the retry
+   * budget decide between closed, paused and a backoff wait.
+   */
+  const end = (code: number, reason: string, to?: State | 0, policy?: boolean) => {
     const c = conn;
     conn = undefined;
+    gen++;
+    clock.clearTimeout(timer);
     hb.stop();
     if (c) c.close(code, reason);
-    return !!c;
-  };
-
-  /** After an end the client did not ask for: stop, pause, give up or schedule the next attempt. */
-  const after = (code: number, reason: string, socket: boolean, policy: boolean) => {
-    gen++;
-    clear();
-    hb.stop();
-    backoff.closed(clock.now());
     let delay = -1;
-    let will = false;
-    if (policy && !o.shouldReconnect(code, reason)) {
-      stopped = 2;
-      setState('closed');
-    } else if (hidden) {
-      will = true;
-      setState('paused');
-    } else if (backoff.failures >= o.maxRetries) {
-      stopped = 3;
-      setState('closed');
-    } else {
-      will = true;
-      delay = backoff.next();
-      setState('waiting');
-      timer = clock.setTimeout(connect, delay);
+    if (to === undefined) {
+      backoff.closed(clock.now());
+      if (policy && !o.shouldReconnect(code, reason)) {
+        stopped = 2;
+        to = 'closed';
+      } else if (hidden) to = 'paused';
+      else if (backoff.fails >= o.maxRetries) {
+        stopped = 3;
+        to = 'closed';
+      } else {
+        delay = backoff.next();
+        timer = clock.setTimeout(connect, delay);
+        to = 'waiting';
+      }
     }
-    if (socket) em.emit('close', { code, reason, willReconnect: will });
-    if (stopped === 3) err('ERR_RETRIES_EXHAUSTED', 'retries exhausted');
-    if (delay >= 0) em.emit('reconnecting', { attempt: backoff.failures, delay });
+    if (to === 0) connect();
+    else setState(to);
+    if (c) emit('close', { code, reason, willReconnect: state !== 'closed' });
+    if (stopped === 3) err('ERR_RETRIES_EXHAUSTED');
+    if (delay >= 0) emit('reconnecting', { attempt: backoff.fails, delay });
   };
 
-  const handlers: ConnectionHandlers = {
-    open(c, header) {
-      if (c !== conn) return;
-      clear();
-      backoff.opened(clock.now());
-      const reconnected = opens++ > 0;
-      if (reconnected) stats.reconnects++;
-      setState('open');
-      if (!hidden) hb.start();
-      em.emit('open', { url: endpoint.url, header, reconnected });
-      // After the open listeners, so a message they send (auth) goes first.
-      while (c === conn && queue.items.length) write(c, queue.items.shift()!);
-    },
-    message(c, data) {
-      if (c !== conn) return;
-      const pong = o.isPong(data);
-      hb.seen(pong);
-      if (!pong) {
-        stats.received++;
-        em.emit('message', { data });
-      }
-    },
-    error(c, cause) {
-      if (c === conn) err(state === 'open' ? 'ERR_SOCKET' : 'ERR_CONNECT', 'socket error', cause);
-    },
-    close(c, code, reason) {
-      if (c !== conn) return;
-      conn = undefined;
-      after(code, reason, true, true);
-    },
+  const onOpen = (header: Record<string, string> | undefined) => {
+    const c = conn!;
+    clock.clearTimeout(timer);
+    backoff.opened(clock.now());
+    if (opens++) stats.reconnects++;
+    setState('open');
+    if (!hidden) hb.start();
+    emit('open', { url: endpoint.url, header, reconnected: opens > 1 });
+    // After the open listeners, so a message they send (auth) goes first.
+    while (c === conn && queue.items.length) write(c, queue.items.shift()!);
   };
+  const onMessage = (data: Data) => {
+    const pong = o.isPong(data);
+    hb.seen(pong);
+    if (!pong) {
+      stats.received++;
+      emit('message', { data });
+    }
+  };
+  const onError = (cause: unknown) => err('ERR_SOCKET', cause);
+  const onClose = (code: number, reason: string) => end(code, reason, undefined, true);
 
   const hb = createHeartbeat(
     clock,
     o.heartbeatInterval,
     o.heartbeatTimeout,
-    () => conn && conn.send(typeof o.pingMessage === 'function' ? o.pingMessage() : o.pingMessage, noop),
+    () => conn!.send(o.pingMessage, noop),
     () => {
-      err('ERR_HEARTBEAT_TIMEOUT', 'heartbeat timeout');
-      after(HEARTBEAT_TIMEOUT, 'heartbeat timeout', drop(HEARTBEAT_TIMEOUT, 'heartbeat timeout'), false);
+      err('ERR_HEARTBEAT_TIMEOUT');
+      end(HEARTBEAT_TIMEOUT, '');
     },
-    (ms) => {
-      stats.rtt = ms;
-    },
+    stats,
   );
 
   const connect = () => {
     const g = ++gen;
-    clear();
+    clock.clearTimeout(timer);
     stopped = 0;
     setState('connecting');
     stats.attempts++;
     timer = clock.setTimeout(() => {
-      err('ERR_CONNECT_TIMEOUT', 'connect timeout');
-      after(CONNECT_TIMEOUT, 'connect timeout', drop(CONNECT_TIMEOUT, 'connect timeout'), false);
+      err('ERR_CONNECT_TIMEOUT');
+      end(CONNECT_TIMEOUT, '');
     }, o.connectTimeout);
-    const prev = last;
     // A fresh endpoint per attempt; a throw or rejection is one failed attempt, never a dead loop.
-    new Promise((resolve) => resolve(typeof o.url === 'function' ? o.url() : o.url))
-      .then(toEndpoint)
-      .then(
-        (ep) => {
-          const go = () => {
-            if (g !== gen) return;
-            endpoint = ep;
-            last = conn = openConnection(++ids, driver, ep, clock, o.closeTimeout, handlers);
-          };
-          // Never two sockets: the previous one must be gone (or given up on) first.
-          if (prev) prev.whenGone(go);
-          else go();
-        },
-        (e) => {
+    new Promise((resolve) => resolve(typeof o.url === 'function' ? o.url() : o.url)).then(toEndpoint).then(
+      (ep) => {
+        const go = () => {
           if (g !== gen) return;
-          err('ERR_ENDPOINT', 'url option failed: ' + (e && e.message), e);
-          after(0, '', false, false);
-        },
-      );
+          endpoint = ep;
+          last = conn = openConnection(platform, ep, clock, onOpen, onMessage, onError, onClose);
+        };
+        // Never two sockets: the previous one must be gone (or given up on) first.
+        if (last) last.whenGone(go);
+        else go();
+      },
+      (e) => {
+        if (g !== gen) return;
+        err('ERR_ENDPOINT', e);
+        end(0, '');
+      },
+    );
   };
 
-  /** Leaves any state for `to` after retiring the current socket with our own code. */
-  const interrupt = (code: number, reason: string, to: State | 0, will: boolean) => {
-    gen++;
-    clear();
-    const had = drop(code, reason);
-    if (to) setState(to);
-    else connect();
-    if (had) em.emit('close', { code, reason, willReconnect: will });
-  };
-
-  const restart = () => {
-    backoff.reset();
-    connect();
+  /** App shown or network back: verify an open link, or connect now with a fresh backoff. */
+  const wake = () => {
+    if (state === 'open') hb.probe();
+    else if (state === 'paused' || state === 'waiting' || stopped === 3) {
+      backoff.reset();
+      connect();
+    }
   };
 
   const offLifecycle = o.lifecycle
-    ? watchLifecycle(driver, {
-        hide() {
+    ? watchLifecycle(
+        platform,
+        () => {
+          hidden = false;
+          wake();
+        },
+        () => {
           hidden = true;
           hb.stop();
           // Burn no attempts in the background: the platform fails them and may freeze timers.
-          if (state === 'connecting' || state === 'waiting' || (state === 'open' && o.closeOnHide)) {
-            interrupt(APP_HIDDEN, 'app hidden', 'paused', true);
-          }
+          if (state === 'connecting' || state === 'waiting') end(APP_HIDDEN, '', 'paused');
         },
-        show() {
-          hidden = false;
-          if (state === 'open') hb.probe();
-          else if (state === 'paused' || state === 'waiting' || stopped === 3) restart();
+        (res) => {
+          if (res.isConnected && !hidden) wake();
         },
-        network(online) {
-          if (!online) return;
-          if (state === 'open') hb.probe();
-          else if (!hidden && state === 'waiting') connect();
-          else if (!hidden && stopped === 3) restart();
-        },
-      })
+      )
     : noop;
 
-  if (o.autoConnect) clock.setTimeout(() => state === 'idle' && !destroyed && connect(), 0);
+  // Start on the next tick, so listeners added right after creation see every event.
+  clock.setTimeout(() => state === 'idle' && connect(), 0);
 
   const client: Client = {
     get state() {
       return state;
     },
     get stats() {
-      return Object.assign({ queued: queue.items.length, failures: backoff.failures }, stats);
+      return Object.assign({ queued: queue.items.length, failures: backoff.fails }, stats);
     },
     on: em.on,
     send(data) {
@@ -316,23 +294,21 @@ export function createCore(driver: Driver, options: ClientOptions): Client {
         stats.dropped++;
         return 'dropped';
       }
-      if (state === 'open' && conn) {
-        write(conn, d);
-        return 'sent';
-      }
-      return queue.push(d);
+      if (state !== 'open') return queue.push(d);
+      write(conn!, d);
+      return 'sent';
     },
     close(code = NORMAL, reason = '') {
       checkClose(code, reason);
       if (destroyed) return;
       stopped = 1;
-      interrupt(code, reason, 'closed', false);
+      end(code, reason, 'closed');
     },
-    reconnect(code = RECONNECT, reason = 'reconnect') {
+    reconnect(code = RECONNECT, reason = '') {
       checkClose(code, reason);
       if (destroyed) return;
       backoff.reset();
-      interrupt(code, reason, 0, true);
+      end(code, reason, 0);
     },
     drain: () => queue.items.splice(0),
     destroy() {

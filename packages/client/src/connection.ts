@@ -1,110 +1,118 @@
 import type { Clock } from './options';
-import type { Data, Driver, DriverSocket, Endpoint } from './platform/types';
+import type { ConnectSocketOption, Data, Endpoint, Platform, SocketTaskLike } from './platform/types';
+
+const noop = () => {};
+
+/** ms to wait for a retired task's onClose before it counts as gone anyway. */
+export const CLOSE_TIMEOUT = 1000;
 
 /**
- * One socket, from connectSocket to the moment it is really gone.
+ * One SocketTask, from connectSocket to the moment it is really gone. It talks to the task
+ * directly, and absorbs the platforms' differences: uni returns a task only when a callback is
+ * passed (we always pass `fail` and `complete`), Taro returns a Promise of one (a close requested
+ * before it arrives is applied on arrival), Douyin reports the close code as a string.
  *
  * Two endings are tracked apart:
- * - retired: the client no longer listens to it (we closed it, or it closed/failed). The client
- *   hears about a retirement it did not cause exactly once, through `handlers.close`.
- * - gone: the platform confirmed the close (onClose), or `closeTimeout` passed without one.
- *   Only then may the next socket open: the platform allows five per app, CLOSING ones included.
- *
- * A retired socket that opens late is closed again at once; its other callbacks are ignored.
+ * - retired: the client no longer listens to it (we closed it, or it closed/failed). A retired
+ *   task never calls the handlers again, so late callbacks of an old task cannot reach the
+ *   client; one that opens late is closed again at once.
+ * - gone: the platform confirmed the close (onClose; a failed connectSocket leaves no task), or
+ *   `CLOSE_TIMEOUT` passed without that. Only then may the next task open: the platform allows
+ *   five per app, CLOSING ones included.
  */
 export interface Connection {
-  readonly id: number;
   send(data: Data, fail: (cause: unknown) => void): void;
-  /** Retires the socket without calling `handlers.close` (the caller reports the close itself). */
+  /** Retires the task without calling `onClose` (the caller reports the close itself). */
   close(code: number, reason: string): void;
-  /** Runs `fn` once the socket is gone (at once if it already is). */
+  /** Runs `fn` once the task is gone (at once if it already is); a later call replaces it. */
   whenGone(fn: () => void): void;
 }
 
-export interface ConnectionHandlers {
-  open(c: Connection, header: Record<string, string> | undefined): void;
-  message(c: Connection, data: Data): void;
-  error(c: Connection, cause: unknown): void;
-  /** The socket ended without the client asking: at most once, never after `close()`. */
-  close(c: Connection, code: number, reason: string): void;
-}
-
 export function openConnection(
-  id: number,
-  driver: Driver,
+  platform: Platform,
   endpoint: Endpoint,
   clock: Clock,
-  closeTimeout: number,
-  h: ConnectionHandlers,
+  // What the client hears from its current task; `onClose` = it ended without the client
+  // asking (at most once, never after `close()`).
+  onOpen: (header: Record<string, string> | undefined) => void,
+  onMessage: (data: Data) => void,
+  onError: (cause: unknown) => void,
+  onClose: (code: number, reason: string) => void,
 ): Connection {
   let phase = 0; // 0 connecting, 1 open, 2 retired
   let gone = false;
   let fallback: unknown;
-  let closeArgs: [number, string] = [1000, ''];
-  let sock: DriverSocket | undefined;
-  const waiters: (() => void)[] = [];
+  let task: SocketTaskLike | undefined;
+  let code = 1000;
+  let reason = '';
+  // Only the latest waiter matters: an earlier one belongs to an abandoned course.
+  let waiter: (() => void) | undefined;
 
-  const finish = () => {
-    if (gone) return;
-    gone = true;
-    clock.clearTimeout(fallback);
-    for (const fn of waiters.splice(0)) fn();
-  };
-  const retire = (code: number, reason: string) => {
+  // The task ended (or is given up on): tell the client if it still listened, then release.
+  // (Only a retired connection has a waiter, so the order of the two steps is free.)
+  const ended = (c: number, r: string) => {
+    if (!gone) {
+      gone = true;
+      clock.clearTimeout(fallback);
+      if (waiter) waiter();
+    }
     if (phase < 2) {
       phase = 2;
-      h.close(c, code, reason);
+      onClose(c, r);
     }
   };
-  // Ask the platform to close; whatever it does, the socket counts as gone after closeTimeout.
+  // `fail` absorbs "closeSocket:fail taskID not exist" and friends.
+  const closeTask = () => task && task.close({ code, reason, fail: noop });
+  // Ask the platform to close; whatever it does, the task counts as gone after CLOSE_TIMEOUT.
   const shut = () => {
-    if (fallback === undefined && !gone) {
-      fallback = clock.setTimeout(() => {
-        retire(1006, '');
-        finish();
-      }, closeTimeout);
-      if (sock) sock.close(closeArgs[0], closeArgs[1]);
+    if (!fallback && !gone) {
+      fallback = clock.setTimeout(() => ended(1006, ''), CLOSE_TIMEOUT);
+      closeTask();
     }
+  };
+  const error = (res: unknown) => phase < 2 && onError(res);
+  // connectSocket failed: no task is left behind.
+  const fail = (res: unknown) => {
+    error(res);
+    ended(1006, '');
+  };
+  const attach = (t: SocketTaskLike) => {
+    task = t;
+    t.onOpen((res) => {
+      if (phase === 0) {
+        phase = 1;
+        onOpen(res && res.header);
+      } else if (phase === 2) closeTask(); // late open of a retired task
+    });
+    t.onMessage((res) => phase === 1 && onMessage(res.data));
+    t.onClose((res) => ended(+res.code || 1005, res.reason || ''));
+    t.onError((res) => {
+      error(res);
+      // onError may come without onClose: close it ourselves and wait (bounded) for the end.
+      shut();
+    });
+    if (phase === 2) closeTask(); // retired before a promised task arrived
   };
 
-  const c: Connection = {
-    id,
-    send: (data, fail) => (sock ? sock.send(data, fail) : fail(undefined)),
-    close(code, reason) {
+  // The endpoint object is this attempt's own, so it becomes the connectSocket option.
+  // A connectSocket that throws is left to the client's connectTimeout.
+  const option: ConnectSocketOption = endpoint;
+  option.fail = fail;
+  option.complete = noop;
+  const r = platform.connectSocket(option);
+  if (r) r.then ? r.then(attach, fail) : attach(r);
+
+  return {
+    send: (data, onFail) => task!.send({ data, fail: onFail }),
+    close(c, r) {
       phase = 2;
-      closeArgs = [code, reason];
+      code = c;
+      reason = r;
       shut();
     },
-    whenGone: (fn) => (gone ? fn() : waiters.push(fn)),
+    whenGone(fn) {
+      if (gone) fn();
+      else waiter = fn;
+    },
   };
-
-  try {
-    sock = driver.connect(endpoint, {
-      open(header) {
-        if (phase === 0) {
-          phase = 1;
-          h.open(c, header);
-        } else if (phase === 2 && sock) sock.close(closeArgs[0], closeArgs[1]); // late open of a retired socket
-      },
-      message(data) {
-        if (phase === 1) h.message(c, data);
-      },
-      close(code, reason) {
-        retire(code, reason);
-        finish();
-      },
-      error(cause) {
-        if (phase < 2) h.error(c, cause);
-        // onError may come without onClose: close it ourselves and wait (bounded) for the end.
-        shut();
-      },
-    });
-  } catch (e) {
-    clock.setTimeout(() => {
-      if (phase < 2) h.error(c, e);
-      retire(1006, '');
-      finish();
-    }, 0);
-  }
-  return c;
 }

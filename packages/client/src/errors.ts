@@ -14,11 +14,9 @@ export type SocketErrorCode =
   | 'ERR_ARGUMENT'
   /** The url option threw, rejected or returned something that is not a ws(s):// endpoint. */
   | 'ERR_ENDPOINT'
-  /** connectSocket failed, or the socket reported an error before it opened. */
-  | 'ERR_CONNECT'
   /** The socket did not open within connectTimeout. */
   | 'ERR_CONNECT_TIMEOUT'
-  /** An open socket reported an error (onError). */
+  /** connectSocket failed or the socket reported an error (onError); the host's error is `cause`. */
   | 'ERR_SOCKET'
   /** Nothing arrived within heartbeatInterval + heartbeatTimeout: the link was presumed dead. */
   | 'ERR_HEARTBEAT_TIMEOUT'
@@ -32,11 +30,9 @@ export type SocketErrorCode =
 export class SocketError extends Error {
   declare code: SocketErrorCode;
   declare cause: unknown;
-  constructor(code: SocketErrorCode, message: string, cause?: unknown) {
-    super(message);
-    // Explicit for builds lowered to ES5 (WeChat "enhanced compile"), where extending Error
-    // loses the prototype.
-    Object.setPrototypeOf(this, SocketError.prototype);
+  /** `message` defaults to the code: emitted errors carry their detail in `cause`. */
+  constructor(code: SocketErrorCode, message?: string, cause?: unknown) {
+    super(message || code);
     this.name = 'SocketError';
     this.code = code;
     this.cause = cause;

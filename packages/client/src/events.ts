@@ -10,28 +10,27 @@ export interface Emitter<M> {
 /**
  * A listener that throws must not break the caller's state machine: the error is handed to
  * `report` (the client rethrows it on a fresh timer, so the host's error handler still sees it).
+ * Listeners added or removed during an emit take effect from the next one.
  */
 export function createEmitter<M>(report: (error: unknown) => void): Emitter<M> {
   let map: { [K in keyof M]?: Listener<M[K]>[] } = {};
   return {
     on(type, listener) {
-      (map[type] || (map[type] = [])).push(listener);
+      const list = map[type] || (map[type] = []);
+      list.push(listener);
       return () => {
-        const list = map[type];
-        const i = list ? list.indexOf(listener) : -1;
-        if (i >= 0) list!.splice(i, 1);
+        const i = list.indexOf(listener);
+        if (i >= 0) list.splice(i, 1);
       };
     },
     emit(type, event) {
-      const list = map[type];
-      if (!list) return;
-      for (const fn of list.slice()) {
+      (map[type] || []).slice().forEach((fn) => {
         try {
           fn(event);
         } catch (e) {
           report(e);
         }
-      }
+      });
     },
     clear() {
       map = {};

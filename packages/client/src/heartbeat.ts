@@ -3,15 +3,15 @@ import type { Clock } from './options';
 /**
  * Application heartbeat (a SocketTask has no protocol ping and cannot see pongs).
  *
- * Any inbound frame is proof of life. After `interval` ms of inbound silence a ping goes out;
- * once `interval + timeout` ms pass with still nothing inbound, `dead()` runs. `timeout = 0` is
- * keepalive only: pings every `interval` of silence, never a verdict (servers that never answer).
- * One lazy timer: inbound frames only move a timestamp, they never touch timers.
+ * Any inbound frame is proof of life and re-arms two timers: a ping after `interval` ms of inbound
+ * silence (then every `interval` while the silence lasts), and the verdict `dead()` after
+ * `interval + timeout`. `timeout = 0` is keepalive only: pings, never a verdict (for servers that
+ * never answer). Each answer to a ping writes the round trip to `stats.rtt`.
  */
 export interface Heartbeat {
   start(): void;
   stop(): void;
-  /** An inbound frame arrived; `pong` = it answered our ping (gives an RTT sample). */
+  /** An inbound frame arrived; `pong` = it answers our ping (gives an RTT sample). */
   seen(pong: boolean): void;
   /** Verify the link now (app shown, network changed): ping at once, verdict after `timeout`. */
   probe(): void;
@@ -23,52 +23,40 @@ export function createHeartbeat(
   timeout: number,
   ping: () => void,
   dead: () => void,
-  rtt: (ms: number) => void,
+  stats: { rtt: number | null },
 ): Heartbeat {
-  let timer: unknown;
-  let lastIn = 0;
-  let pingAt = -1;
+  let pingTimer: unknown;
+  let deadTimer: unknown;
+  let pingAt = 0;
+  let running = false;
   const stop = () => {
-    clock.clearTimeout(timer);
-    timer = undefined;
+    running = false;
+    clock.clearTimeout(pingTimer);
+    clock.clearTimeout(deadTimer);
   };
-  const tick = () => {
-    const now = clock.now();
-    if (timeout && now - lastIn >= interval + timeout) {
-      stop();
-      return dead();
-    }
-    if (now - Math.max(lastIn, pingAt) >= interval) {
-      pingAt = now;
-      ping();
-    }
-    const next = Math.min(Math.max(lastIn, pingAt) + interval, timeout ? lastIn + interval + timeout : Infinity);
-    timer = clock.setTimeout(tick, next - now);
+  const beat = () => {
+    pingAt = clock.now() || 1;
+    ping();
+    pingTimer = clock.setTimeout(beat, interval);
   };
-  const start = () => {
+  // Silence starts now; the first ping goes after `wait`.
+  const arm = (wait: number) => {
     stop();
     if (!interval) return;
-    lastIn = clock.now();
-    pingAt = -1;
-    tick();
+    running = true;
+    pingTimer = clock.setTimeout(beat, wait);
+    if (timeout) deadTimer = clock.setTimeout(dead, wait + timeout);
   };
   return {
-    start,
+    start: () => arm(interval),
     stop,
     seen(pong) {
-      const now = clock.now();
-      if (pong && pingAt >= 0) {
-        rtt(now - pingAt);
-        pingAt = -1;
+      if (pong && pingAt) {
+        stats.rtt = clock.now() - pingAt;
+        pingAt = 0;
       }
-      lastIn = now;
+      if (running) arm(interval);
     },
-    probe() {
-      if (!interval) return;
-      stop();
-      lastIn = clock.now() - interval;
-      pingAt = -1;
-      tick();
-    },
+    probe: () => arm(0),
   };
 }

@@ -1,21 +1,19 @@
 /**
  * wss-mp-client — WeChat entry (built into miniprogram_dist/index.js for Build npm). The default
  * platform is the global `wx`, read when a client is created, never at import. Pass
- * `platform: tt | qq | swan | uni | Taro` (any wx-like namespace) or a Driver for other hosts.
+ * `platform: tt | qq | swan | uni | Taro` (any wx-like namespace) for other hosts.
  */
 import { createCore, type Client } from './client';
 import type { ClientOptions } from './options';
-import { toDriver } from './platform/resolve';
 
 export function createClient(options: ClientOptions): Client {
-  return createCore(toDriver((options && options.platform) || (typeof wx !== 'undefined' && wx)), options);
+  return createCore((options && options.platform) || (typeof wx !== 'undefined' && wx), options);
 }
 
 export { SocketError } from './errors';
 export { CLIENT_DEFAULTS, defaultIsPong, defaultShouldReconnect } from './options';
-export { wxDriver } from './platform/wx';
 export type { Client, ClientEvents, State, Stats, SendResult } from './client';
 export type { ClientOptions, Clock, EndpointInput, UrlOption } from './options';
 export type { SocketErrorCode } from './errors';
 export type { Overflow } from './queue';
-export type { Data, Driver, DriverSocket, Endpoint, MiniNamespace, MiniSocketTask, SocketHandlers } from './platform/types';
+export type { ConnectSocketOption, Data, Endpoint, Platform, SocketTaskLike } from './platform/types';

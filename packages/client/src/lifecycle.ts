@@ -1,24 +1,20 @@
-import type { Driver } from './platform/types';
+import type { Platform } from './platform/types';
 
-export interface LifecycleHandlers {
-  show(): void;
-  hide(): void;
-  network(online: boolean): void;
-}
+const EVENTS = ['AppShow', 'AppHide', 'NetworkStatusChange'];
 
 /**
- * Subscribes to the platform's app show/hide and network hooks (those it has) and returns one
- * function removing all of them. Calls after disposal are ignored, for hosts without off*().
+ * Subscribes `show`, `hide` and `network` with the platform's onAppShow, onAppHide and
+ * onNetworkStatusChange (those it has) and returns one function that unsubscribes them with the
+ * matching off*() calls. Hosts without off*() keep calling: handlers must be harmless afterwards.
  */
-export function watchLifecycle(driver: Driver, h: LifecycleHandlers): () => void {
-  let live = true;
-  const offs = [
-    driver.onShow && driver.onShow(() => live && h.show()),
-    driver.onHide && driver.onHide(() => live && h.hide()),
-    driver.onNetwork && driver.onNetwork((online) => live && h.network(online)),
-  ];
-  return () => {
-    live = false;
-    for (const off of offs) if (off) off();
-  };
+export function watchLifecycle(
+  platform: Platform,
+  show: () => void,
+  hide: () => void,
+  network: (res: { isConnected: boolean }) => void,
+): () => void {
+  const p = platform as Record<string, any>;
+  const each = (verb: string) => [show, hide, network].forEach((fn, i) => p[verb + EVENTS[i]] && p[verb + EVENTS[i]](fn));
+  each('on');
+  return () => each('off');
 }

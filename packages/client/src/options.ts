@@ -1,7 +1,7 @@
 import { PING_FRAME, PONG_FRAME, CLIENT_HEARTBEAT_INTERVAL_MS, CLIENT_HEARTBEAT_TIMEOUT_MS, isTerminalCloseCode } from '@wss-mp/protocol';
 import { SocketError } from './errors';
 import type { Overflow } from './queue';
-import type { Data, Driver, Endpoint, MiniNamespace } from './platform/types';
+import type { Data, Endpoint, Platform } from './platform/types';
 
 /** What the `url` option may produce: a URL, or a URL with handshake headers and subprotocols. */
 export type EndpointInput = string | { url: string; header?: Record<string, string>; protocols?: string[] | string };
@@ -19,18 +19,14 @@ export interface Clock {
 export interface ClientOptions {
   /** Endpoint, or a function (sync or async) returning one, called before every attempt. */
   url: UrlOption;
-  /** A `wx`-like namespace (wx, qq, tt, swan, uni, Taro) or a Driver (alipay(my), web()). Default: the entry's platform. */
-  platform?: MiniNamespace | Driver;
-  /** Start connecting right after creation (on the next microtask). @default true */
-  autoConnect?: boolean;
+  /** A `wx`-like namespace: wx, qq, tt, swan, uni, Taro, or an adapter (webPlatform(), alipayPlatform(my)). Default: the entry's. */
+  platform?: Platform;
   /** ms an attempt may take from its start (endpoint + handshake) before it is abandoned. @default 10000 */
   connectTimeout?: number;
-  /** ms: the n-th retry waits rand(0, min(backoffMax, backoffBase · backoffFactor^n)). @default 1000 */
+  /** ms: the n-th retry (from 0) waits rand(0, min(backoffMax, backoffBase · 2^n)). @default 1000 */
   backoffBase?: number;
   /** ms cap of the backoff window. @default 30000 */
   backoffMax?: number;
-  /** @default 2 */
-  backoffFactor?: number;
   /** ms a connection must stay open before the failure count resets. @default 5000 */
   minUptime?: number;
   /** Consecutive failed attempts before giving up (state `closed`, reconnect() restarts). @default Infinity */
@@ -39,8 +35,8 @@ export interface ClientOptions {
   heartbeatInterval?: number;
   /** ms after that with still nothing inbound before the link is closed and reopened; 0 = keepalive only. @default 10000 */
   heartbeatTimeout?: number;
-  /** The ping frame, or a function making one. @default '{"type":"ping"}' */
-  pingMessage?: Data | (() => Data);
+  /** The heartbeat frame. @default '{"type":"ping"}' */
+  pingMessage?: Data;
   /** Recognises the server's answer; matching frames are not emitted as messages. @default defaultIsPong */
   isPong?: (data: Data) => boolean;
   /** Messages kept while not open. @default 100 */
@@ -51,10 +47,6 @@ export interface ClientOptions {
   shouldReconnect?: (code: number, reason: string) => boolean;
   /** Listen to app show/hide and network status. @default true */
   lifecycle?: boolean;
-  /** Close an open socket (4503) when the app is hidden instead of leaving it to the platform. @default false */
-  closeOnHide?: boolean;
-  /** ms to wait for a retired socket's close before opening the next one anyway. @default 1000 */
-  closeTimeout?: number;
   /** Injected clock (tests). Default: host timers and Date.now. */
   clock?: Clock;
   /** Injected randomness in [0, 1) (tests). Default: Math.random. */
@@ -80,23 +72,19 @@ export function defaultShouldReconnect(code: number, _reason: string): boolean {
 
 /** Every default, documented one-to-one in README.md (a test compares them). */
 export const CLIENT_DEFAULTS = {
-  autoConnect: true,
   connectTimeout: 10000,
   backoffBase: 1000,
   backoffMax: 30000,
-  backoffFactor: 2,
   minUptime: 5000,
   maxRetries: Infinity,
   heartbeatInterval: CLIENT_HEARTBEAT_INTERVAL_MS,
   heartbeatTimeout: CLIENT_HEARTBEAT_TIMEOUT_MS,
-  pingMessage: PING_FRAME as Data | (() => Data),
+  pingMessage: PING_FRAME as Data,
   isPong: defaultIsPong,
   queueSize: 100,
   queueOverflow: 'drop-oldest' as Overflow,
   shouldReconnect: defaultShouldReconnect,
   lifecycle: true,
-  closeOnHide: false,
-  closeTimeout: 1000,
   clock: hostClock as Clock,
   random: Math.random as () => number,
 };
@@ -108,28 +96,23 @@ const bad = (name: string, accepts: string, got: unknown): never => {
 };
 
 /** Validates `input` and fills in defaults. Throws SocketError ERR_OPTION naming the option. */
-export function resolveOptions(input: ClientOptions): ResolvedOptions {
-  if (!input || typeof input !== 'object') bad('options', 'an object', input);
+export function resolveOptions(input: ClientOptions = {} as ClientOptions): ResolvedOptions {
   const o: any = Object.assign({}, CLIENT_DEFAULTS);
   for (const k in input) {
     const v = (input as any)[k];
-    if (v === undefined || k === 'url' || k === 'platform') {
-      // url is checked below, platform by the entry point
-    } else if (!(k in CLIENT_DEFAULTS)) {
-      bad(k, 'a known option', v);
-    } else {
+    if (v === undefined) continue;
+    if (k !== 'url' && k !== 'platform') {
       const t = typeof (CLIENT_DEFAULTS as any)[k];
       if (
-        k === 'queueOverflow'
-          ? v !== 'drop-oldest' && v !== 'reject'
-          : t === 'number'
-            ? typeof v !== 'number' || !(v >= 0) || (v === Infinity && k !== 'maxRetries')
-            : t !== 'string' && typeof v !== t
+        !(k in CLIENT_DEFAULTS) ||
+        (t !== 'string' && typeof v !== t) ||
+        (t === 'number' && (!(v >= 0) || (v === Infinity && k !== 'maxRetries'))) ||
+        (k === 'queueOverflow' && v !== 'drop-oldest' && v !== 'reject')
       ) {
-        bad(k, k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `a ${t}${t === 'number' ? ' >= 0' : ''}`, v);
+        bad(k, !(k in CLIENT_DEFAULTS) ? 'a known option' : k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `a ${t}${t === 'number' ? ' >= 0' : ''}`, v);
       }
     }
-    if (v !== undefined) o[k] = v;
+    o[k] = v;
   }
   const url = input.url;
   if (typeof url !== 'function' && !(url && typeof (url as PromiseLike<unknown>).then === 'function')) toEndpoint(url);
@@ -140,9 +123,6 @@ export function resolveOptions(input: ClientOptions): ResolvedOptions {
 export function toEndpoint(v: unknown): Endpoint {
   const e = (typeof v === 'string' ? { url: v } : v) as EndpointInput & object;
   if (!e || !/^wss?:\/\//i.test(e.url)) bad('url', 'a ws(s):// URL, {url} or a function', v);
-  const out: Endpoint = { url: e.url };
-  if (e.header) out.header = e.header;
   const p = e.protocols;
-  if (p && p.length) out.protocols = typeof p === 'string' ? [p] : p;
-  return out;
+  return { url: e.url, header: e.header, protocols: typeof p === 'string' ? [p] : p };
 }

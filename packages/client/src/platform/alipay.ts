@@ -1,9 +1,8 @@
-import type { Data, Driver } from './types';
-import { wxDriver } from './wx';
+import type { Data, Platform, SocketTaskLike } from './types';
 
-/** The members of Alipay's `my` the driver uses. */
+/** The members of Alipay's `my` the adapter uses. */
 export interface AlipayNamespace {
-  connectSocket(option: Record<string, unknown>): any;
+  connectSocket(option: object): any;
   onAppShow?(fn: (res: any) => void): void;
   offAppShow?(fn: (res: any) => void): void;
   onAppHide?(fn: (res: any) => void): void;
@@ -14,6 +13,7 @@ export interface AlipayNamespace {
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 
+/** Base64 without atob/btoa/Buffer (none exist in mini programs). */
 export function toBase64(buf: ArrayBuffer): string {
   const b = new Uint8Array(buf);
   let s = '';
@@ -41,30 +41,31 @@ export function fromBase64(s: string): ArrayBuffer {
   return out.buffer;
 }
 
+// Alipay nests listener arguments one level deeper (res.data.data); accept both shapes.
+const unwrap = (res: any) => (res && res.data && typeof res.data === 'object' && !(res.data instanceof ArrayBuffer) ? res.data : res || {});
+
 /**
- * Driver for Alipay's `my` (`wss-mp-client/alipay`): `multiple: true` to get a SocketTask
- * instead of the single global socket; listener arguments nested one level deeper
- * (`res.data.data`); binary travels as base64 with `isBuffer: true`.
+ * A wx-like platform on Alipay's `my` (`wss-mp-client/alipay`): `multiple: true` to get a
+ * SocketTask instead of the single global socket, nested listener arguments unwrapped, binary
+ * sent and received as base64 with `isBuffer: true`. App and network hooks are `my`'s own.
  */
-export function alipayDriver(my: AlipayNamespace): Driver {
-  const base = wxDriver({
-    ...my,
-    connectSocket: (option) => {
-      const r = my.connectSocket({ ...option, multiple: true });
-      return r && {
-        send: (o: { data: Data; fail?: (res: unknown) => void }) =>
-          r.send(typeof o.data === 'string' ? o : { data: toBase64(o.data), isBuffer: true, fail: o.fail }),
-        close: (o: object) => r.close(o),
-        onOpen: (fn: (res: unknown) => void) => r.onOpen((res: any) => fn(res && res.data && res.data.header ? res.data : res)),
-        onMessage: (fn: (res: { data: Data }) => void) =>
-          r.onMessage((res: any) => {
-            const m = res && res.data && typeof res.data === 'object' && 'data' in res.data ? res.data : res;
-            fn({ data: m.isBuffer && typeof m.data === 'string' ? fromBase64(m.data) : m.data });
-          }),
-        onClose: (fn: (res: unknown) => void) => r.onClose((res: any) => fn(res && res.data && res.data.code ? res.data : res)),
-        onError: (fn: (res: unknown) => void) => r.onError(fn),
-      };
-    },
-  });
-  return base;
+export function alipayPlatform(my: AlipayNamespace): Platform {
+  const p = Object.create(my) as Platform;
+  p.connectSocket = (option): SocketTaskLike => {
+    const t = my.connectSocket(Object.assign({}, option, { multiple: true }));
+    return {
+      send: (o) =>
+        t.send(typeof o.data === 'string' ? o : { data: toBase64(o.data as ArrayBuffer), isBuffer: true, fail: o.fail }),
+      close: (o) => t.close(o),
+      onOpen: (fn) => t.onOpen((res: any) => fn(unwrap(res))),
+      onMessage: (fn) =>
+        t.onMessage((res: any) => {
+          const m = unwrap(res);
+          fn({ data: (m.isBuffer && typeof m.data === 'string' ? fromBase64(m.data) : m.data) as Data });
+        }),
+      onClose: (fn) => t.onClose((res: any) => fn(unwrap(res))),
+      onError: (fn) => t.onError(fn),
+    };
+  };
+  return p;
 }

@@ -1,6 +1,6 @@
-import type { Driver } from './types';
+import type { Platform, SocketTaskLike } from './types';
 
-/** The members of a browser WebSocket the driver uses (declared here: no DOM lib needed). */
+/** The members of a browser WebSocket the adapter uses (declared here: no DOM lib needed). */
 export interface WebSocketLike {
   binaryType: string;
   onopen: ((ev: unknown) => void) | null;
@@ -16,50 +16,62 @@ export interface WebSocketConstructor {
 }
 
 interface EventHost {
+  WebSocket?: WebSocketConstructor;
   addEventListener?(type: string, fn: () => void): void;
   removeEventListener?(type: string, fn: () => void): void;
   document?: { visibilityState?: string };
 }
 
 /**
- * Driver on the W3C WebSocket (`wss-mp-client/web`). Handshake headers are not possible in a
- * browser and are ignored. Lifecycle: becoming visible counts as "show" (verify the link, cut a
- * wait); `online` as network back. Browsers keep background sockets, so there is no "hide".
+ * A wx-like platform on the W3C WebSocket (`wss-mp-client/web`): each SocketTask wraps one
+ * WebSocket with binaryType "arraybuffer". Handshake headers cannot be set in a browser and are
+ * ignored. Lifecycle: the page becoming visible counts as "app show" (verify the link, cut a
+ * wait) and `online` as network back; browsers keep background sockets, so there is no "hide".
+ * `host` (default globalThis) supplies WebSocket and the events; both are read when called.
  */
-export function webDriver(WebSocketImpl?: WebSocketConstructor, host?: EventHost): Driver {
-  const g = (host || (typeof globalThis !== 'undefined' ? globalThis : {})) as EventHost & { WebSocket?: WebSocketConstructor };
-  const WS = WebSocketImpl || g.WebSocket;
-  const listen = (type: string, fn: () => void) => {
-    if (!g.addEventListener) return () => {};
-    g.addEventListener(type, fn);
-    return () => g.removeEventListener!(type, fn);
+export function webPlatform(WebSocketImpl?: WebSocketConstructor, host?: EventHost): Platform {
+  const g = (): EventHost => host || (typeof globalThis !== 'undefined' ? (globalThis as EventHost) : {});
+  const wrapped = new Map<Function, () => void>();
+  const listen = (type: string, fn: Function, wrap: () => void) => {
+    const t = g();
+    wrapped.set(fn, wrap);
+    if (t.addEventListener) t.addEventListener(type, wrap);
+  };
+  const unlisten = (type: string, fn: Function) => {
+    const t = g();
+    const w = wrapped.get(fn);
+    if (w && t.removeEventListener) t.removeEventListener(type, w);
+    wrapped.delete(fn);
   };
   return {
-    connect(ep, h) {
-      const ws = new WS!(ep.url, ep.protocols);
+    connectSocket(option): SocketTaskLike {
+      const WS = WebSocketImpl || g().WebSocket;
+      const ws = new WS!(option.url, option.protocols);
       ws.binaryType = 'arraybuffer';
-      ws.onopen = () => h.open();
-      ws.onmessage = (e) => h.message(e.data as string | ArrayBuffer);
-      ws.onclose = (e) => h.close(e.code || 1005, e.reason || '');
-      ws.onerror = h.error;
       return {
-        send(data, fail) {
+        onOpen: (fn) => (ws.onopen = () => fn(undefined)),
+        onMessage: (fn) => (ws.onmessage = (e) => fn({ data: e.data as string | ArrayBuffer })),
+        onClose: (fn) => (ws.onclose = (e) => fn({ code: e.code, reason: e.reason })),
+        onError: (fn) => (ws.onerror = fn),
+        send(o) {
           try {
-            ws.send(data);
+            ws.send(o.data);
           } catch (e) {
-            fail(e);
+            if (o.fail) o.fail(e);
           }
         },
-        close(code, reason) {
+        close(o) {
           try {
-            ws.close(code, reason);
-          } catch (_) {
-            // already closing
+            ws.close(o.code, o.reason);
+          } catch (e) {
+            if (o.fail) o.fail(e);
           }
         },
       };
     },
-    onShow: (fn) => listen('visibilitychange', () => g.document && g.document.visibilityState === 'visible' && fn()),
-    onNetwork: (fn) => listen('online', () => fn(true)),
+    onAppShow: (fn) => listen('visibilitychange', fn, () => (g().document || {}).visibilityState === 'visible' && fn()),
+    offAppShow: (fn) => unlisten('visibilitychange', fn),
+    onNetworkStatusChange: (fn) => listen('online', fn, () => fn({ isConnected: true })),
+    offNetworkStatusChange: (fn) => unlisten('online', fn),
   };
 }
