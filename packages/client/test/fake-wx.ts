@@ -84,6 +84,7 @@ export class FakeTask {
   /** Completes the handshake (late open of a black-holed or late-open task). */
   open() {
     if (this.state === 'closed') return;
+    this.ignoreClose = false;
     if (this.state === 'connecting') this.state = 'open';
     for (const f of this.l.open.slice()) f({ header: { 'x-task': String(this.id) }, profile: {} });
   }
