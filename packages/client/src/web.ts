@@ -7,7 +7,8 @@ import type { ClientOptions } from './options';
 import { webPlatform } from './platform/web';
 
 export function createClient(options: ClientOptions): Client {
-  return createCore((options && options.platform) || webPlatform(), options);
+  const g = (typeof globalThis !== 'undefined' ? globalThis : {}) as { WebSocket?: unknown };
+  return createCore((options && options.platform) || (typeof g.WebSocket === 'function' && webPlatform()), options);
 }
 
 export { webPlatform };

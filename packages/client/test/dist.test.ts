@@ -1,0 +1,83 @@
+// Gates on the built package (run `pnpm --filter wss-mp-client build` first; `npm test` does):
+// the ES2015 syntax gate WeChat's Build npm needs, the size budget, the exports, the shipped
+// types under lib ES2017 without DOM, and the real miniprogram_dist/index.js in a WeChat-like
+// sandbox (it is mangled for size, so it must be run, not only parsed).
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { before, test } from 'node:test';
+import { parse } from 'acorn';
+import { FakeClock } from './fake-clock';
+import { FakeWx } from './fake-wx';
+import { loadInWechatSandbox, PACKAGE } from './sandbox';
+
+const file = (rel: string) => path.join(PACKAGE, rel);
+const require = createRequire(import.meta.url);
+
+before(() => {
+  if (!existsSync(file('miniprogram_dist/index.js')) || !existsSync(file('dist/index.cjs'))) {
+    throw new Error('build first: pnpm --filter wss-mp-client build');
+  }
+});
+
+test('miniprogram_dist/*.js parse as ES2015 scripts (Build npm drops ES2019+ files silently)', () => {
+  for (const f of ['miniprogram_dist/index.js', 'miniprogram_dist/alipay.js']) {
+    const src = readFileSync(file(f), 'utf8');
+    assert.doesNotThrow(() => parse(src, { ecmaVersion: 2015, sourceType: 'script' }), f);
+    assert.doesNotMatch(src, /\brequire\(/, `${f} is one bundled file`);
+  }
+});
+
+test('size: miniprogram_dist/index.js bundled, minified, gzipped ≤ 3072 bytes', async () => {
+  const { measure, BUDGET_GZ } = await import('../scripts/size.mjs');
+  const r = await measure(file('miniprogram_dist/index.js'));
+  console.log(`miniprogram_dist/index.js: min ${r.min} B, min+gz ${r.gz} B (budget ${BUDGET_GZ} B)`);
+  assert.ok(r.gz <= BUDGET_GZ, `${r.gz} B gz > ${BUDGET_GZ} B`);
+});
+
+test('miniprogram_dist/index.js exports exactly what dist/index.cjs does; every package.json path exists', () => {
+  const mp = require(file('miniprogram_dist/index.js'));
+  const cjs = require(file('dist/index.cjs'));
+  assert.deepEqual(Object.keys(mp).sort(), Object.keys(cjs).sort());
+  const pkg = JSON.parse(readFileSync(file('package.json'), 'utf8'));
+  const paths: string[] = [pkg.main, pkg.module, pkg.types, `${pkg.miniprogram}/index.js`];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') paths.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(pkg.exports);
+  for (const p of paths) assert.ok(existsSync(file(p)), p);
+  assert.deepEqual(pkg.dependencies ?? {}, {}, 'zero runtime dependencies');
+});
+
+test('the real miniprogram_dist/index.js runs in a WeChat-like module sandbox', async () => {
+  const box = await loadInWechatSandbox(readFileSync(file('miniprogram_dist/index.js'), 'utf8'));
+  assert.deepEqual(box.globalWrites(), []);
+  assert.equal(box.timersAtImport + box.randomAtImport, 0);
+  const clock = new FakeClock();
+  const wx = new FakeWx(clock);
+  const client = box.exports.createClient({ url: 'wss://example.test/', platform: wx, clock, heartbeatInterval: 1000, heartbeatTimeout: 500 });
+  const got: unknown[] = [];
+  client.on('message', (e: { data: unknown }) => got.push(e.data));
+  client.send('a');
+  await clock.until(() => got.length === 1);
+  wx.current!.makeZombie();
+  await clock.until(() => client.state === 'open' && wx.tasks.length === 2);
+  assert.equal(client.stats.failures, 1);
+  assert.equal(wx.maxLive, 2); // the zombie never confirmed its close
+  client.destroy();
+  assert.equal(wx.appListeners, 0);
+});
+
+test('shipped types compile under lib ES2017 + miniprogram-api-typings, no DOM, skipLibCheck false', () => {
+  const tsc = path.join(PACKAGE, '../../node_modules/typescript/bin/tsc');
+  for (const cfg of ['tsconfig.wechat.json', 'tsconfig.web.json']) {
+    try {
+      execFileSync(process.execPath, [tsc, '-p', file(`test/types/${cfg}`)], { encoding: 'utf8', stdio: 'pipe' });
+    } catch (e) {
+      assert.fail(`${cfg}:\n${(e as { stdout: string }).stdout}`);
+    }
+  }
+});
