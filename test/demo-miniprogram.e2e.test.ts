@@ -4,12 +4,12 @@
 //   outside deps and the 2 MB cap.
 // - The project files pass miniprogram-ci's own JSON schemas (what DevTools checks on open).
 // - The page: miniprogram-simulate renders pages/index, whose require('wss-mp-client') loads
-//   the Build npm output; wx.connectSocket is a real `ws` connection to wss-mp-server --dev-cert
+//   the Build npm output; wx.connectSocket is support/wx-shim (a real `ws` connection) to wss-mp-server --dev-cert
 //   over TLS (dev CA trusted); a tap on "send tom" shows "tom" in the rendered WXML.
 // Needs the built client and server (`pnpm -r build`; `npm test` does it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ROOT } from './support/server';
@@ -17,11 +17,12 @@ import { startDevServer } from './support/dev-server';
 import {
   DEMO_MP_DIR, DEMO_MP_ROOT, DEMO_MP_NPM, checkEs2015Script, ensureDemoPacked, listFiles, loadCi,
 } from './support/pack-npm';
-import { createWxSocketBridge } from './support/wx-ws-bridge';
+import { createWxShim } from './support/wx-shim';
 import { setupMiniprogramEnv } from './support/mp-simulate';
 import { waitFor } from './support/wait';
 
 const CLIENT_MP_DIST = path.join(ROOT, 'packages/client/miniprogram_dist/index.js');
+const RENDERED = path.join(ROOT, 'test-results/demo-miniprogram.html'); // the rendered page, for a look
 const MAIN_PACKAGE_LIMIT = 2 * 1024 * 1024; // WeChat: main package ≤ 2 MB
 
 test('Build npm: packNpmManually puts an ES2015, self-contained wss-mp-client into miniprogram_npm/', async () => {
@@ -92,14 +93,23 @@ test('the page: a tap on "send tom" shows the reply from wss-mp-server, through 
   assert.ok(existsSync(CLIENT_MP_DIST), `${CLIENT_MP_DIST} is missing: build the client first (pnpm -r build)`);
   const [dev] = await Promise.all([startDevServer(), ensureDemoPacked()]);
   t.after(() => dev.stop());
-  const bridge = createWxSocketBridge({ ca: dev.ca });
-  t.after(() => bridge.closeAll());
+  // wx: the SDK's end-to-end shim (real `ws` sockets, WeChat's SocketTask rules), trusting the dev CA.
+  const wx = createWxShim({ ca: dev.ca });
+  t.after(() => wx.closeAll());
 
   const started = Date.now();
-  const env = setupMiniprogramEnv({ mpRoot: DEMO_MP_ROOT, wx: { connectSocket: bridge.connectSocket } });
+  const env = setupMiniprogramEnv({
+    mpRoot: DEMO_MP_ROOT,
+    wx: {
+      connectSocket: wx.connectSocket,
+      onAppShow: wx.onAppShow, offAppShow: wx.offAppShow, onAppHide: wx.onAppHide, offAppHide: wx.offAppHide,
+      onNetworkStatusChange: wx.onNetworkStatusChange, offNetworkStatusChange: wx.offNetworkStatusChange,
+    },
+  });
   t.after(() => env.restore());
-  // The page's URL comes from its query (as DevTools' compile mode passes it), else config.js.
-  const page = env.renderPage('pages/index/index', { url: encodeURIComponent(dev.server.url) });
+  // The page's URL comes from its query (as DevTools' compile mode passes it), else config.js;
+  // a short heartbeat makes the rtt (the SDK's ping/pong with the server) show up quickly.
+  const page = env.renderPage('pages/index/index', { url: encodeURIComponent(dev.server.url), heartbeat: '300' });
   const text = (sel: string) => page.querySelector(sel)?.dom.textContent?.trim();
   console.log(`# simulate: page rendered in ${Date.now() - started} ms`);
 
@@ -109,8 +119,8 @@ test('the page: a tap on "send tom" shows the reply from wss-mp-server, through 
 
   assert.equal(text('.url'), dev.server.url);
   await waitFor(() => text('.state') === 'open', { timeout: 10_000, what: 'the rendered state to read "open"' });
-  assert.equal(bridge.tasks.length, 1, 'one wx.connectSocket');
-  assert.equal(bridge.tasks[0]!.url, dev.server.url);
+  assert.equal(wx.tasks.length, 1, 'one wx.connectSocket');
+  assert.equal(wx.tasks[0]!.url, dev.server.url);
   assert.equal(page.querySelector('.reply'), undefined, 'no reply before the tap');
 
   page.querySelector('.send')!.dispatchEvent('tap');
@@ -119,8 +129,17 @@ test('the page: a tap on "send tom" shows the reply from wss-mp-server, through 
   assert.equal(text('.last-send'), 'sent');
   assert.equal(text('.reconnects'), '0');
   assert.equal(page.querySelectorAll('.reply').length, 1);
+  await waitFor(() => /^\d+ ms$/.test(text('.rtt') ?? ''), { timeout: 10_000, what: 'a measured rtt on the page' });
+  // "reconnect" drops the link and opens a new one: the counter shows it, and tom still echoes.
+  page.querySelector('.reconnect')!.dispatchEvent('tap');
+  await waitFor(() => text('.reconnects') === '1' && text('.state') === 'open', { timeout: 10_000, what: 'reconnects: 1, state: open' });
+  page.querySelector('.send')!.dispatchEvent('tap');
+  await waitFor(() => page.querySelectorAll('.reply').length === 2, { timeout: 10_000, what: 'a second reply' });
+  assert.deepEqual(page.querySelectorAll('.reply').map((r) => r.dom.textContent), ['tom', 'tom']);
+  mkdirSync(path.dirname(RENDERED), { recursive: true });
+  writeFileSync(RENDERED, page.dom.outerHTML);
 
   // Leaving the page (onUnload) destroys the client, which closes its socket.
   page.detach();
-  await waitFor(() => bridge.tasks[0]!.readyState === 3, { timeout: 5_000, what: 'the socket to close after onUnload' });
+  await waitFor(() => wx.tasks.every((task) => task.state === 'closed') && wx.appListeners === 0, { timeout: 5_000, what: 'the socket to close and app listeners to go after onUnload' });
 });

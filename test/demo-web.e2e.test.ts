@@ -49,7 +49,8 @@ test('demo-web in Chromium: send tom, see tom; and the FAQ console snippet', asy
   const origin = `https://localhost:${dev.server.port}`;
 
   // 1. The demo page, over https with the dev certificate; its default URL is wss://<host>/wss.
-  const response = await page.goto(`${origin}/`);
+  //    A short heartbeat makes the rtt (measured by the SDK's ping/pong) show up quickly.
+  const response = await page.goto(`${origin}/?heartbeat=300`);
   assert.equal(response?.status(), 200);
   assert.equal(await page.textContent('.url'), `wss://localhost:${dev.server.port}/wss`);
   await page.waitForFunction(() => document.querySelector('.state')?.textContent === 'open', null, { timeout: 10_000 });
@@ -58,7 +59,15 @@ test('demo-web in Chromium: send tom, see tom; and the FAQ console snippet', asy
   await page.waitForFunction(() => document.querySelector('.reply')?.textContent === 'tom', null, { timeout: 10_000 });
   assert.equal(await page.textContent('.last-send'), 'sent');
   assert.equal(await page.textContent('.reconnects'), '0');
+  await page.waitForFunction(() => /^\d+ ms$/.test(document.querySelector('.rtt')?.textContent ?? ''), null, { timeout: 10_000 });
   console.log(`# chromium: launch → page → open → click → "tom" in ${Date.now() - started} ms`);
+  // "reconnect" drops the link and opens a new one: the counter shows it, and tom still echoes.
+  await page.click('.reconnect');
+  await page.waitForFunction(() => document.querySelector('.reconnects')?.textContent === '1', null, { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelector('.state')?.textContent === 'open', null, { timeout: 10_000 });
+  await page.click('.send');
+  await page.waitForFunction(() => document.querySelectorAll('.reply').length === 2, null, { timeout: 10_000 });
+  assert.deepEqual(await page.locator('.reply').allTextContents(), ['tom', 'tom']);
   mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
   await page.screenshot({ path: SCREENSHOT, fullPage: true });
 

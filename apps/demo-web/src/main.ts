@@ -1,13 +1,16 @@
 // The Workerman FAQ's browser test ("on open send tom, show every message") as a page, on
 // wss-mp-client/web: reconnects, heartbeat and RTT come from the SDK. Default server: the
 // host that served this page (wss-mp-server --static), path /wss; override with ?url=wss://….
+// ?heartbeat=MS shortens the heartbeat (default: after 25 s of silence), which also measures rtt.
 import { createClient } from 'wss-mp-client/web';
 
 const MAX_REPLIES = 20;
 const $ = <T extends HTMLElement = HTMLElement>(sel: string) => document.querySelector(sel) as T;
 
+const params = new URLSearchParams(location.search);
+
 function defaultUrl(): string {
-  const override = new URLSearchParams(location.search).get('url');
+  const override = params.get('url');
   if (override) return override;
   if (!location.host) return 'wss://localhost:8282/wss'; // opened from disk
   return `${location.protocol === 'http:' ? 'ws' : 'wss'}://${location.host}/wss`;
@@ -21,7 +24,8 @@ function describe(data: unknown): string {
 
 const url = defaultUrl();
 $('.url').textContent = url;
-const client = createClient({ url });
+const heartbeat = Number(params.get('heartbeat'));
+const client = createClient(heartbeat > 0 ? { url, heartbeatInterval: heartbeat } : { url });
 
 const setState = (state: string) => {
   const el = $('.state');
@@ -35,7 +39,12 @@ const refreshStats = () => {
 };
 
 client.on('state', (e) => setState(e.to));
-client.on('open', () => ($('.error').textContent = '–'));
+const showError = (text: string | null) => {
+  const el = $('.error');
+  el.textContent = text ?? '–';
+  el.classList.toggle('bad', text !== null);
+};
+client.on('open', () => showError(null));
 client.on('message', (e) => {
   const list = $('.replies');
   list.querySelector('.empty')?.remove();
@@ -46,8 +55,8 @@ client.on('message', (e) => {
   while (list.children.length > MAX_REPLIES) list.lastElementChild!.remove();
   refreshStats();
 });
-client.on('reconnecting', (e) => ($('.error').textContent = `reconnecting: attempt ${e.attempt} in ${e.delay} ms`));
-client.on('error', (err) => ($('.error').textContent = `${err.code ?? 'error'}: ${err.message}`));
+client.on('reconnecting', (e) => showError(`reconnecting: attempt ${e.attempt} in ${e.delay} ms`));
+client.on('error', (err) => showError(`${err.code ?? 'error'}: ${err.message}`));
 
 $('.send').addEventListener('click', () => {
   // 'sent' when open; 'queued' while (re)connecting, delivered on open; 'dropped' if the queue is full.

@@ -26,10 +26,13 @@ Page({
   },
 
   onLoad(query) {
-    const url = query && query.url ? decodeURIComponent(query.url) : config.url;
+    query = query || {};
+    const url = query.url ? decodeURIComponent(query.url) : config.url;
+    const options = Object.assign({}, config.options, { url: url });
+    if (query.heartbeat) options.heartbeatInterval = Number(query.heartbeat);
     this.nextReplyId = 1;
     this.setData({ url: url });
-    const client = createClient({ url: url });
+    const client = createClient(options);
     this.client = client;
     this.unsubscribe = [
       client.on('state', (e) => this.setData({ state: e.to })),
