@@ -3,6 +3,7 @@
  * plain-HTTP answer, static files) to a `ws` WebSocketServer in noServer mode, and owns the
  * connection set, limits, heartbeat, certificate reload and drain.
  */
+import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -448,6 +449,9 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         }
         if (tlsFiles && o.watchCertificate) {
           stopWatching = watchKeyPair([tlsFiles.cert, tlsFiles.key], () => reloadCertificate('file change'));
+        }
+        if (o.staticDir && !existsSync(o.staticDir)) {
+          log.warn('hint', { msg: `static directory ${o.staticDir} does not exist (yet): plain requests get 404 until it does` });
         }
         log.info('listening', {
           msg: `listening on ${url}`,
