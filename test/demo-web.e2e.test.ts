@@ -41,7 +41,7 @@ test('demo-web in Chromium: send tom, see tom; and the FAQ console snippet', asy
   const started = Date.now();
   const chrome = await launchTrustingChromium({ executablePath, caCert: dev.ca, leafCert: dev.cert });
   t.after(() => chrome.close());
-  console.log(`# chromium: launched in ${Date.now() - started} ms, dev CA trusted via ${chrome.trust}`);
+  console.log(`# chromium: launched in ${Date.now() - started} ms, ${chrome.trust === 'nss' ? 'dev CA trusted (NSS db)' : 'server key pinned (SPKI list)'}`);
 
   const page = await chrome.browser.newPage({ viewport: { width: 480, height: 720 } });
   const pageErrors: string[] = [];

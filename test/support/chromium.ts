@@ -58,7 +58,8 @@ export async function launchTrustingChromium(opts: {
     // "C,," = trusted CA for issuing server certificates.
     execFileSync(certutil!, ['-d', `sql:${db}`, '-A', '-n', 'wss-mp dev CA (test)', '-t', 'C,,', '-i', opts.caCert]);
   } else {
-    console.warn('!!! chromium: certutil not found (apt-get install libnss3-tools); trusting the server key by SPKI hash instead of the CA');
+    console.warn(`!!! chromium: ${certutil ? 'WSS_MP_BROWSER_TRUST=spki' : 'certutil not found (apt-get install libnss3-tools)'}; ` +
+      'pinning the server key by SPKI hash instead of trusting the CA (no chain validation)');
     args.push(`--ignore-certificate-errors-spki-list=${spkiHash(readFileSync(opts.leafCert))}`);
   }
   // playwright-core gives every launch a fresh temporary --user-data-dir.

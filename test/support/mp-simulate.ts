@@ -21,6 +21,14 @@ const DOM_GLOBALS = [
   'requestAnimationFrame', 'cancelAnimationFrame', 'MutationObserver',
 ] as const;
 
+/**
+ * The official WXML compiler (wcc) ships as an x86-64 binary on Linux; elsewhere on Linux use
+ * miniprogram-simulate's pure-JS compiler (less faithful, so say so).
+ */
+export const WXML_COMPILER: 'official' | 'simulate' =
+  process.platform === 'linux' && process.arch !== 'x64' ? 'simulate' : 'official';
+if (WXML_COMPILER === 'simulate') console.warn(`!!! miniprogram-simulate: no wcc for linux-${process.arch}; using the pure-JS WXML compiler`);
+
 export interface SimulatedComponent {
   dom: HTMLElement;
   querySelector(sel: string): SimulatedComponent | undefined;
@@ -129,7 +137,7 @@ export function setupMiniprogramEnv({ mpRoot, wx }: { mpRoot: string; wx: Record
     simulate,
     renderPage(pagePath, q = {}) {
       query = q;
-      const id = simulate.load(path.join(mpRoot, pagePath), { compiler: 'official', rootPath: mpRoot });
+      const id = simulate.load(path.join(mpRoot, pagePath), { compiler: WXML_COMPILER, rootPath: mpRoot });
       const comp = simulate.render(id);
       if (!comp) throw new Error(`miniprogram-simulate rendered nothing for ${pagePath}`);
       comp.attach(document.createElement('parent-wrapper'));
