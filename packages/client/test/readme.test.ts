@@ -1,0 +1,63 @@
+// README.md documents every option with its default, every event and every error code: checked
+// against the exported defaults object and the source, so the docs cannot drift.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+import { CLIENT_DEFAULTS } from '../src/index';
+import { PACKAGE } from './sandbox';
+
+const readme = readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
+
+/** Rows of the first markdown table after `## heading`, as arrays of cell texts. */
+function table(heading: string): string[][] {
+  const start = readme.indexOf(`\n## ${heading}\n`);
+  assert.ok(start >= 0, `README has no "## ${heading}"`);
+  const lines = readme.slice(start).split('\n');
+  const first = lines.findIndex((l) => l.startsWith('|'));
+  const rows: string[][] = [];
+  for (const l of lines.slice(first + 2)) {
+    if (!l.startsWith('|')) break;
+    rows.push(l.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
+  }
+  return rows;
+}
+
+const code = (cell: string) => /^`([^`]+)`/.exec(cell)?.[1];
+
+test('README options table = CLIENT_DEFAULTS (names and values), plus url and platform', () => {
+  const rows = table('Options');
+  const names = rows.map((r) => code(r[0]!));
+  assert.deepEqual(names.filter((n) => n !== 'url' && n !== 'platform').sort(), Object.keys(CLIENT_DEFAULTS).sort());
+  assert.ok(names.includes('url') && names.includes('platform'));
+  for (const [cell0, cell1] of rows) {
+    const name = code(cell0!)!;
+    if (name === 'url' || name === 'platform') {
+      assert.match(cell1!, /^— /);
+      continue;
+    }
+    const want = (CLIENT_DEFAULTS as Record<string, unknown>)[name];
+    const doc = code(cell1!);
+    assert.ok(doc, `${name}: default cell "${cell1}" has no code`);
+    if (typeof want === 'function') {
+      if (want === Math.random) assert.equal(doc, 'Math.random');
+      else assert.equal(doc, (want as Function).name, name);
+    } else if (name === 'clock') {
+      assert.equal(doc, 'hostClock');
+      const c = want as { now(): number };
+      assert.ok(Math.abs(c.now() - Date.now()) < 1000);
+    } else if (doc === 'Infinity') assert.equal(want, Infinity, name);
+    else assert.deepEqual(JSON.parse(doc.replace(/^'(.*)'$/, (_, s: string) => JSON.stringify(s))), want, name);
+  }
+});
+
+test('README error table lists every SocketErrorCode of src/errors.ts', () => {
+  const src = readFileSync(path.join(PACKAGE, 'src/errors.ts'), 'utf8');
+  const codes = [...src.matchAll(/\| '(ERR_[A-Z_]+)'/g)].map((m) => m[1]).sort();
+  assert.ok(codes.length >= 8);
+  assert.deepEqual(table('Error codes').map((r) => code(r[0]!)).sort(), codes);
+});
+
+test('README events table lists every event', () => {
+  assert.deepEqual(table('Events').map((r) => code(r[0]!)).sort(), ['close', 'error', 'message', 'open', 'reconnecting', 'state']);
+});
