@@ -1,4 +1,7 @@
-// Client-side load process (run pinned to the load core, through tsx, with --expose-gc):
+// Client-side load process (run pinned to the load core, through tsx, with --expose-gc).
+// The SDK is loaded with require(), not the shim's WeChat-realm loader: that one wraps the
+// bundle in `with (probe)` to record global reads, which makes every free identifier lookup
+// dynamic and would measure the probe, not the client.
 //   msgs    N clients ping-pong one 32-byte text each → msgs/s   (variant sdk | raw)
 //   memory  N connected clients → RSS and heap per instance      (variant sdk | raw)
 //   storm   N clients through a server kill/restart               (variant sdk | rws)
@@ -42,6 +45,7 @@ const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
 const SDK_PATH = path.join(ROOT, 'packages/client/miniprogram_dist/index.js');
+const CLIENT_OVERRIDES = JSON.parse(process.env.BENCH_CLIENT_OPTIONS || '{}') as Record<string, unknown>;
 
 interface SdkClient {
   readonly state: string;
@@ -65,8 +69,9 @@ interface Conn {
 }
 
 function sdkConn(sdk: Sdk, wx: WxLike, url: string): Conn {
-  // lifecycle off: the shim has no app show/hide; defaults otherwise (backoff, heartbeat, queue).
-  const c = sdk.createClient({ url, platform: wx, lifecycle: false });
+  // lifecycle off: the shim has no app show/hide; defaults otherwise (backoff, heartbeat, queue),
+  // unless BENCH_CLIENT_OPTIONS (JSON) overrides some, to try a change before proposing it.
+  const c = sdk.createClient({ url, platform: wx, lifecycle: false, ...CLIENT_OVERRIDES });
   const h: Conn = {
     open: false,
     send: (d) => void c.send(d),
@@ -120,11 +125,20 @@ function rwsConn(RWS: any, wx: WxLike, url: string): Conn {
 
 async function main() {
   let attempts: number[] = [];
-  const { wx, source } = await loadWx(cfg.ca, () => attempts.push(now()));
+  const { make: newWx, source } = await loadWx(cfg.ca, () => attempts.push(now()));
   const sdk = cfg.variant === 'sdk' ? (require(SDK_PATH) as Sdk) : null;
   const RWS = cfg.variant === 'rws' ? require('reconnecting-websocket') : null;
-  const make = (): Conn => (sdk ? sdkConn(sdk, wx, cfg.url) : RWS ? rwsConn(RWS, wx, cfg.url) : rawConn(wx, cfg.url));
-  const info = { shim: source, backoffMaxMs: sdk ? Number(sdk.CLIENT_DEFAULTS?.backoffMax ?? NaN) : RWS ? 10_000 : null };
+  // One wx per client: every client is its own phone (and app), as in the field.
+  const make = (): Conn => {
+    const wx = newWx();
+    return sdk ? sdkConn(sdk, wx, cfg.url) : RWS ? rwsConn(RWS, wx, cfg.url) : rawConn(wx, cfg.url);
+  };
+  const backoffMax = CLIENT_OVERRIDES.backoffMax ?? sdk?.CLIENT_DEFAULTS?.backoffMax;
+  const info = {
+    shim: source,
+    backoffMaxMs: sdk ? Number(backoffMax ?? NaN) : RWS ? 10_000 : null,
+    ...(sdk && Object.keys(CLIENT_OVERRIDES).length ? { clientOverrides: CLIENT_OVERRIDES } : {}),
+  };
 
   async function openAll(n: number, deadline = 60_000): Promise<Conn[]> {
     const conns: Conn[] = [];

@@ -31,45 +31,46 @@ function factoryOf(mod: Record<string, unknown>): AnyFn | null {
 }
 
 /**
- * Returns a `wx` with connectSocket that trusts `caFile`. `count` (optional) is called on every
- * connectSocket, before the shim sees it: the storm counts attempts here.
+ * Returns a factory of `wx` namespaces whose connectSocket trusts `caFile`: one namespace per
+ * simulated phone (the shim models WeChat's 5-live-sockets-per-app limit, so 2,000 clients are
+ * 2,000 apps, as in the field). `count` (optional) is called on every connectSocket, before the
+ * shim sees it: the storm counts attempts there.
  */
-export async function loadWx(caFile: string, count?: () => void): Promise<{ wx: WxLike; source: string }> {
+export async function loadWx(caFile: string, count?: () => void): Promise<{ make: () => WxLike; source: string }> {
   const candidates = ['test/support/wx-shim.ts', 'test/support/wx-ws-bridge.ts'];
   const errors: string[] = [];
+  const { readFileSync } = await import('node:fs');
+  const pem = readFileSync(caFile);
   for (const rel of candidates) {
     const file = path.join(ROOT, rel);
     if (!existsSync(file)) continue;
     try {
       const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
-      const make = factoryOf(mod);
-      if (!make) throw new Error('no create*/wx* factory export');
-      const wx = await makeWx(make, caFile);
-      if (!wx || typeof wx.connectSocket !== 'function') throw new Error('factory returned no connectSocket');
-      const inner = wx.connectSocket.bind(wx);
-      const counted: WxLike = { ...wx, connectSocket: (o) => (count?.(), inner(o)) };
-      return { wx: counted, source: rel };
+      const factory = factoryOf(mod);
+      if (!factory) throw new Error('no create*/wx* factory export');
+      // Find the argument shape once ({ca: Buffer} for both shims today), then reuse it.
+      const shapes: unknown[][] = [[{ ca: pem }], [{ ca: pem.toString('utf8') }], [{ ca: caFile }], []];
+      let args: unknown[] | null = null;
+      for (const a of shapes) {
+        try {
+          const w = factory(...a);
+          if (w && typeof w.connectSocket === 'function') {
+            args = a;
+            break;
+          }
+        } catch {}
+      }
+      if (!args) throw new Error('factory returned no connectSocket');
+      const chosen = args;
+      const make = (): WxLike => {
+        const wx = factory(...chosen) as WxLike;
+        const inner = wx.connectSocket.bind(wx);
+        return { connectSocket: (o) => (count?.(), inner(o)) };
+      };
+      return { make, source: rel };
     } catch (e) {
       errors.push(`${rel}: ${(e as Error).message}`);
     }
   }
   throw new Error(`no usable wx shim: ${errors.join('; ') || 'none found'}`);
-}
-
-/** Tries the factory's likely signatures: ({ca}), ({ca: pem}), (). */
-async function makeWx(make: AnyFn, caFile: string): Promise<WxLike> {
-  const { readFileSync } = await import('node:fs');
-  const pem = readFileSync(caFile, 'utf8');
-  const attempts: unknown[][] = [[{ ca: caFile }], [{ ca: pem }], [{ ca: Buffer.from(pem) }], []];
-  let last: unknown;
-  for (const args of attempts) {
-    try {
-      const r = await make(...args);
-      const wx = (r && typeof r.connectSocket === 'function' ? r : r?.wx) as WxLike | undefined;
-      if (wx && typeof wx.connectSocket === 'function') return wx;
-    } catch (e) {
-      last = e;
-    }
-  }
-  throw new Error(`could not create a wx shim (${(last as Error)?.message ?? 'no connectSocket'})`);
 }
