@@ -6,7 +6,7 @@ import { createEmitter } from './events';
 import { createHeartbeat } from './heartbeat';
 import { watchLifecycle } from './lifecycle';
 import { resolveOptions, toEndpoint, type ClientOptions } from './options';
-import type { Data, Endpoint, Platform } from './platform/types';
+import type { Data, Platform } from './platform/types';
 import { createQueue } from './queue';
 
 /**
@@ -16,8 +16,9 @@ import { createQueue } from './queue';
 export type State = 'idle' | 'connecting' | 'open' | 'waiting' | 'paused' | 'closed';
 
 export interface ClientEvents {
-  /** A socket opened. `reconnected` is false only for the first open of this client. */
-  open: { url: string; header: Record<string, string> | undefined; reconnected: boolean };
+  /** A socket opened. `header`: handshake response headers where the platform gives them;
+   * `reconnected` is false only for the first open of this client. */
+  open: { header: Record<string, string> | undefined; reconnected: boolean };
   /** A frame from the server (heartbeat answers are not emitted). */
   message: { data: Data };
   /** A socket ended (once per socket, opened or not). */
@@ -43,8 +44,6 @@ export interface Stats {
   dropped: number;
   /** Messages waiting in the queue now. */
   queued: number;
-  /** Consecutive failed attempts now (what maxRetries counts). */
-  failures: number;
 }
 
 export type SendResult = 'sent' | 'queued' | 'dropped';
@@ -92,7 +91,7 @@ function checkClose(code: number, reason: string) {
     // stays too long
   }
   if (!isClientSendableCloseCode(code) || typeof reason !== 'string' || bytes > MAX_CLOSE_REASON_BYTES) {
-    throw new SocketError('ERR_ARGUMENT', `close(${code}, ${reason}): code must be 1000 or 3000-4999, reason <= 123 bytes`);
+    throw new SocketError('ERR_ARGUMENT', 'close code: 1000 or 3000-4999; reason: <= 123 UTF-8 bytes');
   }
 }
 
@@ -111,7 +110,8 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     }, 0),
   );
   const emit = em.emit;
-  const err = (code: SocketErrorCode, cause?: unknown) => emit('error', new SocketError(code, '', cause));
+  // The message carries the host's words (WeChat's errMsg, an Error's message) when there are some.
+  const err = (code: SocketErrorCode, cause?: any) => emit('error', new SocketError(code, cause && (cause.errMsg || cause.message), cause));
   const stats = { attempts: 0, reconnects: 0, rtt: null as number | null, sent: 0, received: 0, dropped: 0 };
   const backoff = createBackoff(o, o.random);
   const queue = createQueue(o.queueSize, o.queueOverflow, () => {
@@ -124,7 +124,6 @@ export function createCore(platform: Platform | undefined | false, options: Clie
   let conn: Connection | undefined;
   /** The most recent socket, possibly retired but not yet gone: the next one waits for it. */
   let last: Connection | undefined;
-  let endpoint: Endpoint;
   /** Bumped whenever the loop changes course; async steps of an older course stop. */
   let gen = 0;
   let timer: unknown;
@@ -192,7 +191,7 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     if (opens++) stats.reconnects++;
     setState('open');
     if (!hidden) hb.start();
-    emit('open', { url: endpoint.url, header, reconnected: opens > 1 });
+    emit('open', { header, reconnected: opens > 1 });
     // After the open listeners, so a message they send (auth) goes first.
     while (c === conn && queue.items.length) write(c, queue.items.shift()!);
   };
@@ -234,7 +233,6 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       (ep) => {
         const go = () => {
           if (g !== gen) return;
-          endpoint = ep;
           last = conn = openConnection(platform, ep, clock, onOpen, onMessage, onError, onClose);
         };
         // Never two sockets: the previous one must be gone (or given up on) first.
@@ -285,7 +283,7 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       return state;
     },
     get stats() {
-      return Object.assign({ queued: queue.items.length, failures: backoff.fails }, stats);
+      return Object.assign({ queued: queue.items.length }, stats);
     },
     on: em.on,
     send(data) {

@@ -9,7 +9,7 @@ export const CLOSE_TIMEOUT = 1000;
 /**
  * One SocketTask, from connectSocket to the moment it is really gone. It talks to the task
  * directly, and absorbs the platforms' differences: uni returns a task only when a callback is
- * passed (we always pass `fail` and `complete`), Taro returns a Promise of one (a close requested
+ * passed (we always pass `fail`), Taro returns a Promise of one (a close requested
  * before it arrives is applied on arrival), Douyin reports the close code as a string.
  *
  * Two endings are tracked apart:
@@ -98,7 +98,6 @@ export function openConnection(
   // A connectSocket that throws is left to the client's connectTimeout.
   const option: ConnectSocketOption = endpoint;
   option.fail = fail;
-  option.complete = noop;
   const r = platform.connectSocket(option);
   if (r) r.then ? r.then(attach, fail) : attach(r);
 

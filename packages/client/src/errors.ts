@@ -30,7 +30,7 @@ export type SocketErrorCode =
 export class SocketError extends Error {
   declare code: SocketErrorCode;
   declare cause: unknown;
-  /** `message` defaults to the code: emitted errors carry their detail in `cause`. */
+  /** `message` defaults to the code; `cause` is what the host reported, untouched. */
   constructor(code: SocketErrorCode, message?: string, cause?: unknown) {
     super(message || code);
     this.name = 'SocketError';

@@ -21,7 +21,7 @@ export interface ClientOptions {
   url: UrlOption;
   /** A `wx`-like namespace: wx, qq, tt, swan, uni, Taro, or an adapter (webPlatform(), alipayPlatform(my)). Default: the entry's. */
   platform?: Platform;
-  /** ms an attempt may take from its start (endpoint + handshake) before it is abandoned. @default 10000 */
+  /** ms an attempt may take from its start (endpoint, previous socket's close, handshake) before it is abandoned. @default 10000 */
   connectTimeout?: number;
   /** ms: the n-th retry (from 0) waits rand(0, min(backoffMax, backoffBase · 2^n)). @default 1000 */
   backoffBase?: number;
@@ -53,14 +53,14 @@ export interface ClientOptions {
   random?: () => number;
 }
 
-/** Pong test: wss-mp-server's `{"type":"pong"}`, or our own ping echoed back by a plain echo server. */
 /** Host timers and Date.now, looked up when called (never at import). */
 const hostClock: Clock = {
-  now: () => Date.now(),
+  now: Date.now, // a static method: no `this` needed
   setTimeout: (fn, ms) => setTimeout(fn, ms),
   clearTimeout: (id) => clearTimeout(id as number),
 };
 
+/** Pong test: wss-mp-server's `{"type":"pong"}`, or our own ping echoed back by a plain echo server. */
 export function defaultIsPong(data: Data): boolean {
   return data === PONG_FRAME || data === PING_FRAME;
 }
@@ -109,7 +109,7 @@ export function resolveOptions(input: ClientOptions = {} as ClientOptions): Reso
         (t === 'number' && (!(v >= 0) || (v === Infinity && k !== 'maxRetries'))) ||
         (k === 'queueOverflow' && v !== 'drop-oldest' && v !== 'reject')
       ) {
-        bad(k, !(k in CLIENT_DEFAULTS) ? 'a known option' : k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `a ${t}${t === 'number' ? ' >= 0' : ''}`, v);
+        bad(k, !(k in CLIENT_DEFAULTS) ? 'a known option' : k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `of type ${t}${t === 'number' ? ' >= 0' : ''}`, v);
       }
     }
     o[k] = v;

@@ -58,14 +58,16 @@ describe('state machine', () => {
   });
 
   test('reconnect() works from every state and resets the retry count', async () => {
-    const { clock, wx, client } = setup({ maxRetries: 5 }, (w) => (w.next = ['refuse', 'refuse']));
-    await clock.until(() => client.stats.failures === 2);
+    const { clock, wx, client, ev } = setup({ maxRetries: 5 }, (w) => (w.next = ['refuse', 'refuse']));
+    await clock.until(() => ev.reconnecting.length === 2);
     client.reconnect();
-    assert.equal(client.stats.failures, 0);
+    await clock.until(() => client.state === 'open');
+    wx.current!.drop();
+    assert.equal(ev.reconnecting.at(-1)!.attempt, 1, 'count reset');
     await clock.until(() => client.state === 'open');
     client.reconnect(); // open: closes with 4502 and connects again
     assert.equal(wx.tasks.at(-1)!.closeArgs?.code, 4502);
-    await clock.until(() => client.state === 'open' && wx.tasks.length === 4);
+    await clock.until(() => client.state === 'open' && wx.tasks.length === 5);
     wx.hide();
     wx.current!.serverClose(1001);
     await clock.until(() => client.state === 'paused');
@@ -88,7 +90,7 @@ describe('close() and reconnect() arguments', () => {
       assert.throws(() => client.close(code), (e: SocketError) => e.code === 'ERR_ARGUMENT' && /1000 or 3000-4999/.test(e.message), String(code));
     }
     assert.throws(() => client.reconnect(1001), (e: SocketError) => e.code === 'ERR_ARGUMENT');
-    assert.throws(() => client.close(4000, 'x'.repeat(124)), (e: SocketError) => /123 bytes/.test(e.message));
+    assert.throws(() => client.close(4000, 'x'.repeat(124)), (e: SocketError) => /123 UTF-8 bytes/.test(e.message));
     assert.throws(() => client.close(4000, '€'.repeat(42)), (e: SocketError) => e.code === 'ERR_ARGUMENT');
     assert.throws(() => client.close(4000, '\ud800'), (e: SocketError) => e.code === 'ERR_ARGUMENT');
     assert.throws(() => client.close(4000, 5 as unknown as string), (e: SocketError) => e.code === 'ERR_ARGUMENT');
@@ -197,7 +199,7 @@ describe('queue and send', () => {
     wx.current!.drop();
     client.send('b');
     const s = client.stats;
-    assert.deepEqual(s, { queued: 1, failures: 1, attempts: 1, reconnects: 0, rtt: null, sent: 1, received: 1, dropped: 0 });
+    assert.deepEqual(s, { queued: 1, attempts: 1, reconnects: 0, rtt: null, sent: 1, received: 1, dropped: 0 });
     s.sent = 99;
     assert.equal(client.stats.sent, 1);
     await clock.until(() => client.state === 'open');

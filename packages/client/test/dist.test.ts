@@ -65,7 +65,7 @@ test('the real miniprogram_dist/index.js runs in a WeChat-like module sandbox', 
   await clock.until(() => got.length === 1);
   wx.current!.makeZombie();
   await clock.until(() => client.state === 'open' && wx.tasks.length === 2);
-  assert.equal(client.stats.failures, 1);
+  assert.equal(client.stats.reconnects, 1);
   assert.equal(wx.maxLive, 2); // the zombie never confirmed its close
   client.destroy();
   assert.equal(wx.appListeners, 0);

@@ -19,17 +19,17 @@ test('defaults come from the shared protocol leaf where it has them', () => {
 
 test('every option is validated; the error names the option and what it accepts', () => {
   const bad: [Record<string, unknown>, string, RegExp][] = [
-    [{ connectTimeout: -1 }, 'connectTimeout', /a number >= 0/],
-    [{ connectTimeout: '5000' }, 'connectTimeout', /a number >= 0/],
-    [{ backoffMax: Infinity }, 'backoffMax', /a number >= 0/],
-    [{ heartbeatInterval: NaN }, 'heartbeatInterval', /a number >= 0/],
-    [{ maxRetries: -1 }, 'maxRetries', /a number >= 0/],
+    [{ connectTimeout: -1 }, 'connectTimeout', /of type number >= 0/],
+    [{ connectTimeout: '5000' }, 'connectTimeout', /of type number >= 0/],
+    [{ backoffMax: Infinity }, 'backoffMax', /of type number >= 0/],
+    [{ heartbeatInterval: NaN }, 'heartbeatInterval', /of type number >= 0/],
+    [{ maxRetries: -1 }, 'maxRetries', /of type number >= 0/],
     [{ queueOverflow: 'drop-newest' }, 'queueOverflow', /"drop-oldest" or "reject"/],
-    [{ lifecycle: 'yes' }, 'lifecycle', /a boolean/],
-    [{ isPong: 'pong' }, 'isPong', /a function/],
-    [{ shouldReconnect: true }, 'shouldReconnect', /a function/],
-    [{ random: 0.5 }, 'random', /a function/],
-    [{ clock: 5 }, 'clock', /an? object/],
+    [{ lifecycle: 'yes' }, 'lifecycle', /of type boolean/],
+    [{ isPong: 'pong' }, 'isPong', /of type function/],
+    [{ shouldReconnect: true }, 'shouldReconnect', /of type function/],
+    [{ random: 0.5 }, 'random', /of type function/],
+    [{ clock: 5 }, 'clock', /of type object/],
     [{ heartbeatIntervall: 1000 }, 'heartbeatIntervall', /a known option/],
   ];
   for (const [extra, name, accepts] of bad) {
