@@ -14,10 +14,10 @@ import type net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { WebSocketServer } from 'ws';
+import WebSocket, { WebSocketServer } from 'ws';
 import { SERVER_CLI } from './support/server';
 import { ERR_LIMIT, createWxShim } from './support/wx-shim';
-import { createEnv, SCENARIOS, startEcho, until, type Outcome } from './comparison/scenarios';
+import { createEnv, freePort, SCENARIOS, startEcho, until, type Outcome } from './comparison/scenarios';
 import { CLIENT_MP, FAST, wssMpClient } from './comparison/subjects';
 import { readTable, renderTable, writeTable } from './comparison/table';
 
@@ -112,6 +112,44 @@ describe('wss-mp-client end to end', () => {
       wx.closeAll();
       wss.close();
       server.close();
+    }
+  });
+
+  test('network back during a pending backoff wait: the wait is cut, connect starts at once', async () => {
+    const port = await freePort();
+    const wx = createWxShim();
+    const h = wssMpClient.create(wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 });
+    let echo: Awaited<ReturnType<typeof startEcho>> | undefined;
+    try {
+      assert.ok(await until(() => h.errors.length > 0, 3000), 'first attempt refused');
+      echo = await startEcho(port);
+      const t0 = Date.now();
+      wx.network(true);
+      assert.ok(await until(() => h.isOpen(), 2000, 5), 'opens');
+      assert.ok(Date.now() - t0 < 250, `took ${Date.now() - t0} ms`);
+    } finally {
+      h.destroy();
+      wx.closeAll();
+      await echo?.close();
+    }
+  });
+
+  test('wss-mp-client/web (dist) on a W3C WebSocket: the ws package in Node, binary and text echo', async () => {
+    const echo = await startEcho();
+    const { createClient, webPlatform } = await import('wss-mp-client/web');
+    const c = createClient({ url: echo.url, platform: webPlatform(WebSocket as never), heartbeatInterval: 200, heartbeatTimeout: 200 });
+    const got: unknown[] = [];
+    c.on('message', (e) => got.push(e.data));
+    try {
+      c.send('tom');
+      c.send(new Uint8Array([1, 2, 3, 4]).subarray(1, 3));
+      assert.ok(await until(() => got.length === 2, 3000));
+      assert.equal(got[0], 'tom');
+      assert.deepEqual([...new Uint8Array(got[1] as ArrayBuffer)], [2, 3]);
+      assert.ok(await until(() => c.stats.rtt !== null, 2000), 'heartbeat answered by the echo');
+    } finally {
+      c.destroy();
+      await echo.close();
     }
   });
 

@@ -142,3 +142,21 @@ test('base64 codec round-trips every length and byte', () => {
     assert.deepEqual([...new Uint8Array(fromBase64(b64))], [...bytes]);
   }
 });
+
+test('web: a WebSocket constructor that throws (bad URL) is one failed attempt, reported as ERR_SOCKET', async () => {
+  const clock = new FakeClock();
+  let n = 0;
+  class Throwing extends FakeWebSocket {
+    constructor(url: string) {
+      if (n++ === 0) throw new SyntaxError('The URL is invalid');
+      super(url);
+    }
+  }
+  const client = createWebClient({ ...common(clock), platform: webPlatform(Throwing as never, {}) });
+  const ev = record(client);
+  await clock.advance(0);
+  await clock.advance(0);
+  assert.equal(ev.error[0]!.code, 'ERR_SOCKET');
+  assert.match(ev.error[0]!.message, /URL is invalid/);
+  await clock.until(() => FakeWebSocket.all.length > 0 && n === 2);
+});

@@ -40,7 +40,10 @@ export interface ConnectSocketOption {
 
 /** A `wx`-like namespace. Only connectSocket is required; missing hooks are skipped. */
 export interface Platform {
-  /** A SocketTask (wx, qq, tt, swan; uni when a callback is passed) or a Promise of one (Taro). */
+  /**
+   * A SocketTask (wx, qq, tt, swan; uni when a callback is passed) or a Promise of one (Taro).
+   * Failures go to `option.fail` (or a rejected Promise), asynchronously; it must not throw.
+   */
   connectSocket(option: ConnectSocketOption): SocketTaskLike | PromiseLike<SocketTaskLike> | any;
   onAppShow?(listener: (res?: any) => void): void;
   offAppShow?(listener: (res?: any) => void): void;

@@ -44,9 +44,16 @@ export function webPlatform(WebSocketImpl?: WebSocketConstructor, host?: EventHo
     wrapped.delete(fn);
   };
   return {
-    connectSocket(option): SocketTaskLike {
+    connectSocket(option): SocketTaskLike | undefined {
       const WS = WebSocketImpl || g().WebSocket;
-      const ws = new WS!(option.url, option.protocols);
+      let ws: WebSocketLike;
+      try {
+        ws = new WS!(option.url, option.protocols);
+      } catch (e) {
+        // SyntaxError/SecurityError: report it the platform way (fail callback, asynchronously).
+        Promise.resolve(e).then(option.fail);
+        return undefined;
+      }
       ws.binaryType = 'arraybuffer';
       return {
         onOpen: (fn) => (ws.onopen = () => fn(undefined)),
