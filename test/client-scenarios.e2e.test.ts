@@ -126,7 +126,7 @@ describe('wss-mp-client end to end', () => {
       const t0 = Date.now();
       wx.network(true);
       assert.ok(await until(() => h.isOpen(), 2000, 5), 'opens');
-      assert.ok(Date.now() - t0 < 250, `took ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 1000, `took ${Date.now() - t0} ms (the wait had ~3.9 s left)`);
     } finally {
       h.destroy();
       wx.closeAll();

@@ -2,7 +2,7 @@ import { defineConfig } from 'tsup';
 
 // dist/: ESM + CJS + .d.ts per entry for Node and bundlers.
 // miniprogram_dist/: what WeChat's Build npm copies verbatim: one bundled CommonJS file per
-// entry, ES2015 syntax (Build npm drops ES2019+ files silently). Checks live in scripts/.
+// entry, ES2015 syntax (Build npm drops ES2019+ files silently). Gates: test/dist.test.ts.
 const entry = { index: 'src/index.ts', web: 'src/web.ts', alipay: 'src/alipay.ts' };
 const common = { noExternal: ['@wss-mp/protocol'], clean: true, sourcemap: false, splitting: false } as const;
 

@@ -430,7 +430,7 @@ export const SCENARIOS: Scenario[] = [
           const problems: string[] = [];
           if (during) problems.push('connectSocket called while suspended');
           if (!reopened) problems.push('never reopens');
-          else if (after > 250) problems.push('reopens only when its timer fires');
+          else if (after > 1000) problems.push('reopens only when its timer fires'); // its wait is up to 3 s; ours: at once
           const c = h.closes[0];
           if (c?.code !== 1000 || c.reason !== 'interrupted') problems.push('close event lost 1000 "interrupted"');
           // The first problem only: which of the later ones show depends on where its timer was.
@@ -480,7 +480,8 @@ export const SCENARIOS: Scenario[] = [
           const t0 = Date.now();
           const ok = await until(() => h.isOpen(), 2500, 5);
           if (!ok) return fail('waits out its timer');
-          return Date.now() - t0 < 250 && wx.connectCalls > calls ? pass() : fail('waits out its timer');
+          // ~3.6 s of the wait remain; a generous bound keeps a loaded machine from flaking.
+          return Date.now() - t0 < 1000 && wx.connectCalls > calls ? pass() : fail('waits out its timer');
         });
       } finally {
         await echo?.close();
@@ -504,7 +505,7 @@ export const SCENARIOS: Scenario[] = [
           const took = Date.now() - t0;
           server.proc.kill('SIGCONT');
           if (!detected) return fail('stays OPEN: no heartbeat');
-          if (took > 400 + 400 + 300) return fail('detected late');
+          if (took > 400 + 400 + 500) return fail('detected late'); // interval + timeout + scheduling slack
           if (!(await until(() => h.isOpen() && h.opens > opens, 6000))) return fail('no reconnect after SIGCONT');
           return pass();
         });
