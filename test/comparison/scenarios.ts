@@ -140,9 +140,13 @@ export async function startTerminal(code = 4001, reason = 'unauthorized') {
     },
   });
   const url = await server.listen();
-  return { url, get connections() {
-    return connections;
-  }, close: () => server.close() };
+  return {
+    url,
+    get connections() {
+      return connections;
+    },
+    close: () => server.close(),
+  };
 }
 
 /** The real wss-mp-server CLI over TLS with its dev certificate, and a shim trusting its CA. */

@@ -48,7 +48,7 @@ export interface Handle {
   buffered(): number;
   close(code?: number, reason?: string): void;
   reconnect(code?: number, reason?: string): void;
-  /** A second, independent close listener (RWS: addEventListener; ours: on). */
+  /** A second, independent close listener (RWS: its onclose property; ours: another on()). */
   addCloseListener(fn: (e: CloseInfo) => void): void;
   destroy(): void;
   /** The module as loaded (reads, import-time side effects). */

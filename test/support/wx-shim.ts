@@ -137,7 +137,6 @@ export function createWxShim(opts: WxShimOptions = {}): WxShim {
     const emit = (k: keyof typeof l, res: unknown) => l[k].slice().forEach((f) => f(res));
     let state: 'connecting' | 'open' | 'closing' | 'closed' = 'connecting';
     let closeRequested = false;
-    let ignoredClose: { code?: number; reason?: string } | undefined;
     const started = Date.now();
     // A string here is what breaks some Android clients: pass it on as WeChat would (broken).
     const protocols = Array.isArray(option.protocols) ? option.protocols : option.protocols ? [String(option.protocols)] : [];
@@ -150,7 +149,6 @@ export function createWxShim(opts: WxShimOptions = {}): WxShim {
       state = 'open';
       const cost = Date.now() - started;
       emit('open', { header, profile: { fetchStart: started, cost, handshakeCost: cost } });
-      if (ignoredClose) task.close(ignoredClose); // a close asked for before open still applies? no: WeChat ignores it; the client must ask again
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
       if (state !== 'open') return;
@@ -186,10 +184,8 @@ export function createWxShim(opts: WxShimOptions = {}): WxShim {
       },
       close(o: { code?: number; reason?: string } & Callbacks = {}) {
         if (state === 'closed') return settle(o, false, ERR_TASK_GONE);
-        if (state === 'connecting' && opts.closeWhileConnecting === 'ignore') {
-          ignoredClose = undefined; // ignored, not deferred
-          return settle(o, true, 'closeSocket:ok');
-        }
+        // The legacy rule: a close before open does nothing (not even later); the task may open.
+        if (state === 'connecting' && opts.closeWhileConnecting === 'ignore') return settle(o, true, 'closeSocket:ok');
         closeRequested = true;
         if (state === 'connecting') {
           state = 'closing';
