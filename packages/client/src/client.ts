@@ -233,7 +233,13 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       (ep) => {
         const go = () => {
           if (g !== gen) return;
-          last = conn = openConnection(platform, ep, clock, onOpen, onMessage, onError, onClose);
+          try {
+            last = conn = openConnection(platform, ep, clock, onOpen, onMessage, onError, onClose);
+          } catch (e) {
+            // A connectSocket that throws (bad URL on some platforms) is one failed attempt.
+            err('ERR_SOCKET', e);
+            end(0, '');
+          }
         };
         // Never two sockets: the previous one must be gone (or given up on) first.
         if (last) last.whenGone(go);

@@ -95,7 +95,7 @@ export function openConnection(
   };
 
   // The endpoint object is this attempt's own, so it becomes the connectSocket option.
-  // A connectSocket that throws is left to the client's connectTimeout.
+  // A connectSocket that throws propagates: the client counts it as a failed attempt.
   const option: ConnectSocketOption = endpoint;
   option.fail = fail;
   const r = platform.connectSocket(option);

@@ -23,7 +23,7 @@ export interface ClientOptions {
   platform?: Platform;
   /** ms an attempt may take from its start (endpoint, previous socket's close, handshake) before it is abandoned. @default 10000 */
   connectTimeout?: number;
-  /** ms: the n-th retry (from 0) waits rand(0, min(backoffMax, backoffBase · 2^n)). @default 1000 */
+  /** ms: the n-th retry (from 0) waits rand(0, min(backoffMax, backoffBase · 2^n)). @default 2000 */
   backoffBase?: number;
   /** ms cap of the backoff window. @default 30000 */
   backoffMax?: number;
@@ -73,7 +73,7 @@ export function defaultShouldReconnect(code: number, _reason: string): boolean {
 /** Every default, documented one-to-one in README.md (a test compares them). */
 export const CLIENT_DEFAULTS = {
   connectTimeout: 10000,
-  backoffBase: 1000,
+  backoffBase: 2000,
   backoffMax: 30000,
   minUptime: 5000,
   maxRetries: Infinity,

@@ -4,7 +4,8 @@ import { backoffDelay, createBackoff } from '../src/backoff';
 import { CLIENT_DEFAULTS } from '../src/options';
 import { opened } from './helpers';
 
-const o = { backoffBase: CLIENT_DEFAULTS.backoffBase, backoffMax: CLIENT_DEFAULTS.backoffMax, minUptime: 5000 };
+// The formula is tested with a 1 s base for readable numbers; the default (2 s) is in the README test.
+const o = { backoffBase: 1000, backoffMax: CLIENT_DEFAULTS.backoffMax, minUptime: 5000 };
 
 test('full jitter: delay n is uniform in [0, min(max, base·2^n)), drawn afresh every attempt', () => {
   assert.equal(backoffDelay(0, o, () => 0), 0);
@@ -41,7 +42,7 @@ test('the failure count resets only after minUptime of a connection', () => {
 });
 
 test('a server that accepts and drops at once cannot make the client loop fast', async () => {
-  const { clock, wx, client, ev } = await opened({ random: () => 0.999 });
+  const { clock, wx, client, ev } = await opened({ random: () => 0.999, backoffBase: 1000 });
   for (let i = 0; i < 6; i++) {
     await clock.until(() => client.state === 'open');
     await clock.advance(100);

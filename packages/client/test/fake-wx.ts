@@ -21,7 +21,8 @@ export type Behavior =
   | 'fail' // connectSocket's fail callback; no task events
   | 'blackhole' // never opens; close() while connecting completes after `latency`
   | 'late-open' // like blackhole, but close() is ignored until the test calls task.open()
-  | 'error-only'; // onError and nothing else, ever
+  | 'error-only' // onError and nothing else, ever
+  | 'throw'; // connectSocket itself throws (some platforms do on a malformed URL)
 
 /** How the "server" answers frames: wss-mp-server (pong), a plain echo server, or silence. */
 export type Reply = 'pong' | 'echo' | 'none';
@@ -169,6 +170,7 @@ export class FakeWx {
     if (this.live >= this.limit) return failWith(ERR_LIMIT);
     const b = this.next.shift() ?? this.fallback;
     if (b === 'fail') return failWith('connectSocket:fail url not in domain list');
+    if (b === 'throw') throw new Error('connectSocket:fail invalid url');
     this.tasks.push(task);
     this.maxLive = Math.max(this.maxLive, this.live);
     this.later(() => {

@@ -127,6 +127,27 @@ describe('checklist', () => {
     assert.ok(ev.message[0]!.data instanceof ArrayBuffer);
   });
 
+  test('S7b connectSocket throwing synchronously is one failed attempt, not a wait for connectTimeout', async () => {
+    const rejections: unknown[] = [];
+    const onRejection = (r: unknown) => rejections.push(r);
+    process.on('unhandledRejection', onRejection);
+    try {
+      const { clock, wx, client, ev } = setup({ connectTimeout: 60_000 }, (w) => (w.next = ['throw']));
+      const t0 = clock.now();
+      await clock.until(() => client.state === 'open');
+      assert.deepEqual(errorCodes(ev), ['ERR_SOCKET']);
+      assert.match((ev.error[0]!.cause as Error).message, /invalid url/);
+      assert.equal(ev.reconnecting.length, 1);
+      // Reopened after one backoff wait, far sooner than the 60 s connect timeout.
+      assert.ok(clock.now() - t0 < 10_000, `reopened after ${clock.now() - t0} ms`);
+      assert.equal(wx.maxLive, 1);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(rejections, []);
+    } finally {
+      process.off('unhandledRejection', onRejection);
+    }
+  });
+
   test('S7 endpoint provider fails once: one failed attempt, then called again per attempt', async () => {
     let calls = 0;
     const url = async () => {
