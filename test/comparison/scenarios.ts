@@ -371,6 +371,32 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
+    id: 'S7b',
+    title: 'connectSocket throws synchronously once (malformed URL): one failed attempt, then recovers',
+    async run(s) {
+      const echo = await startEcho();
+      const wx = createWxShim();
+      let calls = 0;
+      const rejections: unknown[] = [];
+      const onRejection = (r: unknown) => rejections.push(r);
+      process.on('unhandledRejection', onRejection);
+      // The shim builds a `ws` client inside connectSocket, which throws on a malformed URL, as
+      // some platforms do. A long connect timeout: recovering must not wait for it.
+      const url = () => (++calls === 1 ? 'wss://bad host:1/' : echo.url);
+      try {
+        return await withHandle(s, wx, url, { ...FAST, connectTimeout: 20_000 }, async (h) => {
+          const opened = await until(() => h.isOpen(), 3000);
+          await new Promise((r) => setImmediate(r));
+          if (!opened) return fail(`not reopened before the connect timeout${rejections.length ? ' (unhandled rejection)' : ''}`);
+          return rejections.length ? fail('recovers, but leaves an unhandled rejection') : pass();
+        });
+      } finally {
+        process.off('unhandledRejection', onRejection);
+        await echo.close();
+      }
+    },
+  },
+  {
     id: 'S8',
     title: 'close() during a backoff wait, then reconnect() later: reconnects',
     async run(s) {
