@@ -27,10 +27,66 @@ export const TRUST_KEYWORDS: Readonly<Record<string, readonly string[]>> = {
 const MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
 
 /**
+ * Length of a leading `::ffff:` (any case), else 0. With the server on `::`, every IPv4 peer
+ * arrives in this form: the fast paths below skip the general IPv6 parser for it.
+ */
+function mappedPrefixLength(s: string): number {
+  if (s.length < 8 || s.charCodeAt(0) !== 58 || s.charCodeAt(1) !== 58 || s.charCodeAt(6) !== 58) return 0;
+  for (let i = 2; i < 6; i++) if ((s.charCodeAt(i) | 0x20) !== 0x66) return 0; // 'f' or 'F'
+  return 7;
+}
+
+/**
+ * The dotted quad from `start` to the end of `s` as a 32-bit number, or -1. Accepts exactly
+ * what net.isIPv4 accepts: four decimal octets 0–255 without leading zeros.
+ */
+function dottedQuad(s: string, start: number): number {
+  let value = 0;
+  let parts = 0;
+  let octet = 0;
+  let digits = 0;
+  for (let i = start; i <= s.length; i++) {
+    const c = i < s.length ? s.charCodeAt(i) : 46; // a virtual '.' closes the last octet
+    if (c === 46) {
+      if (digits === 0 || ++parts > 4) return -1;
+      value = value * 256 + octet;
+      octet = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      if (digits > 0 && octet === 0) return -1; // leading zero
+      octet = octet * 10 + (c - 48);
+      if (++digits > 3 || octet > 255) return -1;
+    } else {
+      return -1;
+    }
+  }
+  return parts === 4 ? value : -1;
+}
+
+function mappedBytes(v4: number): Uint8Array {
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out[12] = v4 >>> 24;
+  out[13] = (v4 >>> 16) & 0xff;
+  out[14] = (v4 >>> 8) & 0xff;
+  out[15] = v4 & 0xff;
+  return out;
+}
+
+/**
  * Parses an IPv4 or IPv6 address (zone id and surrounding brackets allowed) into 16 bytes,
  * IPv4 as IPv4-mapped. Returns null when it is not an address.
  */
 export function parseIp(input: string): Uint8Array | null {
+  // Fast path: plain IPv4 and ::ffff:a.b.c.d, as sockets report them. Whatever it does not
+  // accept goes to the general parser, so the result is the same either way (tested).
+  const v4 = dottedQuad(input, mappedPrefixLength(input));
+  return v4 >= 0 ? mappedBytes(v4) : parseIpGeneral(input);
+}
+
+/** @internal parseIp without the fast path: every accepted form. */
+export function parseIpGeneral(input: string): Uint8Array | null {
   let s = input.trim();
   if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
@@ -69,13 +125,38 @@ function isMapped(b: Uint8Array): boolean {
  * lower-cased. Non-addresses are returned unchanged.
  */
 export function normalizeIp(input: string): string {
-  if (isIPv4(input)) return input;
-  const b = parseIp(input);
+  const p = mappedPrefixLength(input);
+  if (dottedQuad(input, p) >= 0) return p === 0 ? input : input.slice(p); // fast path, as in parseIp
+  return canonicalText(input, parseIpGeneral(input));
+}
+
+/** @internal normalizeIp(input), given parseIpGeneral(input). */
+function canonicalText(input: string, b: Uint8Array | null): string {
   if (!b) return input;
   if (isMapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
   const s = input.trim().replace(/^\[|\]$/g, '');
   const zone = s.indexOf('%');
   return (zone === -1 ? s : s.slice(0, zone)).toLowerCase();
+}
+
+/** A TCP peer parsed once per upgrade: bytes for the trust check, text for everything else. */
+export interface PeerAddress {
+  /** normalizeIp() of the address; `unknown` when there is none. */
+  readonly text: string;
+  /** parseIp() of the address; null when it is not one. */
+  readonly bytes: Uint8Array | null;
+}
+
+const UNKNOWN_PEER: PeerAddress = Object.freeze({ text: 'unknown', bytes: null });
+
+/** Parses a socket's remoteAddress once: `{ text: normalizeIp(a), bytes: parseIp(a) }`. */
+export function parsePeer(input: string | undefined): PeerAddress {
+  if (!input) return UNKNOWN_PEER;
+  const p = mappedPrefixLength(input);
+  const v4 = dottedQuad(input, p);
+  if (v4 >= 0) return { text: p === 0 ? input : input.slice(p), bytes: mappedBytes(v4) };
+  const bytes = parseIpGeneral(input);
+  return { text: canonicalText(input, bytes), bytes };
 }
 
 /** Parses one rule: `a.b.c.d/n`, `x::y/n`, a plain address (/32 or /128). Throws OptionError. */
@@ -131,8 +212,13 @@ function matches(c: Cidr, b: Uint8Array): boolean {
 /** True if `ip` (any textual form) falls in one of the rules. */
 export function isTrusted(list: readonly Cidr[], ip: string | undefined): boolean {
   if (!ip || list.length === 0) return false;
-  const b = parseIp(ip);
-  return b !== null && list.some((c) => matches(c, b));
+  return matchesAny(list, parseIp(ip));
+}
+
+function matchesAny(list: readonly Cidr[], b: Uint8Array | null): boolean {
+  if (b === null) return false;
+  for (const c of list) if (matches(c, b)) return true;
+  return false;
 }
 
 /** Header names consulted, in order, when the peer is a trusted proxy. */
@@ -161,8 +247,20 @@ export function resolveClientIp(
   trusted: readonly Cidr[],
   headerNames: readonly string[] = DEFAULT_IP_HEADERS,
 ): string {
-  const fallback = peer ? normalizeIp(peer) : 'unknown';
-  if (!peer || !isTrusted(trusted, peer)) return fallback;
+  return clientIpFor(parsePeer(peer), headers, trusted, headerNames);
+}
+
+/**
+ * resolveClientIp() for a peer parsed already (the server parses each peer once). When the
+ * headers are not used, the answer is `peer.text` itself, not a copy.
+ */
+export function clientIpFor(
+  peer: PeerAddress,
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  trusted: readonly Cidr[],
+  headerNames: readonly string[] = DEFAULT_IP_HEADERS,
+): string {
+  if (!matchesAny(trusted, peer.bytes)) return peer.text;
   for (const name of headerNames) {
     const v = headers[name];
     if (v === undefined) continue;
@@ -182,5 +280,5 @@ export function resolveClientIp(
       if (a) return normalizeIp(a);
     }
   }
-  return fallback;
+  return peer.text;
 }

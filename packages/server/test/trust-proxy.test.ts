@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isTrusted, normalizeIp, parseCidr, parseIp, parseTrustList, resolveClientIp } from '../src/trust-proxy';
+import { isIPv4 } from 'node:net';
+import {
+  clientIpFor, isTrusted, normalizeIp, parseCidr, parseIp, parseIpGeneral, parsePeer, parseTrustList, resolveClientIp,
+} from '../src/trust-proxy';
 import { OptionError } from '../src/errors';
 
 test('parseIp: IPv4 becomes IPv4-mapped; IPv6 forms expand; garbage is null', () => {
@@ -18,6 +21,73 @@ test('normalizeIp: mapped to dotted quad, IPv6 lower-case without zone', () => {
   assert.equal(normalizeIp('10.1.2.3'), '10.1.2.3');
   assert.equal(normalizeIp('FE80::1%eth0'), 'fe80::1');
   assert.equal(normalizeIp('::1'), '::1');
+});
+
+/** normalizeIp as it was before the fast path, on the general parser: the reference. */
+function normalizeIpReference(input: string): string {
+  if (isIPv4(input)) return input;
+  const b = parseIpGeneral(input);
+  if (!b) return input;
+  if (b.subarray(0, 12).every((v, i) => v === (i < 10 ? 0 : 0xff))) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+  const s = input.trim().replace(/^\[|\]$/g, '');
+  const zone = s.indexOf('%');
+  return (zone === -1 ? s : s.slice(0, zone)).toLowerCase();
+}
+
+const EDGE_ADDRESSES = [
+  '127.0.0.1', '::ffff:127.0.0.1', '::FFFF:10.0.0.1', '::ffff:7f00:1', '::FfFf:192.168.1.1', '::ffff:0.0.0.0',
+  '0.0.0.0', '255.255.255.255', '10.0.0.255', '1.2.3.4', '9.99.199.249',
+  // Not accepted by net.isIPv4: leading zeros, out of range, wrong shape, stray characters.
+  '256.0.0.1', '1.2.3.256', '999.1.1.1', '1000.1.1.1', '01.2.3.4', '1.02.3.4', '1.2.3.04', '00.0.0.0', '1.2.3.00',
+  '1.2.3', '1.2.3.4.5', '1.2.3.4.', '.1.2.3.4', '1..2.3', '', '.', '...', '4294967295', '1e2.0.0.1', '+1.2.3.4',
+  '1.2.3.-4', '1.2.3.4:80', '\u0661.\u0662.\u0663.\u0664', '1.2.3.4\n',
+  // Other spellings the general parser handles (or rejects) on its own.
+  ' 1.2.3.4', '1.2.3.4 ', '[::ffff:1.2.3.4]', '::ffff:1.2.3.4%eth0', '::ffff:', '::ffff:1', '::ffff:1.2.3',
+  '::ffff:1.2.3.256', '::ffff:001.2.3.4', '::ffff:1.2.3.4x', '::ffff: 1.2.3.4', '::fffe:1.2.3.4', '::fff:1.2.3.4',
+  ':ffff:1.2.3.4', '::ffff::1.2.3.4', 'x::ffff:1.2.3.4', '::ffff:ffff:1.2.3.4', '0:0:0:0:0:ffff:1.2.3.4',
+  '0::ffff:1.2.3.4', '::ffgf:1.2.3.4', '::1', '::', '::127.0.0.1', '64:ff9b::1.2.3.4', 'fe80::1%lo', '2001:DB8::1',
+  '[2001:db8::1]', 'FE80::1%eth0', 'localhost', 'unknown',
+];
+
+/** Deterministic mutations of the edge cases: dropped, doubled, swapped characters. */
+function* mutations(seed = 1): Generator<string> {
+  let x = seed;
+  const rnd = (n: number) => ((x = (x * 1103515245 + 12345) % 2 ** 31) % n);
+  const alphabet = '0123456789.:fF ';
+  for (let k = 0; k < 5_000; k++) {
+    const base = EDGE_ADDRESSES[rnd(EDGE_ADDRESSES.length)]!;
+    const i = rnd(base.length + 1);
+    const c = alphabet[rnd(alphabet.length)]!;
+    const op = rnd(3);
+    yield op === 0 ? base.slice(0, i) + c + base.slice(i) : op === 1 ? base.slice(0, i) + base.slice(i + 1) : base.slice(0, i) + c + base.slice(i + 1);
+  }
+}
+
+test('fast path (IPv4, ::ffff:a.b.c.d): parseIp, normalizeIp and parsePeer equal the general parser', () => {
+  let fastForms = 0;
+  for (const ip of [...EDGE_ADDRESSES, ...mutations()]) {
+    assert.deepEqual(parseIp(ip), parseIpGeneral(ip), `parseIp(${JSON.stringify(ip)})`);
+    assert.equal(normalizeIp(ip), normalizeIpReference(ip), `normalizeIp(${JSON.stringify(ip)})`);
+    const peer = parsePeer(ip);
+    if (ip === '') assert.deepEqual(peer, { text: 'unknown', bytes: null });
+    else assert.deepEqual(peer, { text: normalizeIp(ip), bytes: parseIp(ip) }, `parsePeer(${JSON.stringify(ip)})`);
+    if (isIPv4(ip) || isIPv4(ip.slice(7))) fastForms++;
+  }
+  assert.ok(fastForms > 500, `the mutations exercise the fast path (${fastForms})`);
+  assert.equal(normalizeIp('::FFFF:10.0.0.1'), '10.0.0.1');
+  assert.equal(normalizeIp('::ffff:7f00:1'), '127.0.0.1');
+  assert.deepEqual(parseIp('::ffff:127.0.0.1'), parseIp('::ffff:7f00:1'));
+  assert.deepEqual(parsePeer(undefined), { text: 'unknown', bytes: null });
+});
+
+test('clientIpFor: one parse of the peer; untrusted peers get the peer text itself', () => {
+  const trust = parseTrustList('loopback');
+  const peer = parsePeer('::ffff:203.0.113.9');
+  assert.equal(clientIpFor(peer, { 'x-real-ip': '6.6.6.6' }, trust), peer.text);
+  assert.equal(peer.text, '203.0.113.9');
+  assert.equal(clientIpFor(parsePeer('::ffff:127.0.0.1'), { 'x-real-ip': '198.51.100.1' }, trust), '198.51.100.1');
+  assert.equal(clientIpFor(parsePeer('not-an-ip'), { 'x-real-ip': '198.51.100.1' }, trust), 'not-an-ip');
+  assert.equal(clientIpFor(parsePeer(undefined), {}, trust), 'unknown');
 });
 
 test('CIDR rules: IPv4, IPv6, IPv4-mapped peers, prefix edges', () => {
