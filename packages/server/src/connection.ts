@@ -30,6 +30,11 @@ export class Connection<T = Record<string, unknown>> {
   readonly path: string;
   /** Upgrade request URL including the query string (tokens: never log it). */
   readonly url: string;
+  /**
+   * The upgrade request's headers, when the server has at least one hook (onConnect,
+   * onMessage, onClose, onError). Without hooks (the echo server) they are not kept, to save
+   * memory per idle connection, and this is an empty frozen object.
+   */
   readonly headers: IncomingHttpHeaders;
   /** When the connection opened (ms since epoch). */
   readonly openedAt = Date.now();

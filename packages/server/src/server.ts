@@ -9,12 +9,12 @@ import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import { Connection } from './connection';
 import { WssMpServerError } from './errors';
 import { Logger, jsonLines, pathOnly } from './log';
-import { normalizeOrigin, resolveOptions, type ServerOptions } from './options';
+import { normalizeOrigin, resolveOptions, type MessageData, type ServerOptions } from './options';
 import { answerPlainHttp, underlyingSocket } from './plain-http';
 import { createStaticHandler } from './static';
 import {
@@ -28,7 +28,7 @@ import {
   type CertificateInfo,
   type KeyPair,
 } from './tls';
-import { normalizeIp, resolveClientIp } from './trust-proxy';
+import { clientIpFor, normalizeIp, parsePeer } from './trust-proxy';
 
 export interface BroadcastOptions {
   /** Skip this connection (typically the sender). */
@@ -72,14 +72,15 @@ function statusCodeSymbol(err: Error): symbol {
   return kStatusCode ?? Symbol('none');
 }
 /**
- * `() => hook(conn, req)` written inside onOpen would make V8 keep `req` (the whole
- * IncomingMessage) in the context that every per-connection listener closure shares, for the
- * connection's lifetime: ~0.9 KB heap per open connection (measured by test/bench). Built
- * out here, the thunk holds `req` alone and is dropped after the hook runs.
+ * ws's WebSocket with a slot for its Connection (through ws's documented `WebSocket` option),
+ * so that one set of listeners serves every connection, finding it as `this.conn`. A closure
+ * per listener and connection would stay allocated for the connection's lifetime.
  */
-function bindHook<A, B>(hook: (a: A, b: B) => void | Promise<void>, a: A, b: B): () => void | Promise<void> {
-  return () => hook(a, b);
+class ServerSocket extends WebSocket {
+  conn: Connection<any> | undefined = undefined;
 }
+/** `conn.headers` when no hook can read them: not kept (see onOpen). */
+const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({});
 /** How long a connection refused over a cap gets to finish the close handshake. */
 const REFUSE_GRACE_MS = 1_000;
 
@@ -196,6 +197,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     maxPayload: o.maxPayload,
     perMessageDeflate: false,
     clientTracking: false,
+    WebSocket: ServerSocket,
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
 
@@ -224,14 +226,21 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     }
   }
 
-  function callHook(hook: 'onConnect' | 'onMessage', conn: Connection<T>, run: () => void | Promise<void>): void {
+  /** Runs a hook on (conn, arg); takes the arguments rather than a closure so that the
+   * message path allocates nothing of its own. */
+  function callHook<A>(
+    name: 'onConnect' | 'onMessage',
+    conn: Connection<T>,
+    hook: (conn: Connection<T>, arg: A) => void | Promise<void>,
+    arg: A,
+  ): void {
     try {
-      const r = run();
+      const r = hook(conn, arg);
       if (r && typeof (r as Promise<void>).then === 'function') {
-        (r as Promise<void>).then(undefined, (err) => hookError(err, conn, hook));
+        (r as Promise<void>).then(undefined, (err) => hookError(err, conn, name));
       }
     } catch (err) {
-      hookError(err, conn, hook);
+      hookError(err, conn, name);
     }
   }
 
@@ -248,7 +257,73 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     ws.once('close', () => clearTimeout(t));
   }
 
-  function onOpen(ws: WebSocket, req: http.IncomingMessage, ip: string, path: string, origin: string | undefined): void {
+  // ---- per-connection listeners, shared by all connections (`this` is the socket) ----
+  const onMessage = o.onMessage;
+  /** The hot path: no allocation beyond what ws does (the echo sends the received buffer). */
+  function socketMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+    const conn = (this as ServerSocket).conn as Connection<T>;
+    conn.alive = true;
+    if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
+      conn.sendFrame(PONG_BUF, false);
+      return;
+    }
+    if (onMessage === undefined) {
+      conn.sendFrame(data, isBinary);
+      return;
+    }
+    callHook<MessageData>('onMessage', conn, onMessage, isBinary ? data : data.toString());
+  }
+  /** pong and ping: any sign of life counts for the heartbeat. */
+  function socketAlive(this: WebSocket): void {
+    (this as ServerSocket).conn!.alive = true;
+  }
+  function socketError(this: WebSocket, err: Error & { code?: string }): void {
+    const conn = (this as ServerSocket).conn as Connection<T>;
+    conn.error = err.code ?? err.message;
+    // ws closes with the status its error carries (1009 too big, 1007 bad UTF-8, 1002…)
+    // and then reports 1006 locally; log the code the client was sent.
+    const status = (err as unknown as Record<symbol, unknown>)[statusCodeSymbol(err)];
+    if (typeof status === 'number') conn.sentCode = status;
+    if (o.onError) {
+      try {
+        o.onError(err, conn);
+      } catch (again) {
+        hookError(again, conn, 'onError');
+      }
+    }
+  }
+  /** ws emits `close` exactly once: `on`, not `once` (which wraps the listener per socket). */
+  function socketClose(this: WebSocket, code: number, reasonBuf: Buffer): void {
+    const conn = (this as ServerSocket).conn as Connection<T>;
+    const { ip, path } = conn;
+    conns.delete(conn);
+    const left = (perIp.get(ip) ?? 1) - 1;
+    if (left > 0) perIp.set(ip, left);
+    else perIp.delete(ip);
+    const reason = reasonBuf.toString();
+    log.info('close', {
+      id: conn.id,
+      ip,
+      path,
+      code: conn.sentCode ?? code,
+      reason: reason || undefined,
+      by: conn.endReason,
+      error: conn.error,
+      durationMs: Date.now() - conn.openedAt,
+    });
+    if (o.onClose) {
+      try {
+        o.onClose(conn, code, reason);
+      } catch (err) {
+        hookError(err, conn, 'onClose');
+      }
+    }
+  }
+  // Request headers stay reachable as conn.headers only when a hook could read them; the
+  // echo server (the CLI) drops them with the request, like a bare ws server does.
+  const keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
+
+  function onOpen(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined): void {
     if (draining) {
       ws.on('error', ignore);
       ws.close(CloseCode.GOING_AWAY, 'server shutting down');
@@ -260,93 +335,43 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       return refuse(ws, ip, path, 'too many connections from your address');
     }
     perIp.set(ip, count + 1);
+    const url = req.url;
     const conn = new Connection<T>(ws, {
       id: nextId++,
       ip,
-      remoteAddress: normalizeIp(req.socket.remoteAddress ?? ''),
+      remoteAddress: peer,
       path,
-      url: req.url ?? path,
-      headers: req.headers,
+      url: url === undefined || url === path ? path : url,
+      headers: keepHeaders ? req.headers : NO_HEADERS,
       maxBufferedAmount: o.maxBufferedAmount,
       onSlowConsumer,
     });
     conns.add(conn);
+    ws.conn = conn;
+    ws.on('message', socketMessage);
+    ws.on('pong', socketAlive);
+    ws.on('ping', socketAlive);
+    ws.on('error', socketError);
+    ws.on('close', socketClose);
 
-    const onMessage = o.onMessage;
-    // The hot path: no allocation beyond what ws does (the echo sends the received buffer).
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      conn.alive = true;
-      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
-        conn.sendFrame(PONG_BUF, false);
-        return;
-      }
-      if (onMessage === undefined) {
-        conn.sendFrame(data, isBinary);
-        return;
-      }
-      callHook('onMessage', conn, () => onMessage(conn, isBinary ? data : data.toString()));
-    });
-    ws.on('pong', () => {
-      conn.alive = true;
-    });
-    ws.on('ping', () => {
-      conn.alive = true;
-    });
-    ws.on('error', (err: Error & { code?: string }) => {
-      conn.error = err.code ?? err.message;
-      // ws closes with the status its error carries (1009 too big, 1007 bad UTF-8, 1002…)
-      // and then reports 1006 locally; log the code the client was sent.
-      const status = (err as unknown as Record<symbol, unknown>)[statusCodeSymbol(err)];
-      if (typeof status === 'number') conn.sentCode = status;
-      if (o.onError) {
-        try {
-          o.onError(err, conn);
-        } catch (again) {
-          hookError(again, conn, 'onError');
-        }
-      }
-    });
-    ws.once('close', (code: number, reasonBuf: Buffer) => {
-      conns.delete(conn);
-      const left = (perIp.get(ip) ?? 1) - 1;
-      if (left > 0) perIp.set(ip, left);
-      else perIp.delete(ip);
-      const reason = reasonBuf.toString();
-      log.info('close', {
-        id: conn.id,
-        ip,
-        path,
-        code: conn.sentCode ?? code,
-        reason: reason || undefined,
-        by: conn.endReason,
-        error: conn.error,
-        durationMs: Date.now() - conn.openedAt,
-      });
-      if (o.onClose) {
-        try {
-          o.onClose(conn, code, reason);
-        } catch (err) {
-          hookError(err, conn, 'onClose');
-        }
-      }
-    });
-
-    log.info('connection', { id: conn.id, ip, path, origin, peer: conn.remoteAddress !== ip ? conn.remoteAddress : undefined });
-    if (o.onConnect) {
-      const hook = o.onConnect;
-      callHook('onConnect', conn, bindHook(hook, conn, req));
-    }
+    log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined });
+    if (o.onConnect) callHook('onConnect', conn, o.onConnect, req);
   }
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', ignore);
+    // No `error` listener here: every refusal below goes through httpReject, which adds one,
+    // and ws's handleUpgrade adds its own first thing. One left on the socket for the
+    // connection's lifetime would cost a listener array per connection.
     const path = normalizePath(pathOnly(req.url));
-    const ip = resolveClientIp(req.socket.remoteAddress, req.headers, o.trustProxy, o.ipHeaders);
+    // Parsed once: the trust check, conn.ip and conn.remoteAddress all come from this.
+    const peer = parsePeer(req.socket.remoteAddress);
+    const ip = clientIpFor(peer, req.headers, o.trustProxy, o.ipHeaders);
     if (draining) {
       log.info('reject', { ip, path, status: 503, reason: 'server shutting down' });
       return httpReject(socket, 503, 'Service Unavailable', 'server shutting down\n', 'Retry-After: 5\r\n');
     }
-    if (!o.paths.includes(path)) {
+    const pathIndex = o.paths.indexOf(path);
+    if (pathIndex === -1) {
       log.info('reject', { ip, path, status: 404, reason: `no WebSocket endpoint at this path (serving ${o.paths.join(', ')})` });
       return httpReject(socket, 404, 'Not Found', `No WebSocket endpoint at ${path}; use ${o.paths[0]}\n`);
     }
@@ -359,7 +384,9 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         return httpReject(socket, 403, 'Forbidden', 'origin not allowed\n');
       }
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, req, ip, path, originHeader));
+    // The configured string, not this request's copy, is what the connection keeps.
+    const knownPath = o.paths[pathIndex]!;
+    wss.handleUpgrade(req, socket, head, (ws) => onOpen(ws, req, ip, peer.text, knownPath, originHeader));
   });
 
   // ---- heartbeat ----------------------------------------------------------------------

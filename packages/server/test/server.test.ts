@@ -33,7 +33,7 @@ test('hooks see the connection (ip, path, url with query, headers); text is a st
   const { server, url } = await start({
     onConnect(conn, req) {
       connected = conn;
-      seen.push(`connect ${conn.ip} ${conn.path} ${conn.query.get('token')} ${req.headers['x-app']}`);
+      seen.push(`connect ${conn.ip} ${conn.path} ${conn.query.get('token')} ${req.headers['x-app']} ${conn.headers['x-app']}`);
       conn.data.user = 'u1';
     },
     onMessage(conn, data) {
@@ -63,12 +63,36 @@ test('hooks see the connection (ip, path, url with query, headers); text is a st
   ws.close(4321, 'bye');
   await closed;
   assert.deepEqual(seen, [
-    'connect 127.0.0.1 /wss abc demo',
+    'connect 127.0.0.1 /wss abc demo demo',
     'message text:tom u1',
     'message binary:0102 u1',
     `close ${connected!.id} 4321 bye`,
   ], 'the heartbeat frame never reaches onMessage');
   assert.equal(server.connections.size, 0);
+});
+
+test('without hooks, connections share their listeners and keep no request headers (memory per idle connection)', async (t) => {
+  const { server, url } = await start();
+  t.after(() => server.close());
+  const clients = await Promise.all([connect(`${url}?token=abc`, { headers: { 'X-App': 'demo' } }), connect(url)]);
+  const a = [...server.connections].find((c) => c.url.includes('token'));
+  const b = [...server.connections].find((c) => c !== a);
+  assert.ok(a && b);
+  for (const event of ['message', 'pong', 'ping', 'error', 'close']) {
+    assert.equal(a.socket.listenerCount(event), 1, event);
+    assert.equal(a.socket.listeners(event)[0], b.socket.listeners(event)[0], `one shared ${event} listener, not a closure per connection`);
+  }
+  assert.deepEqual(a.headers, {});
+  assert.ok(Object.isFrozen(a.headers));
+  assert.equal(a.url, '/wss?token=abc');
+  assert.equal(a.query.get('token'), 'abc');
+  assert.equal(b.url, '/wss');
+  assert.equal(a.remoteAddress, a.ip);
+  clients[0]!.send('{"type":"ping"}');
+  assert.equal((await nextMessage(clients[0]!))[0].toString(), '{"type":"pong"}');
+  clients[1]!.send(Buffer.from([7]));
+  assert.deepEqual([...(await nextMessage(clients[1]!))[0]], [7]);
+  for (const ws of clients) ws.close();
 });
 
 test('conn.close(4001) from onConnect refuses a client with a terminal code', async (t) => {
