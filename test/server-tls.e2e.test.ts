@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Pki, type Leaf } from './support/certs';
 import { findBinary, requireBinary } from './support/binaries';
 import { openWs, rawExchange, sClient, tlsExchange } from './support/net-tools';
+import { serverFlagsForBench } from './bench/lib/server-flags';
 
 describe('TLS policy (openssl s_client, RSA certificate with an intermediate)', { concurrency: true }, () => {
   let pki: Pki;
@@ -177,5 +178,36 @@ describe('development certificate', { concurrency: true }, () => {
     const res = await tlsExchange(server.port, caFile, 'GET /wss HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n');
     assert.match(res, /^HTTP\/1\.1 426 /);
     assert.match(res, /wss:\/\//);
+  });
+});
+
+describe('--no-plain-http-answer', () => {
+  let dir: string;
+  let server: RunningServer;
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-plain-off-'));
+    server = await startServer(['--dev-cert', '--no-plain-http-answer', '--heartbeat-interval', '0'], { env: { WSS_MP_DEV_CERT_DIR: dir } });
+  });
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('plain HTTP on the TLS port is closed without a response; wss still works', async () => {
+    const r = await rawExchange(server.port, 'GET /wss HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    assert.equal(r.data.length, 0, r.data.toString());
+    const log = await server.waitForLog((l) => l.event === 'tls-error' && l.error === 'ERR_SSL_HTTP_REQUEST');
+    assert.equal(log.ip, '127.0.0.1');
+    assert.ok(!server.logs.some((l) => l.event === 'plain-http'));
+    const caFile = (await server.waitForLog((l) => l.event === 'dev-cert')).ca as string;
+    const c = await openWs(server.url, { caFile });
+    c.ws.send('tom');
+    assert.equal((await c.next())[0].toString(), 'tom');
+    c.ws.close();
+  });
+
+  test('the benchmark finds the flag in --help (its detect mode)', async () => {
+    assert.equal((await serverFlagsForBench()).detectOffFlag, '--no-plain-http-answer');
   });
 });

@@ -40,6 +40,9 @@ export const SERVER_DEFAULTS = Object.freeze({
   allowedOrigins: Object.freeze([]) as readonly string[],
   /** Watch certificate files and reload them when they change. */
   watchCertificate: true,
+  /** TLS mode: answer plain HTTP (http://, ws://) on the TLS port with a 400 naming wss://.
+   * Off: such requests are closed without an answer, as Node does by default. */
+  plainHttpAnswer: true,
   /** Silence per-connection log lines. */
   quiet: false,
 });
@@ -100,6 +103,9 @@ export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<
   staticDir?: string;
   /** Reload `tls.certFile`/`keyFile` when they change. @default true */
   watchCertificate?: boolean;
+  /** TLS mode: answer plain HTTP on the TLS port with `400` naming wss:// (false: close it
+   * silently, as Node does). @default true */
+  plainHttpAnswer?: boolean;
   /** Where log entries go: false for none, or a function. @default JSON lines on stdout */
   logger?: false | ((entry: LogEntry) => void);
   /** @default false */
@@ -124,6 +130,7 @@ export interface ResolvedOptions<T> extends ServerHooks<T> {
   allowedOrigins: Set<string>;
   staticDir: string | undefined;
   watchCertificate: boolean;
+  plainHttpAnswer: boolean;
   logger: false | ((entry: LogEntry) => void) | undefined;
   quiet: boolean;
 }
@@ -191,7 +198,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
   for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
   }
-  for (const flag of ['watchCertificate', 'quiet'] as const) {
+  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'quiet'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
   }
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
@@ -218,6 +225,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     allowedOrigins: origins,
     staticDir: o.staticDir,
     watchCertificate: o.watchCertificate ?? d.watchCertificate,
+    plainHttpAnswer: o.plainHttpAnswer ?? d.plainHttpAnswer,
     logger: o.logger,
     quiet: o.quiet ?? d.quiet,
     onConnect: o.onConnect,

@@ -48,6 +48,7 @@ export const CLI_FLAGS: readonly CliFlag[] = [
   { name: 'heartbeat-interval', arg: 'DURATION', default: secs(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
   { name: 'drain-timeout', arg: 'DURATION', default: secs(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
   { name: 'no-watch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
+  { name: 'no-plain-http-answer', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
   { name: 'quiet', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', short: 'h', default: '-', help: 'print this help' },
@@ -115,6 +116,7 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: 'cert' | 'dev
   if (has('heartbeat-interval')) o.heartbeatInterval = parseDuration('--heartbeat-interval', str('heartbeat-interval')!);
   if (has('drain-timeout')) o.drainTimeout = parseDuration('--drain-timeout', str('drain-timeout')!);
   if (v['no-watch']) o.watchCertificate = false;
+  if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
   if (v.quiet) o.quiet = true;
   return o;
 }

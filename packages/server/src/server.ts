@@ -183,7 +183,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     server.on('tlsClientError', (err: Error, tlsSocket: TLSSocket) => {
       const peer = underlyingSocket(tlsSocket)?.remoteAddress ?? tlsSocket.remoteAddress;
       const ip = peer ? normalizeIp(peer) : 'unknown';
-      if (answerPlainHttp(err, tlsSocket)) {
+      if (o.plainHttpAnswer && answerPlainHttp(err, tlsSocket)) {
         log.info('plain-http', { ip, status: 400, msg: 'plain HTTP/ws:// on the TLS port: answered 400 (use wss://)' });
       } else {
         log.info('tls-error', { ip, error: (err as NodeJS.ErrnoException).code ?? err.message });

@@ -64,6 +64,15 @@ test('tls, origins, headers, hooks, logger are validated', () => {
   rejects(() => resolveOptions({ host: '' }), 'host', /host name/);
 });
 
+test('plainHttpAnswer: on by default, a boolean, off with --no-plain-http-answer', () => {
+  assert.equal(resolveOptions({}).plainHttpAnswer, true);
+  assert.equal(resolveOptions({ plainHttpAnswer: false }).plainHttpAnswer, false);
+  rejects(() => resolveOptions({ plainHttpAnswer: 'no' as never }), 'plainHttpAnswer', /true or false/);
+  assert.equal(flagsToOptions({ 'no-plain-http-answer': true }).plainHttpAnswer, false);
+  assert.equal(flagsToOptions({}).plainHttpAnswer, undefined);
+  assert.match(helpText(), /^\s+--no-plain-http-answer\s/m);
+});
+
 test('createServer validates before doing anything', () => {
   rejects(() => createServer({ port: -1, logger: false }), 'port', /0–65535/);
   assert.throws(() => createServer({ tls: { cert: 'not a pem', key: 'nope' }, logger: false }), { code: 'ERR_CERTIFICATE' });

@@ -45,3 +45,20 @@ test(`Node ${process.version}: a TLS server socket exposes its TCP socket (_pare
   assert.equal(await raw(port, Buffer.from('\x00\x01garbage\r\n\r\n')), '');
   assert.ok(logs.some((l) => l.event === 'tls-error'));
 });
+
+test('plainHttpAnswer: false closes plain HTTP without a response, as Node does', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-plain-off-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const dev = await ensureDevCert(dir);
+  const logs: LogEntry[] = [];
+  const server = createServer({
+    tls: { certFile: dev.certFile, keyFile: dev.keyFile }, port: 0, host: '127.0.0.1', logger: (e) => logs.push(e),
+    heartbeatInterval: 0, plainHttpAnswer: false,
+  });
+  await server.listen();
+  t.after(() => server.close());
+  const res = await raw(server.address()!.port, 'GET /wss HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n\r\n');
+  assert.equal(res, '', 'no 400: closed without a response');
+  assert.ok(!logs.some((l) => l.event === 'plain-http'));
+  assert.ok(logs.some((l) => l.event === 'tls-error' && l.error === 'ERR_SSL_HTTP_REQUEST' && l.ip === '127.0.0.1'));
+});

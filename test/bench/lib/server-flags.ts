@@ -36,7 +36,7 @@ export async function serverFlagsForBench(): Promise<BenchFlags> {
   }
   let detectOffFlag: string | null = null;
   let detectOnFlag: string | null = null;
-  for (const f of ['--no-plain-http-detect', '--no-http-detect', '--no-plain-http-400', '--no-detect-plain-http']) if (has(f)) detectOffFlag = f;
+  for (const f of ['--no-plain-http-answer', '--no-plain-http-detect', '--no-http-detect', '--no-plain-http-400', '--no-detect-plain-http']) if (has(f)) detectOffFlag = f;
   for (const f of ['--plain-http-detect', '--http-detect', '--plain-http-400', '--detect-plain-http']) if (has(f)) detectOnFlag = f;
   return { flags, detectOffFlag, detectOnFlag, help };
 }
