@@ -1,14 +1,14 @@
 // The two clients under comparison, each loaded the way WeChat loads a module (fresh realm,
 // define()-style wrapper, no DOM or Node globals) on top of the same wx shim:
 // - wss-mp-client: the built packages/client/miniprogram_dist/index.js, default platform = global wx;
-// - reconnecting-websocket 4.4.0 through the W3C facade in w3c-adapter.ts.
+// - reconnecting-websocket 4.4.0 through the W3C facade in ../support/w3c-adapter.ts.
 // Both get the same scaled-down timings (ms instead of s). A Handle is the common surface the
 // scenarios drive.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadMiniprogramModule, type LoadedModule, type WxShim } from '../support/wx-shim';
-import { makeW3CAdapter } from './w3c-adapter';
+import { makeW3CAdapter } from '../support/w3c-adapter';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const CLIENT_MP = path.resolve(here, '../../packages/client/miniprogram_dist/index.js');

@@ -15,7 +15,7 @@ import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { ROOT } from '../../support/server';
 import { loadWx, type SocketTaskLike, type WxLike } from './shim';
-import { w3cOver } from './w3c-adapter';
+import { makeW3CAdapter } from '../../support/w3c-adapter';
 
 interface Cfg {
   mode: 'msgs' | 'memory' | 'storm';
@@ -108,7 +108,7 @@ function rawConn(wx: WxLike, url: string): Conn {
 function rwsConn(RWS: any, wx: WxLike, url: string): Conn {
   // RWS draws minReconnectionDelay = 1000 + rand·4000 once per module load, i.e. once per phone.
   // Here 2,000 "phones" share one process, so each instance gets its own draw, as on devices.
-  const ws = new RWS(url, [], { WebSocket: w3cOver(wx), minReconnectionDelay: 1000 + Math.random() * 4000 });
+  const ws = new RWS(url, [], { WebSocket: makeW3CAdapter(wx), minReconnectionDelay: 1000 + Math.random() * 4000 });
   ws.binaryType = 'arraybuffer';
   const h: Conn = {
     open: false,

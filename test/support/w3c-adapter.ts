@@ -1,8 +1,9 @@
 // A small W3C WebSocket facade over wx.connectSocket, so reconnecting-websocket (which needs a
-// WebSocket class) can run on the same wx shim as wss-mp-client. It is deliberately correct
-// where a facade can be (exact-length copies of views, one close event, numeric codes), so the
-// comparison measures the library, not the adapter. Events are plain objects: the WeChat realm
-// has no Event/EventTarget. Test-only; never shipped.
+// WebSocket class) can run on the same wx shim as wss-mp-client: the comparison suite
+// (test/comparison) and the client benchmark's RWS storm (test/bench/client) both use it. It is
+// deliberately correct where a facade can be (exact-length copies of views, one close event,
+// numeric codes), so they measure the library, not the adapter. Events are plain objects: the
+// WeChat realm has no Event/EventTarget. Test-only; never shipped.
 type Listener = (ev: any) => void;
 
 export interface WxLike {
