@@ -7,7 +7,8 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadMiniprogramModule, type LoadedModule, type WxShim } from '../support/wx-shim';
+import { loadMiniprogramModule, type LoadedModule } from '../support/miniprogram-module';
+import type { WxShim } from '../support/wx-shim';
 import { makeW3CAdapter } from '../support/w3c-adapter';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
