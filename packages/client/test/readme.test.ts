@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { firstTableRows } from '../../../test/support/markdown';
 import { CLIENT_DEFAULTS } from '../src/index';
 import { PACKAGE } from './sandbox';
 
@@ -13,14 +14,7 @@ const readme = readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
 function table(heading: string): string[][] {
   const start = readme.indexOf(`\n## ${heading}\n`);
   assert.ok(start >= 0, `README has no "## ${heading}"`);
-  const lines = readme.slice(start).split('\n');
-  const first = lines.findIndex((l) => l.startsWith('|'));
-  const rows: string[][] = [];
-  for (const l of lines.slice(first + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(l.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
-  }
-  return rows;
+  return firstTableRows(readme.slice(start));
 }
 
 const code = (cell: string) => /^`([^`]+)`/.exec(cell)?.[1];

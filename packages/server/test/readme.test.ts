@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { SERVER_DEFAULTS } from '../src/options';
 import { CLI_FLAGS } from '../src/serve-cli';
 import { ERROR_CODES } from '../src/errors';
+import { firstTableRows } from '../../../test/support/markdown';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const readme = readFileSync(path.join(here, '..', 'README.md'), 'utf8');
@@ -15,14 +16,7 @@ const readme = readFileSync(path.join(here, '..', 'README.md'), 'utf8');
 function table(heading: string): string[][] {
   const start = readme.indexOf(heading);
   assert.ok(start !== -1, `README has "${heading}"`);
-  const lines = readme.slice(start).split('\n');
-  const first = lines.findIndex((l) => l.startsWith('|'));
-  const rows: string[][] = [];
-  for (const l of lines.slice(first + 2)) {
-    if (!l.startsWith('|')) break;
-    rows.push(l.slice(1, -1).split(/(?<!\\)\|/).map((c) => c.trim()));
-  }
-  return rows;
+  return firstTableRows(readme.slice(start));
 }
 
 test('README options table matches SERVER_DEFAULTS', () => {
