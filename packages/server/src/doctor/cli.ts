@@ -3,7 +3,7 @@
  * [--timeout S] [--json]`. Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
  */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from '../cli-util';
 import { OptionError, WssMpServerError } from '../errors';
 import { runDoctor } from './run';
 import { renderReport } from './render';
@@ -11,7 +11,7 @@ import { parseTarget, parseResolve } from './target';
 import { loadCa } from './ca';
 import type { DoctorOptions } from './types';
 
-export const EXIT = { OK: 0, FAIL: 1, USAGE: 2, INTERNAL: 3 } as const;
+export const EXIT = { OK: 0, FAIL: 1, USAGE: EXIT_USAGE, INTERNAL: 3 } as const;
 
 export const USAGE = `Usage: wss-mp-server doctor <wss-url> [options]
 
@@ -34,29 +34,19 @@ Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
 Example: wss-mp-server doctor wss://wss.example.com/wss
 `;
 
-export interface CliIo {
-  stdout: { write(s: string): unknown; isTTY?: boolean };
-  stderr: { write(s: string): unknown };
-}
-
 const KNOWN = '--ca, --resolve, --echo, --timeout, --json, --help';
 
 /** Turns argv into runDoctor arguments; throws OptionError naming the bad option. */
 export function parseDoctorArgs(argv: string[]): { help: true } | { help: false; url: string; json: boolean; options: DoctorOptions } {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        ca: { type: 'string' },
-        resolve: { type: 'string', multiple: true },
-        echo: { type: 'string' },
-        timeout: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    parsed = parseCommandArgs(argv, {
+      ca: { type: 'string' },
+      resolve: { type: 'string', multiple: true },
+      echo: { type: 'string' },
+      timeout: { type: 'string' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     });
   } catch (err) {
     const e = err as Error & { code?: string };
@@ -136,8 +126,7 @@ function reportError(err: unknown, json: boolean, io: CliIo): number {
   const message = err instanceof Error ? err.message : String(err);
   const option = err instanceof OptionError ? err.option : undefined;
   if (json) io.stdout.write(JSON.stringify({ error: { code, message, option } }, null, 2) + '\n');
-  io.stderr.write(`wss-mp-server doctor: ${message}\n`);
-  if (known) io.stderr.write('Run "wss-mp-server doctor --help" for usage.\n');
-  else if (err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
+  writeCliError(io, 'doctor', message, known);
+  if (!known && err instanceof Error && err.stack) io.stderr.write(err.stack + '\n');
   return known ? EXIT.USAGE : EXIT.INTERNAL;
 }

@@ -2,7 +2,7 @@
  * `wss-mp-server proxy-config nginx|apache|caddy --domain NAME [options]`: prints a reverse-proxy
  * config. Exit codes: 0 printed, 2 usage or invalid option (the message names the option).
  */
-import { parseArgs } from 'node:util';
+import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from '../cli-util';
 import { WssMpServerError } from '../errors';
 import { PROXY_CONFIG_DEFAULTS as D, PROXY_KINDS, type ProxyKind } from './options';
 import { renderProxyConfig } from './index';
@@ -35,35 +35,25 @@ Example:
   wss-mp-server proxy-config nginx --domain example.com > /etc/nginx/conf.d/example.com-wss.conf
 `;
 
-export interface Io {
-  stdout: { write(s: string): unknown };
-  stderr: { write(s: string): unknown };
-}
-
-export async function main(argv: string[], io: Io = process): Promise<number> {
+export async function main(argv: string[], io: CliIo = process): Promise<number> {
   const fail = (msg: string) => {
-    io.stderr.write(`wss-mp-server proxy-config: ${msg}\nRun "wss-mp-server proxy-config --help" for usage.\n`);
-    return 2;
+    writeCliError(io, 'proxy-config', msg);
+    return EXIT_USAGE;
   };
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        domain: { type: 'string' },
-        path: { type: 'string' },
-        upstream: { type: 'string' },
-        listen: { type: 'string' },
-        cert: { type: 'string' },
-        key: { type: 'string' },
-        'idle-timeout': { type: 'string' },
-        'heartbeat-interval': { type: 'string' },
-        'worker-shutdown-timeout': { type: 'string' },
-        'post-quantum': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
+    parsed = parseCommandArgs(argv, {
+      domain: { type: 'string' },
+      path: { type: 'string' },
+      upstream: { type: 'string' },
+      listen: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'idle-timeout': { type: 'string' },
+      'heartbeat-interval': { type: 'string' },
+      'worker-shutdown-timeout': { type: 'string' },
+      'post-quantum': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     });
   } catch (err) {
     return fail((err as Error).message);
