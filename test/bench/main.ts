@@ -15,7 +15,7 @@ import { makePlan, MODES, SERVER_MODES, type Mode, type Plan } from './lib/plan'
 import { pinning, usableCores, HAVE_TASKSET } from './lib/proc';
 import { compare, markdown, detailTable, type Comparison, type RunRecord, type Row } from './lib/report';
 import { loadTlsPolicy } from './lib/tls-policy';
-import { startTarget, TARGETS, nginxSiteSource, type TargetContext, type TargetName } from './lib/targets';
+import { startTarget, TARGETS, nginxSiteSource, type RunningTarget, type TargetContext, type TargetName } from './lib/targets';
 import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
@@ -104,6 +104,21 @@ async function main() {
         rec.errors.push(msg);
         log(`!!! ${msg.split('\n').slice(0, 6).join('\n')}`);
       };
+      // Starts target t, runs body against it, stops it; a target that does not start is an error.
+      const withTarget = async (t: TargetName, body: (target: RunningTarget) => Promise<void>) => {
+        let target;
+        try {
+          target = await startTarget(t, ctx);
+        } catch (e) {
+          fail(`start ${t}`, e);
+          return;
+        }
+        try {
+          await body(target);
+        } finally {
+          await target.stop();
+        }
+      };
 
       // Server modes: each target fresh, all window modes against it, order rotated per run so no
       // target always goes first (or last) while the machine warms up.
@@ -111,14 +126,7 @@ async function main() {
       if (serverModes.length) {
         const order = targets.map((_, i) => targets[(i + run - 1) % targets.length]!);
         for (const t of order) {
-          let target;
-          try {
-            target = await startTarget(t, ctx);
-          } catch (e) {
-            fail(`start ${t}`, e);
-            continue;
-          }
-          try {
+          await withTarget(t, async (target) => {
             for (const mode of serverModes) {
               const cfg =
                 mode === 'pingpong'
@@ -134,39 +142,30 @@ async function main() {
                 fail(`${mode} ${t}`, e);
               }
             }
-          } finally {
-            await target.stop();
-          }
+          });
         }
       }
 
       if (modes.includes('idle')) {
         for (const t of plan.idleTargets.filter((x) => targets.includes(x as TargetName)) as TargetName[]) {
-          let target;
-          try {
-            target = await startTarget(t, ctx);
-          } catch (e) {
-            fail(`start ${t}`, e);
-            continue;
-          }
-          try {
-            const r = await runIdle(
-              target,
-              { mode: 'idle', conns: 0, idleSteps: plan.idleSteps, openConcurrency: 50, localAddresses: plan.localAddresses },
-              certs.ca,
-              pin.load,
-            );
-            rec.raw[`idle.${t}`] = r;
-            r.steps.forEach((s, i) => {
-              rec.figures[`idle.${t}.rssPerConnKiB@${i}`] = s.rssPerConn / 1024;
-              rec.figures[`idle.${t}.conns@${i}`] = s.conns;
-            });
-            log(`run ${run} idle       ${t.padEnd(12)} ${r.steps.map((s) => `${s.conns} conns: ${(s.rssPerConn / 1024).toFixed(1)} KiB/conn (opened in ${s.openSeconds.toFixed(1)} s, ${s.errors} errors)`).join('; ')}`);
-          } catch (e) {
-            fail(`idle ${t}`, e);
-          } finally {
-            await target.stop();
-          }
+          await withTarget(t, async (target) => {
+            try {
+              const r = await runIdle(
+                target,
+                { mode: 'idle', conns: 0, idleSteps: plan.idleSteps, openConcurrency: 50, localAddresses: plan.localAddresses },
+                certs.ca,
+                pin.load,
+              );
+              rec.raw[`idle.${t}`] = r;
+              r.steps.forEach((s, i) => {
+                rec.figures[`idle.${t}.rssPerConnKiB@${i}`] = s.rssPerConn / 1024;
+                rec.figures[`idle.${t}.conns@${i}`] = s.conns;
+              });
+              log(`run ${run} idle       ${t.padEnd(12)} ${r.steps.map((s) => `${s.conns} conns: ${(s.rssPerConn / 1024).toFixed(1)} KiB/conn (opened in ${s.openSeconds.toFixed(1)} s, ${s.errors} errors)`).join('; ')}`);
+            } catch (e) {
+              fail(`idle ${t}`, e);
+            }
+          });
         }
       }
 

@@ -1,5 +1,6 @@
 // Drives one load-generator process (../loadgen/loadgen.mjs) against a running target and samples
 // the server's CPU time (/proc) exactly at the window's start and end lines.
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawnPinned, lines, stopProcess, treeCpuSeconds, rssBytes, sleep } from './proc';
@@ -42,6 +43,34 @@ function spawnLoad<C extends { mode: string }>(target: RunningTarget, cfg: C, ca
   return spawnPinned(process.execPath, [...args, JSON.stringify(full)], { core, stdin: cfg.mode === 'idle' });
 }
 
+/**
+ * Follows a load-generator process: each JSON line of its output goes to `onMessage`, a
+ * `{"phase":"error"}` line is kept as the failure, and the process is killed 10 s after its own
+ * deadline. Resolves when it exits, with its exit code and why it failed (that error, else the
+ * last lines it printed).
+ */
+function followLoadgen(proc: ChildProcess, deadlineMs: number, onMessage: (msg: Record<string, unknown>) => void): Promise<{ code: number | null; failure: string }> {
+  return new Promise((resolve) => {
+    let error: string | null = null;
+    const output = lines(proc, (l) => {
+      if (!l.startsWith('{')) return;
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(l);
+      } catch {
+        return;
+      }
+      if (msg.phase === 'error') error = String(msg.message);
+      else onMessage(msg);
+    });
+    const hard = setTimeout(() => proc.kill('SIGKILL'), deadlineMs + 10_000);
+    proc.once('exit', (code) => {
+      clearTimeout(hard);
+      resolve({ code, failure: error ?? output.slice(-10).join('\n') });
+    });
+  });
+}
+
 /** pingpong / throughput / handshake (or a client script): one window, CPU sampled at its edges. */
 export async function runWindow<C extends { mode: string; warmupMs?: number; durationMs?: number; deadlineMs?: number }>(
   target: RunningTarget,
@@ -52,33 +81,19 @@ export async function runWindow<C extends { mode: string; warmupMs?: number; dur
 ): Promise<LoadResult> {
   const deadlineMs = cfg.deadlineMs ?? (cfg.warmupMs ?? 1000) + (cfg.durationMs ?? 3000) + 30_000;
   const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core, script);
-  return new Promise((resolve, reject) => {
-    let cpu0 = 0;
-    let result: LoadResult | null = null;
-    let error: string | null = null;
-    const output = lines(proc, (l) => {
-      if (!l.startsWith('{')) return;
-      let msg: Record<string, unknown>;
-      try {
-        msg = JSON.parse(l);
-      } catch {
-        return;
-      }
-      if (msg.phase === 'start') cpu0 = treeCpuSeconds(target.cpuPids);
-      else if (msg.phase === 'end') {
-        const cpu = treeCpuSeconds(target.cpuPids) - cpu0;
-        const seconds = msg.seconds as number;
-        const { phase: _p, ...rest } = msg;
-        result = { ...(rest as LoadResult), serverCpuSeconds: cpu, serverCpuUtil: cpu / seconds, seconds };
-      } else if (msg.phase === 'error') error = String(msg.message);
-    });
-    const hard = setTimeout(() => proc.kill('SIGKILL'), deadlineMs + 10_000);
-    proc.once('exit', (code) => {
-      clearTimeout(hard);
-      if (result) resolve(result);
-      else reject(new Error(`load generator (${cfg.mode} → ${target.name}) failed (exit ${code}): ${error ?? output.slice(-10).join('\n')}`));
-    });
+  let cpu0 = 0;
+  let result = null as LoadResult | null;
+  const { code, failure } = await followLoadgen(proc, deadlineMs, (msg) => {
+    if (msg.phase === 'start') cpu0 = treeCpuSeconds(target.cpuPids);
+    else if (msg.phase === 'end') {
+      const cpu = treeCpuSeconds(target.cpuPids) - cpu0;
+      const seconds = msg.seconds as number;
+      const { phase: _p, ...rest } = msg;
+      result = { ...(rest as LoadResult), serverCpuSeconds: cpu, serverCpuUtil: cpu / seconds, seconds };
+    }
   });
+  if (!result) throw new Error(`load generator (${cfg.mode} → ${target.name}) failed (exit ${code}): ${failure}`);
+  return result;
 }
 
 export interface IdleStep {
@@ -100,33 +115,18 @@ export async function runIdle(target: RunningTarget, cfg: LoadConfig, ca: string
   const deadlineMs = cfg.deadlineMs ?? 180_000;
   const proc = spawnLoad(target, { ...cfg, deadlineMs }, ca, core);
   const steps: IdleStep[] = [];
-  return new Promise((resolve, reject) => {
-    let error: string | null = null;
-    const output = lines(proc, (l) => {
-      if (!l.startsWith('{')) return;
-      let msg: Record<string, unknown>;
-      try {
-        msg = JSON.parse(l);
-      } catch {
-        return;
-      }
-      if (msg.phase === 'held') {
-        void (async () => {
-          await sleep(settleMs);
-          const rss = rssBytes(target.rssPid);
-          const n = msg.n as number;
-          steps.push({ conns: n, rssBytes: rss, rssPerConn: (rss - rss0) / n, openSeconds: msg.openSeconds as number, errors: msg.errors as number });
-          proc.stdin?.write('next\n');
-        })();
-      } else if (msg.phase === 'error') error = String(msg.message);
-    });
-    const hard = setTimeout(() => proc.kill('SIGKILL'), deadlineMs + 10_000);
-    proc.once('exit', (code) => {
-      clearTimeout(hard);
-      if (code === 0 && steps.length) resolve({ rss0, steps });
-      else reject(new Error(`idle load generator → ${target.name} failed (exit ${code}): ${error ?? output.slice(-10).join('\n')}`));
-    });
+  const { code, failure } = await followLoadgen(proc, deadlineMs, (msg) => {
+    if (msg.phase !== 'held') return;
+    void (async () => {
+      await sleep(settleMs);
+      const rss = rssBytes(target.rssPid);
+      const n = msg.n as number;
+      steps.push({ conns: n, rssBytes: rss, rssPerConn: (rss - rss0) / n, openSeconds: msg.openSeconds as number, errors: msg.errors as number });
+      proc.stdin?.write('next\n');
+    })();
   });
+  if (code !== 0 || !steps.length) throw new Error(`idle load generator → ${target.name} failed (exit ${code}): ${failure}`);
+  return { rss0, steps };
 }
 
 export { stopProcess };
