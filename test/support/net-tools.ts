@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import WebSocket, { type ClientOptions } from 'ws';
+import { encodeFrame } from './raw-frames';
 import { DeadlineError } from './wait';
 
 export interface SClientResult {
@@ -165,7 +166,8 @@ export interface RawWs {
 /**
  * A bare WebSocket client over plain TCP (for --behind-proxy servers) that does exactly what
  * it is told: no automatic pong, no close reply, reads only if `read` is true. For testing
- * heartbeats, drain stragglers and slow consumers.
+ * heartbeats, drain stragglers and slow consumers. For TLS, bad frames and parsed answers,
+ * see rawConnect in test/support/raw-frames.ts.
  */
 export function rawWs(
   port: number,
@@ -221,14 +223,9 @@ function randomKey(): string {
   return Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))).toString('base64');
 }
 
-/** A masked client frame with FIN set. */
+const FIXED_MASK = Buffer.from([0x12, 0x34, 0x56, 0x78]);
+
+/** A masked client frame with FIN set (test/support/raw-frames.ts writes any other kind). */
 export function frame(opcode: number, payload: Buffer): Buffer {
-  const len = payload.length;
-  const head = len < 126 ? Buffer.from([0x80 | opcode, 0x80 | len])
-    : len < 65536 ? Buffer.from([0x80 | opcode, 0x80 | 126, len >> 8, len & 0xff])
-    : Buffer.concat([Buffer.from([0x80 | opcode, 0x80 | 127]), (() => { const b = Buffer.alloc(8); b.writeBigUInt64BE(BigInt(len)); return b; })()]);
-  const mask = Buffer.from([0x12, 0x34, 0x56, 0x78]);
-  const body = Buffer.alloc(len);
-  for (let i = 0; i < len; i++) body[i] = payload[i]! ^ mask[i & 3]!;
-  return Buffer.concat([head, mask, body]);
+  return encodeFrame({ opcode, payload, mask: FIXED_MASK });
 }

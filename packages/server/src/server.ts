@@ -79,6 +79,18 @@ function statusCodeSymbol(err: Error): symbol {
 class ServerSocket extends WebSocket {
   conn: Connection<any> | undefined = undefined;
 }
+/**
+ * Fragments allowed per message (more: close 1008). ws keeps each fragment as a view into the
+ * socket read chunk it arrived in (up to 64 KiB; 16 KiB with TLS) until the message is
+ * complete, and the peer can fill the rest of each chunk with pongs. With ws's default of
+ * 16384, one 16 KiB message in 1-byte fragments held 1.1 GiB of RSS (measured, plain;
+ * test/server-frames.e2e.test.ts). 64 covers real fragmenters (Autobahn's largest non-
+ * performance case, 10.1.1, sends 64 KiB in ~51 fragments) and bounds what a message pins to
+ * about 4 MiB; a larger maxPayload allows one fragment per 16 KiB (about 4 × maxPayload).
+ */
+function maxFragmentsFor(maxPayload: number): number {
+  return Math.min(16_384, Math.max(64, Math.ceil(maxPayload / 16_384)));
+}
 /** `conn.headers` when no hook can read them: not kept (see onOpen). */
 const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({});
 /** How long a connection refused over a cap gets to finish the close handshake. */
@@ -195,6 +207,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   const wss = new WebSocketServer({
     noServer: true,
     maxPayload: o.maxPayload,
+    maxFragments: maxFragmentsFor(o.maxPayload),
     perMessageDeflate: false,
     clientTracking: false,
     WebSocket: ServerSocket,
@@ -245,7 +258,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   }
 
   function onSlowConsumer(conn: Connection<any>): void {
-    conn.terminate(`slow consumer: more than ${o.maxBufferedAmount} bytes unsent`);
+    conn.terminate(`slow consumer: more than ${o.maxBufferedAmount} bytes unsent (messages and the reads they hold)`);
   }
 
   function refuse(ws: WebSocket, ip: string, path: string, reason: string): void {
