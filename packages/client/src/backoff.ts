@@ -17,9 +17,13 @@ export function backoffDelay(retry: number, o: BackoffOptions, random: () => num
 }
 
 export interface Backoff {
-  /** Consecutive failed attempts since the last stable connection (or reset). */
+  /** Failed attempts in a row since the last stable connection (or reset). */
   readonly fails: number;
-  /** Counts one more failure and returns the delay before the next attempt. */
+  /** Retries scheduled since then (the last one's number, 1-based). */
+  readonly retries: number;
+  /** Counts one failed attempt (a drop of an open socket is not one). */
+  failed(): void;
+  /** Counts one more retry and returns its delay. */
   next(): number;
   reset(): void;
   opened(now: number): void;
@@ -29,20 +33,26 @@ export interface Backoff {
 
 export function createBackoff(o: BackoffOptions, random: () => number): Backoff {
   let failures = 0;
+  let n = 0;
   let openedAt = -1;
+  const reset = () => {
+    failures = n = 0;
+  };
   return {
     get fails() {
       return failures;
     },
-    next: () => backoffDelay(failures++, o, random),
-    reset() {
-      failures = 0;
+    get retries() {
+      return n;
     },
+    failed: () => void failures++,
+    next: () => backoffDelay(n++, o, random),
+    reset,
     opened(now) {
       openedAt = now;
     },
     closed(now) {
-      if (openedAt >= 0 && now - openedAt >= o.minUptime) failures = 0;
+      if (openedAt >= 0 && now - openedAt >= o.minUptime) reset();
       openedAt = -1;
     },
   };

@@ -1,11 +1,11 @@
-import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, type CloseCode } from '@wss-mp/protocol';
+import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, utf8ByteLength, type CloseCode } from '@wss-mp/protocol';
 import { createBackoff } from './backoff';
 import { openConnection, type Connection } from './connection';
 import { SocketError, type SocketErrorCode } from './errors';
 import { createEmitter } from './events';
 import { createHeartbeat } from './heartbeat';
 import { watchLifecycle } from './lifecycle';
-import { resolveOptions, toEndpoint, type ClientOptions } from './options';
+import { CLIENT_DEFAULTS, resolveOptions, toEndpoint, type ClientOptions } from './options';
 import type { Data, Platform } from './platform/types';
 import { createQueue } from './queue';
 
@@ -30,7 +30,7 @@ export interface ClientEvents {
 }
 
 export interface Stats {
-  /** Connect attempts started (the first one included). */
+  /** Sockets requested from the platform (connectSocket calls; the first one included). */
   attempts: number;
   /** Opens after the first one. */
   reconnects: number;
@@ -40,7 +40,7 @@ export interface Stats {
   sent: number;
   /** Messages received (heartbeat answers excluded). */
   received: number;
-  /** Messages lost: queue overflow, refused by the platform, or sent after destroy(). */
+  /** Messages lost: queue overflow, too big, refused by the platform, or sent after destroy(). */
   dropped: number;
   /** Messages waiting in the queue now. */
   queued: number;
@@ -54,7 +54,11 @@ export interface Client {
   readonly stats: Stats;
   /** Adds a listener; returns the function that removes it. */
   on<K extends keyof ClientEvents>(type: K, listener: (event: ClientEvents[K]) => void): () => void;
-  /** Sends now if open, else queues (see queueSize / queueOverflow). Binary leaves as an exact-length copy. */
+  /**
+   * Sends now if open, else queues (see queueSize / queueOverflow); queues too while the network
+   * is reported lost. Binary leaves as an exact-length copy. Larger than maxMessageSize: 'dropped'.
+   * Throws ERR_ARGUMENT for anything but a string, ArrayBuffer or ArrayBuffer view.
+   */
   send(data: string | ArrayBuffer | ArrayBufferView): SendResult;
   /** Stops for good (until reconnect()). Code 1000 or 3000–4999, reason ≤ 123 UTF-8 bytes. */
   close(code?: number, reason?: string): void;
@@ -67,6 +71,7 @@ export interface Client {
 }
 
 const noop = () => {};
+type Policy = (a: any, b?: any) => boolean;
 
 // Codes from the shared registry, as literals so the bundle does not carry the whole table;
 // the annotations make the compiler check each against the registry.
@@ -75,11 +80,18 @@ const HEARTBEAT_TIMEOUT: typeof CloseCode.HEARTBEAT_TIMEOUT = 4500;
 const CONNECT_TIMEOUT: typeof CloseCode.CONNECT_TIMEOUT = 4501;
 const RECONNECT: typeof CloseCode.RECONNECT = 4502;
 const APP_HIDDEN: typeof CloseCode.APP_HIDDEN = 4503;
+const NETWORK_LOST: typeof CloseCode.NETWORK_LOST = 4504;
+
+const badArg = (m: string) => new SocketError('ERR_ARGUMENT', m);
 
 function toData(d: string | ArrayBuffer | ArrayBufferView): Data {
+  if (typeof d === 'string') return d;
   // Copies: a queued message must not change if the caller reuses its buffer, and a view's
-  // .buffer may be a larger pool, so only the viewed bytes are taken. (Strings slice to themselves.)
-  return ArrayBuffer.isView(d) ? (d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer) : d.slice(0);
+  // .buffer may be a larger pool, so only the viewed bytes are taken. The tag test (not
+  // instanceof) accepts buffers from another realm (a mini program's page vs its npm module).
+  if (ArrayBuffer.isView(d)) return d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer;
+  if (Object.prototype.toString.call(d) === '[object ArrayBuffer]') return (d as ArrayBuffer).slice(0);
+  throw badArg('send data: a string, ArrayBuffer or ArrayBuffer view');
 }
 
 function checkClose(code: number, reason: string) {
@@ -91,7 +103,7 @@ function checkClose(code: number, reason: string) {
     // stays too long
   }
   if (!isClientSendableCloseCode(code) || typeof reason !== 'string' || bytes > MAX_CLOSE_REASON_BYTES) {
-    throw new SocketError('ERR_ARGUMENT', 'close code: 1000 or 3000-4999; reason: <= 123 UTF-8 bytes');
+    throw badArg('close code: 1000 or 3000-4999; reason: <= 123 UTF-8 bytes');
   }
 }
 
@@ -103,15 +115,31 @@ export function createCore(platform: Platform | undefined | false, options: Clie
   if (!platform || !platform.connectSocket) throw new SocketError('ERR_PLATFORM', 'no connectSocket: pass option "platform"');
   const o = resolveOptions(options);
   const clock = o.clock;
-  // A throwing listener must not break the loop; rethrow on a fresh stack for the host to see.
-  const em = createEmitter<ClientEvents>((e) =>
-    clock.setTimeout(() => {
-      throw e;
-    }, 0),
+  // A throwing listener must not break the loop: it is reported as ERR_CALLBACK. One thrown by
+  // an error listener is rethrown on a fresh stack instead (reporting it there would loop), so
+  // the host's error handler still sees it.
+  const em = createEmitter<ClientEvents>((e, type) =>
+    type === 'error'
+      ? clock.setTimeout(() => {
+          throw e;
+        }, 0)
+      : err('ERR_CALLBACK', e),
   );
   const emit = em.emit;
   // The message carries the host's words (WeChat's errMsg, an Error's message) when there are some.
   const err = (code: SocketErrorCode, cause?: any) => emit('error', new SocketError(code, cause && (cause.errMsg || cause.message), cause));
+  /**
+   * Runs a user policy (shouldReconnect, isPong). A throw is reported as ERR_CALLBACK and the
+   * documented default decides instead, so a bad policy can never leave the loop half-way.
+   */
+  const ask = (fn: Policy, fallback: Policy, a: any, b?: any): boolean => {
+    try {
+      return fn(a, b);
+    } catch (e) {
+      err('ERR_CALLBACK', e);
+      return fallback(a, b);
+    }
+  };
   const stats = { attempts: 0, reconnects: 0, rtt: null as number | null, sent: 0, received: 0, dropped: 0 };
   const backoff = createBackoff(o, o.random);
   const queue = createQueue(o.queueSize, o.queueOverflow, () => {
@@ -132,6 +160,8 @@ export function createCore(platform: Platform | undefined | false, options: Clie
   /** Why the client is closed: 1 close(), 2 terminal close code, 3 retries exhausted. */
   let stopped = 0;
   let destroyed = false;
+  /** The network was reported lost while open: sends queue, the link is probed. */
+  let suspect = false;
 
   const setState = (to: State) => {
     const from = state;
@@ -147,6 +177,11 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       err('ERR_SEND', cause);
     });
   };
+  // Oldest first; stops if a listener (ERR_SEND is asynchronous, but still) changed the course.
+  const flush = () => {
+    const c = conn;
+    while (c && c === conn && !suspect && queue.items.length) write(c, queue.items.shift()!);
+  };
 
   /**
    * Ends the current course; the socket we listen to (if any) is retired with code/reason and
@@ -156,7 +191,9 @@ export function createCore(platform: Platform | undefined | false, options: Clie
    */
   const end = (code: number, reason: string, to?: State | 0, policy?: boolean) => {
     const c = conn;
+    const wasAttempt = state === 'connecting';
     conn = undefined;
+    suspect = false;
     gen++;
     clock.clearTimeout(timer);
     hb.stop();
@@ -164,7 +201,8 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     let delay = -1;
     if (to === undefined) {
       backoff.closed(clock.now());
-      if (policy && !o.shouldReconnect(code, reason)) {
+      if (wasAttempt) backoff.failed();
+      if (policy && !ask(o.shouldReconnect, CLIENT_DEFAULTS.shouldReconnect, code, reason)) {
         stopped = 2;
         to = 'closed';
       } else if (hidden) to = 'paused';
@@ -179,26 +217,41 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     }
     if (to === 0) connect();
     else setState(to);
+    // Listeners may change course (close() or reconnect() in a close listener): what follows
+    // is announced only if this course still stands.
+    const g = gen;
+    const attempt = backoff.retries;
     if (c) emit('close', { code, reason, willReconnect: state !== 'closed' });
+    if (g !== gen) return;
     if (stopped === 3) err('ERR_RETRIES_EXHAUSTED');
-    if (delay >= 0) emit('reconnecting', { attempt: backoff.fails, delay });
+    if (delay >= 0) emit('reconnecting', { attempt, delay });
   };
 
   const onOpen = (header: Record<string, string> | undefined) => {
-    const c = conn!;
+    const g = gen;
     clock.clearTimeout(timer);
     backoff.opened(clock.now());
     if (opens++) stats.reconnects++;
     setState('open');
+    if (g !== gen) return; // a state listener closed or reconnected
     if (!hidden) hb.start();
     emit('open', { header, reconnected: opens > 1 });
     // After the open listeners, so a message they send (auth) goes first.
-    while (c === conn && queue.items.length) write(c, queue.items.shift()!);
+    flush();
   };
   const onMessage = (data: Data) => {
-    const pong = o.isPong(data);
-    hb.seen(pong);
-    if (!pong) {
+    // 1: an answer to our ping; 2: the server's own ping (equal to ours, none of ours is out);
+    // 0: a message. Only an outstanding ping can come back as an echo.
+    const kind = data === o.pingMessage ? (hb.out() ? 1 : 2) : ask(o.isPong, CLIENT_DEFAULTS.isPong, data) ? 1 : 0;
+    hb.seen(kind === 1);
+    if (suspect) {
+      // Something arrived after the network was reported lost: the link works after all.
+      suspect = false;
+      flush();
+    }
+    if (kind === 2) {
+      if (o.pongMessage && conn) conn.send(o.pongMessage, noop);
+    } else if (!kind) {
       stats.received++;
       emit('message', { data });
     }
@@ -223,7 +276,6 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     clock.clearTimeout(timer);
     stopped = 0;
     setState('connecting');
-    stats.attempts++;
     timer = clock.setTimeout(() => {
       err('ERR_CONNECT_TIMEOUT');
       end(CONNECT_TIMEOUT, '');
@@ -233,6 +285,8 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       (ep) => {
         const go = () => {
           if (g !== gen) return;
+          // Counted here: an attempt abandoned before this point never reached the platform.
+          stats.attempts++;
           try {
             last = conn = openConnection(platform, ep, clock, onOpen, onMessage, onError, onClose);
           } catch (e) {
@@ -276,7 +330,21 @@ export function createCore(platform: Platform | undefined | false, options: Clie
           if (state === 'connecting' || state === 'waiting') end(APP_HIDDEN, '', 'paused');
         },
         (res) => {
-          if (res.isConnected && !hidden) wake();
+          if (!res.isConnected) {
+            // The open link is suspect: queue rather than answer 'sent' for frames that may go
+            // nowhere, and verify it (ping now, verdict after heartbeatTimeout).
+            if (state === 'open' && !suspect) {
+              suspect = true;
+              hb.probe();
+            }
+          } else if (!hidden) {
+            // Back: a link that saw nothing since the loss is replaced at once (the old route,
+            // often the old IP, is gone); anything else is verified or reconnected now.
+            if (suspect) {
+              backoff.reset();
+              end(NETWORK_LOST, '', 0);
+            } else wake();
+          }
         },
       )
     : noop;
@@ -294,11 +362,14 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     on: em.on,
     send(data) {
       const d = toData(data);
-      if (destroyed) {
+      const size = typeof d === 'string' ? (d.length * 3 > o.maxMessageSize ? utf8ByteLength(d) : 0) : d.byteLength;
+      if (destroyed || size > o.maxMessageSize) {
         stats.dropped++;
+        // Refused here: the server would close with 1009 and take the next messages with it.
+        if (!destroyed) err('ERR_MESSAGE_TOO_BIG');
         return 'dropped';
       }
-      if (state !== 'open') return queue.push(d);
+      if (state !== 'open' || suspect) return queue.push(d);
       write(conn!, d);
       return 'sent';
     },

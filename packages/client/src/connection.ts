@@ -98,6 +98,8 @@ export function openConnection(
   // A connectSocket that throws propagates: the client counts it as a failed attempt.
   const option: ConnectSocketOption = endpoint;
   option.fail = fail;
+  // uni-app returns a task only when a callback is passed; `complete` as its docs list it.
+  option.complete = noop;
   const r = platform.connectSocket(option);
   if (r) r.then ? r.then(attach, fail) : attach(r);
 

@@ -10,7 +10,7 @@ export type SocketErrorCode =
   | 'ERR_OPTION'
   /** createClient(): no usable host API (no global `wx`, or `platform` lacks connectSocket). */
   | 'ERR_PLATFORM'
-  /** send()/close()/reconnect(): invalid data, close code or reason. */
+  /** send(): data not a string, ArrayBuffer or view; close()/reconnect(): invalid close code or reason. */
   | 'ERR_ARGUMENT'
   /** The url option threw, rejected or returned something that is not a ws(s):// endpoint. */
   | 'ERR_ENDPOINT'
@@ -22,6 +22,10 @@ export type SocketErrorCode =
   | 'ERR_HEARTBEAT_TIMEOUT'
   /** The platform refused to send a message on an open socket; the message is lost. */
   | 'ERR_SEND'
+  /** send(): the message is larger than maxMessageSize; it was dropped, the ones after it are not affected. */
+  | 'ERR_MESSAGE_TOO_BIG'
+  /** A callback you gave (a listener, url, shouldReconnect, isPong) threw; `cause` is what it threw. The client applied the default and carried on. */
+  | 'ERR_CALLBACK'
   /** The queue was full: a message was dropped (the oldest with drop-oldest, the new one with reject). */
   | 'ERR_QUEUE_FULL'
   /** maxRetries consecutive attempts failed; the client is closed until reconnect(). */

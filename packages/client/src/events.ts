@@ -9,10 +9,10 @@ export interface Emitter<M> {
 
 /**
  * A listener that throws must not break the caller's state machine: the error is handed to
- * `report` (the client rethrows it on a fresh timer, so the host's error handler still sees it).
+ * `report` with the event type (the client reports it as an ERR_CALLBACK error event).
  * Listeners added or removed during an emit take effect from the next one.
  */
-export function createEmitter<M>(report: (error: unknown) => void): Emitter<M> {
+export function createEmitter<M>(report: (error: unknown, type: keyof M) => void): Emitter<M> {
   let map: { [K in keyof M]?: Listener<M[K]>[] } = {};
   return {
     on(type, listener) {
@@ -28,7 +28,7 @@ export function createEmitter<M>(report: (error: unknown) => void): Emitter<M> {
         try {
           fn(event);
         } catch (e) {
-          report(e);
+          report(e, type);
         }
       });
     },

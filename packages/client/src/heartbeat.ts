@@ -15,6 +15,8 @@ export interface Heartbeat {
   seen(pong: boolean): void;
   /** Verify the link now (app shown, network changed): ping at once, verdict after `timeout`. */
   probe(): void;
+  /** A ping is out and unanswered: a frame equal to it now is its echo, not the server's ping. */
+  out(): boolean;
 }
 
 export function createHeartbeat(
@@ -58,5 +60,6 @@ export function createHeartbeat(
       if (running) arm(interval);
     },
     probe: () => arm(0),
+    out: () => pingAt > 0,
   };
 }

@@ -1,10 +1,25 @@
-import { PING_FRAME, PONG_FRAME, CLIENT_HEARTBEAT_INTERVAL_MS, CLIENT_HEARTBEAT_TIMEOUT_MS, isTerminalCloseCode } from '@wss-mp/protocol';
+import { PING_FRAME, PONG_FRAME, CLIENT_HEARTBEAT_INTERVAL_MS, CLIENT_HEARTBEAT_TIMEOUT_MS, MAX_MESSAGE_BYTES, isTerminalCloseCode } from '@wss-mp/protocol';
 import { SocketError } from './errors';
 import type { Overflow } from './queue';
 import type { Data, Endpoint, Platform } from './platform/types';
 
-/** What the `url` option may produce: a URL, or a URL with handshake headers and subprotocols. */
-export type EndpointInput = string | { url: string; header?: Record<string, string>; protocols?: string[] | string };
+/**
+ * What the `url` option may produce: a URL, or a URL with handshake headers, subprotocols and
+ * the platform's own connectSocket options (passed through as given; WeChat: `tcpNoDelay`
+ * ≥ 2.4.0, `perMessageDeflate` ≥ 2.8.0, `timeout` ≥ 2.10.0, `forceCellularNetwork` ≥ 2.29.0).
+ */
+export type EndpointInput =
+  | string
+  | {
+      url: string;
+      header?: Record<string, string>;
+      protocols?: string[] | string;
+      tcpNoDelay?: boolean;
+      perMessageDeflate?: boolean;
+      /** The platform's own handshake timeout in ms (WeChat); the client's is `connectTimeout`. */
+      timeout?: number;
+      forceCellularNetwork?: boolean;
+    };
 
 /** Static, or a (possibly async) provider called before every attempt (fresh tokens, failover). */
 export type UrlOption = EndpointInput | PromiseLike<EndpointInput> | (() => EndpointInput | PromiseLike<EndpointInput>);
@@ -29,7 +44,7 @@ export interface ClientOptions {
   backoffMax?: number;
   /** ms a connection must stay open before the failure count resets. @default 5000 */
   minUptime?: number;
-  /** Consecutive failed attempts before giving up (state `closed`, reconnect() restarts). @default Infinity */
+  /** Failed attempts in a row before giving up (state `closed`, reconnect() restarts); 1 (or 0) = never retry. @default Infinity */
   maxRetries?: number;
   /** ms of inbound silence before a ping is sent; 0 disables the heartbeat. @default 25000 */
   heartbeatInterval?: number;
@@ -39,6 +54,10 @@ export interface ClientOptions {
   pingMessage?: Data;
   /** Recognises the server's answer; matching frames are not emitted as messages. @default defaultIsPong */
   isPong?: (data: Data) => boolean;
+  /** Sent back when the server pings first (a frame equal to `pingMessage` that is not the echo of ours); '' = no answer. @default '{"type":"pong"}' */
+  pongMessage?: Data;
+  /** Largest message send() accepts (bytes, UTF-8 for text); bigger ones are 'dropped' with ERR_MESSAGE_TOO_BIG. @default 65536 */
+  maxMessageSize?: number;
   /** Messages kept while not open. @default 100 */
   queueSize?: number;
   /** What a full queue does with one more message. @default 'drop-oldest' */
@@ -60,12 +79,15 @@ const hostClock: Clock = {
   clearTimeout: (id) => clearTimeout(id as number),
 };
 
-/** Pong test: wss-mp-server's `{"type":"pong"}`, or our own ping echoed back by a plain echo server. */
+/**
+ * Pong test: wss-mp-server's `{"type":"pong"}`. (Our own ping echoed back by a plain echo server
+ * is recognised by the client itself: a frame equal to `pingMessage` while a ping is out.)
+ */
 export function defaultIsPong(data: Data): boolean {
-  return data === PONG_FRAME || data === PING_FRAME;
+  return data === PONG_FRAME;
 }
 
-/** Reconnect after everything except the terminal band 4000–4499 of the shared close-code registry. */
+/** Reconnect after everything except the terminal codes of the shared registry (4001, 4003, 4009, 3500–3999). */
 export function defaultShouldReconnect(code: number, _reason: string): boolean {
   return !isTerminalCloseCode(code);
 }
@@ -81,6 +103,8 @@ export const CLIENT_DEFAULTS = {
   heartbeatTimeout: CLIENT_HEARTBEAT_TIMEOUT_MS,
   pingMessage: PING_FRAME as Data,
   isPong: defaultIsPong,
+  pongMessage: PONG_FRAME as Data,
+  maxMessageSize: MAX_MESSAGE_BYTES,
   queueSize: 100,
   queueOverflow: 'drop-oldest' as Overflow,
   shouldReconnect: defaultShouldReconnect,
@@ -106,7 +130,7 @@ export function resolveOptions(input: ClientOptions = {} as ClientOptions): Reso
       if (
         !(k in CLIENT_DEFAULTS) ||
         (t !== 'string' && typeof v !== t) ||
-        (t === 'number' && (!(v >= 0) || (v === Infinity && k !== 'maxRetries'))) ||
+        (t === 'number' && (!(v >= 0) || (v === Infinity && k !== 'maxRetries' && k !== 'maxMessageSize'))) ||
         (k === 'queueOverflow' && v !== 'drop-oldest' && v !== 'reject')
       ) {
         bad(k, !(k in CLIENT_DEFAULTS) ? 'a known option' : k === 'queueOverflow' ? '"drop-oldest" or "reject"' : `of type ${t}${t === 'number' ? ' >= 0' : ''}`, v);
@@ -124,5 +148,6 @@ export function toEndpoint(v: unknown): Endpoint {
   const e = (typeof v === 'string' ? { url: v } : v) as EndpointInput & object;
   if (!e || !/^wss?:\/\//i.test(e.url)) bad('url', 'a ws(s):// URL, {url} or a function', v);
   const p = e.protocols;
-  return { url: e.url, header: e.header, protocols: typeof p === 'string' ? [p] : p };
+  // A copy (it becomes this attempt's connectSocket option): platform options pass through.
+  return Object.assign({}, e, { protocols: typeof p === 'string' ? [p] : p });
 }

@@ -31,14 +31,14 @@ test('the failure count resets only after minUptime of a connection', () => {
   assert.deepEqual([b.next(), b.next(), b.next()], [500, 1000, 2000]);
   b.opened(0);
   b.closed(4999); // flapping: not long enough
-  assert.equal(b.fails, 3);
+  assert.equal(b.retries, 3);
   b.opened(10_000);
   b.closed(15_000);
-  assert.equal(b.fails, 0);
+  assert.equal(b.retries, 0);
   b.closed(20_000); // no open since: nothing to reset
   b.next();
   b.closed(30_000);
-  assert.equal(b.fails, 1);
+  assert.equal(b.retries, 1);
 });
 
 test('a server that accepts and drops at once cannot make the client loop fast', async () => {

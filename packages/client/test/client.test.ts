@@ -209,14 +209,27 @@ describe('queue and send', () => {
 });
 
 describe('robustness', () => {
-  test('a throwing listener does not break the loop; its error is rethrown on a fresh timer', async () => {
+  test('a throwing listener does not break the loop: ERR_CALLBACK with the exception as cause', async () => {
     const { clock, client, ev } = setup();
+    const bug = new Error('app bug');
     client.on('open', () => {
-      throw new Error('app bug');
+      throw bug;
     });
-    await assert.rejects(clock.until(() => client.state === 'open'), /app bug/);
-    assert.equal(client.state, 'open');
+    await clock.until(() => client.state === 'open');
     assert.equal(ev.open.length, 1); // the other listener ran
+    assert.deepEqual(errorCodes(ev), ['ERR_CALLBACK']);
+    assert.equal(ev.error[0]!.cause, bug);
+  });
+
+  test('a throwing error listener is rethrown on a fresh timer (reporting it as an error would loop)', async () => {
+    const { clock, wx, client, ev } = await opened();
+    client.on('error', () => {
+      throw new Error('error handler bug');
+    });
+    wx.current!.drop();
+    await assert.rejects(clock.advance(0), /error handler bug/);
+    assert.deepEqual(errorCodes(ev), ['ERR_SOCKET']);
+    await clock.until(() => client.state === 'open');
   });
 
   test('unsubscribe removes exactly that listener', async () => {
@@ -254,8 +267,15 @@ describe('robustness', () => {
     assert.equal(wx.appListeners, 0);
   });
 
-  test('send() rejects what it cannot send with a TypeError, never a silent loss', async () => {
+  test('send() rejects what it cannot send with ERR_ARGUMENT, never a silent loss', async () => {
     const { client } = setup();
-    assert.throws(() => client.send(42 as never), TypeError);
+    for (const bad of [42, null, undefined, {}, { byteLength: 3 }, [1, 2]]) {
+      assert.throws(
+        () => client.send(bad as never),
+        (e: SocketError) => e instanceof SocketError && e.code === 'ERR_ARGUMENT' && /string, ArrayBuffer or ArrayBuffer view/.test(e.message),
+        String(bad),
+      );
+    }
+    assert.equal(client.stats.queued, 0);
   });
 });

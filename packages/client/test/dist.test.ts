@@ -4,7 +4,7 @@
 // sandbox (it is mangled for size, so it must be run, not only parsed).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { before, test } from 'node:test';
@@ -22,18 +22,23 @@ before(() => {
   }
 });
 
-test('miniprogram_dist/*.js parse as ES2015 scripts (Build npm drops ES2019+ files silently)', () => {
-  for (const f of ['miniprogram_dist/index.js', 'miniprogram_dist/alipay.js']) {
-    const src = readFileSync(file(f), 'utf8');
-    assert.doesNotThrow(() => parse(src, { ecmaVersion: 2015, sourceType: 'script' }), f);
-    assert.doesNotMatch(src, /\brequire\(/, `${f} is one bundled file`);
-  }
+test('miniprogram_dist holds only what WeChat needs: index.js (ES2015 script, one minified file) and its map', () => {
+  assert.deepEqual(readdirSync(file('miniprogram_dist')).sort(), ['index.js', 'index.js.map']);
+  const src = readFileSync(file('miniprogram_dist/index.js'), 'utf8');
+  assert.doesNotThrow(() => parse(src, { ecmaVersion: 2015, sourceType: 'script' }));
+  assert.doesNotMatch(src, /\brequire\(/, 'one bundled file');
+  assert.ok(src.split('\n').length < 40, 'minified');
+  assert.match(src, /\/\/# sourceMappingURL=index\.js\.map\s*$/);
+  const map = JSON.parse(readFileSync(file('miniprogram_dist/index.js.map'), 'utf8'));
+  assert.ok(map.sources.some((s: string) => s.endsWith('src/client.ts')), 'the map points at the sources');
+  assert.equal(map.sources.length, map.sourcesContent.length, 'with the source text (src/ is not shipped)');
 });
 
-test('size: miniprogram_dist/index.js bundled, minified, gzipped ≤ 3072 bytes', async () => {
+test('size: miniprogram_dist/index.js exactly as shipped, gzipped, ≤ 3.5 KB (3584 B)', async () => {
   const { measure, BUDGET_GZ } = await import('../scripts/size.mjs');
-  const r = await measure(file('miniprogram_dist/index.js'));
-  console.log(`miniprogram_dist/index.js: min ${r.min} B, min+gz ${r.gz} B (budget ${BUDGET_GZ} B)`);
+  assert.equal(BUDGET_GZ, 3584);
+  const r = measure(file('miniprogram_dist/index.js'));
+  console.log(`miniprogram_dist/index.js: ${r.bytes} B, gzip ${r.gz} B (budget ${BUDGET_GZ} B)`);
   assert.ok(r.gz <= BUDGET_GZ, `${r.gz} B gz > ${BUDGET_GZ} B`);
 });
 

@@ -60,6 +60,12 @@ export class FakeTask {
     }
     if (this.zombie) return; // swallowed by a dead link: no error, no delivery
     const data = o.data;
+    const size = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    if (size > this.wx.maxPayload) {
+      // What ws does past maxPayload: close 1009; later frames on this task go nowhere.
+      this.serverClose(1009, 'Max payload size exceeded');
+      return;
+    }
     this.received.push(typeof data === 'string' ? data : data.slice(0));
     this.wx.sentLog.push(data);
     this.wx.later(() => o.success && o.success({ errMsg: 'sendSocketMessage:ok' }));
@@ -127,6 +133,8 @@ export class FakeWx {
   next: Behavior[] = [];
   fallback: Behavior = 'accept';
   reply: Reply = 'pong';
+  /** Largest frame the "server" accepts (bytes); bigger ones close the task with 1009. */
+  maxPayload = Infinity;
   latency = 10;
   limit = 5;
   suspended = false;

@@ -2,12 +2,19 @@
  * Close-code registry shared by wss-mp-client and wss-mp-server.
  *
  * RFC 6455 §7.4 defines 1000–1015; 3000–3999 is IANA-registered; 4000–4999 is private use.
- * We split the private band in two so a client can decide without a lookup table:
  *
- *   4000–4499  terminal: the server says "do not come back as you are" (bad token, banned,
- *              replaced by another session). Retrying cannot help until something changes.
- *   4500–4999  retryable: application "come back later" codes, and the codes wss-mp-client
- *              itself uses when it closes a socket for its own reasons (heartbeat, timeout).
+ * Private codes mean different things to different servers (Discord's 4009 is "session timed
+ * out", Centrifugo's 4000–4499 mean "reconnect", many backends close a silent client with 4000),
+ * so no band of them can be final for every server. A client that wrongly stops is dead for good;
+ * one that wrongly retries costs a few backed-off attempts. The terminal set is therefore small:
+ *
+ *   4001, 4003, 4009  what wss-mp-server sends for "do not come back as you are" (bad token,
+ *                     not allowed, replaced by a newer session: retrying would fight that one);
+ *   3500–3999         Centrifugo's transport codes for "do not reconnect" (invalid token, bad
+ *                     request, forced disconnect…); no other common server uses that range.
+ *
+ * Everything else is retried with backoff, including any "no pong"/heartbeat close (4000,
+ * Centrifugo's 3012) and 4500–4999, where wss-mp-client puts the codes it closes with itself.
  *
  * Only 1000 and 3000–4999 may be *sent* by a client: browsers throw InvalidAccessError on
  * anything else, and WeChat DevTools is Chromium.
@@ -47,16 +54,19 @@ export const CloseCode = {
   RECONNECT: 4502,
   /** Client-internal: the app went to the background and pauseOnHide closed the socket. */
   APP_HIDDEN: 4503,
+  /** Client-internal: the network was lost while open; the link was replaced when it came back. */
+  NETWORK_LOST: 4504,
 } as const;
 
 export type CloseCodeName = keyof typeof CloseCode;
 
-export const TERMINAL_MIN = 4000;
-export const TERMINAL_MAX = 4499;
+/** Centrifugo's "do not reconnect" transport band. */
+export const TERMINAL_MIN = 3500;
+export const TERMINAL_MAX = 3999;
 
-/** True for codes in the terminal band (4000–4499): the default client policy stops reconnecting. */
+/** True for the terminal codes (4001, 4003, 4009, 3500–3999): the default client policy stops reconnecting. */
 export function isTerminalCloseCode(code: number): boolean {
-  return code >= TERMINAL_MIN && code <= TERMINAL_MAX;
+  return code === 4001 || code === 4003 || code === 4009 || (code >= TERMINAL_MIN && code <= TERMINAL_MAX);
 }
 
 /** Codes a client (browser, WeChat) may pass to close(): 1000 or 3000–4999. */

@@ -21,6 +21,12 @@ export function isPongFrame(data: unknown): boolean {
   return typeof data === 'string' && data.length === PONG_FRAME.length && data === PONG_FRAME;
 }
 
+/**
+ * Largest message (bytes; UTF-8 for text) wss-mp-server accepts by default (its maxPayload);
+ * bigger ones are closed with 1009. The client refuses to send more by default.
+ */
+export const MAX_MESSAGE_BYTES = 64 * 1024;
+
 /** Server defaults the client's defaults are tuned against (seconds → ms). */
 export const SERVER_PING_INTERVAL_MS = 25_000;
 /** Client heartbeat defaults: send a ping after this much silence... */

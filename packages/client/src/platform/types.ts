@@ -17,6 +17,11 @@ export interface Endpoint {
   header?: Record<string, string>;
   /** Subprotocols, always an array (a bare string breaks some Android clients). */
   protocols?: string[];
+  /** WeChat connectSocket options, passed through (ignored by hosts that do not know them). */
+  tcpNoDelay?: boolean;
+  perMessageDeflate?: boolean;
+  timeout?: number;
+  forceCellularNetwork?: boolean;
 }
 
 /** The SocketTask members the client uses (WeChat: WechatMiniprogram.SocketTask). */
@@ -30,10 +35,7 @@ export interface SocketTaskLike {
   onError(listener: (res: any) => void): void;
 }
 
-export interface ConnectSocketOption {
-  url: string;
-  header?: Record<string, string>;
-  protocols?: string[];
+export interface ConnectSocketOption extends Endpoint {
   fail?: (res: any) => void;
   complete?: (res: any) => void;
 }
