@@ -1,4 +1,4 @@
-import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, utf8ByteLength, type CloseCode } from '@wss-mp/protocol';
+import { MAX_CLOSE_REASON_BYTES, isClientSendableCloseCode, type CloseCode } from '@wss-mp/protocol';
 import { createBackoff } from './backoff';
 import { openConnection, type Connection } from './connection';
 import { SocketError, type SocketErrorCode } from './errors';
@@ -90,8 +90,23 @@ function toData(d: string | ArrayBuffer | ArrayBufferView): Data {
   // .buffer may be a larger pool, so only the viewed bytes are taken. The tag test (not
   // instanceof) accepts buffers from another realm (a mini program's page vs its npm module).
   if (ArrayBuffer.isView(d)) return d.buffer.slice(d.byteOffset, d.byteOffset + d.byteLength) as ArrayBuffer;
-  if (Object.prototype.toString.call(d) === '[object ArrayBuffer]') return (d as ArrayBuffer).slice(0);
+  // Duck-typed rather than instanceof: a buffer from another realm must pass too.
+  if (d && (d as ArrayBuffer).slice && (d as ArrayBuffer).byteLength >= 0) return (d as ArrayBuffer).slice(0);
   throw badArg('send data: a string, ArrayBuffer or ArrayBuffer view');
+}
+
+/**
+ * UTF-8 size of a string, without allocating (send() hot path) and smaller than the shared
+ * exact version (size budget): each half of a surrogate pair counts 2, so a pair is 4; a lone
+ * surrogate counts 2 where the platform will send 3 (U+FFFD), an error of one byte each.
+ */
+function utf8Size(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 127) n += c < 2048 || (c >> 11) === 27 ? 1 : 2;
+  }
+  return n;
 }
 
 function checkClose(code: number, reason: string) {
@@ -362,7 +377,7 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     on: em.on,
     send(data) {
       const d = toData(data);
-      const size = typeof d === 'string' ? (d.length * 3 > o.maxMessageSize ? utf8ByteLength(d) : 0) : d.byteLength;
+      const size = typeof d === 'string' ? (d.length * 3 > o.maxMessageSize ? utf8Size(d) : 0) : d.byteLength;
       if (destroyed || size > o.maxMessageSize) {
         stats.dropped++;
         // Refused here: the server would close with 1009 and take the next messages with it.

@@ -1,12 +1,17 @@
 import type { Platform, SocketTaskLike } from './types';
 
-/** The members of a browser WebSocket the adapter uses (declared here: no DOM lib needed). */
+/**
+ * The members of a browser WebSocket the adapter uses (declared here: no DOM lib needed).
+ * Handler events are `any` on purpose: handler properties are function types, whose parameters
+ * `strict` compares contravariantly, so the DOM's handlers (taking `Event`, `MessageEvent`)
+ * and ws's (its own event classes) fit only a parameter that is assignable to both: `any`.
+ */
 export interface WebSocketLike {
   binaryType: string;
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
+  onopen: ((ev: any) => void) | null;
+  onmessage: ((ev: any) => void) | null;
+  onclose: ((ev: any) => void) | null;
+  onerror: ((ev: any) => void) | null;
   send(data: string | ArrayBuffer): void;
   close(code?: number, reason?: string): void;
 }
