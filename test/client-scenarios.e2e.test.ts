@@ -15,9 +15,10 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
+import { loadMiniprogramModule } from './support/miniprogram-module';
 import { SERVER_CLI } from './support/server';
-import { ERR_LIMIT, createWxShim } from './support/wx-shim';
-import { createEnv, freePort, SCENARIOS, startEcho, until, type Outcome } from './comparison/scenarios';
+import { ERR_LIMIT, createWxShim, type WxShim } from './support/wx-shim';
+import { createEnv, freePort, SCENARIOS, shimFor, startCli, startEcho, until, type Outcome } from './comparison/scenarios';
 import { CLIENT_MP, FAST, wssMpClient } from './comparison/subjects';
 import { readTable, renderTable, writeTable } from './comparison/table';
 
@@ -159,5 +160,198 @@ describe('wss-mp-client end to end', () => {
     console.log(`\n${table}\n`);
     if (process.env.UPDATE_COMPARISON === '1') writeTable(table);
     assert.equal(readTable(), table, 'packages/client/README.md comparison table is stale: rerun with UPDATE_COMPARISON=1');
+  });
+});
+
+/** The shipped miniprogram_dist/index.js in a WeChat-style module on `wx`, every event recorded. */
+function mpClient(wx: WxShim, opts: Record<string, unknown>) {
+  const m = loadMiniprogramModule(CLIENT_MP, { wx });
+  const c = m.exports.createClient({ backoffBase: 100, backoffMax: 400, connectTimeout: 800, minUptime: 1000, heartbeatInterval: 0, ...opts });
+  const r = {
+    c,
+    messages: [] as unknown[],
+    errors: [] as { code: string; cause: unknown }[],
+    closes: [] as { code: number; reason: string; willReconnect: boolean }[],
+    reconnecting: [] as { attempt: number }[],
+    opens: 0,
+  };
+  c.on('open', () => r.opens++);
+  c.on('message', (e: { data: unknown }) => r.messages.push(e.data));
+  c.on('error', (e: { code: string; cause: unknown }) => r.errors.push(e));
+  c.on('close', (e: (typeof r.closes)[0]) => r.closes.push(e));
+  c.on('reconnecting', (e: { attempt: number }) => r.reconnecting.push(e));
+  return r;
+}
+
+// Twins of packages/client/test/hardening.test.ts on real sockets.
+describe('wss-mp-client end to end: no stuck states, servers that ping first, limits', () => {
+  test('hostile callbacks: shouldReconnect (JSON.parse of a non-JSON reason) and isPong throwing, a close listener throwing', async () => {
+    let n = 0;
+    const echo = await startEcho(0, (ws) => n++ === 0 && setTimeout(() => ws.close(4100, 'not json'), 50));
+    const wx = createWxShim();
+    const h = mpClient(wx, {
+      url: echo.url,
+      shouldReconnect: (_code: number, reason: string) => (JSON.parse(reason) as { retry: boolean }).retry,
+      isPong: () => {
+        throw new Error('isPong bug');
+      },
+    });
+    h.c.on('close', () => {
+      throw new Error('listener bug');
+    });
+    try {
+      assert.ok(await until(() => echo.connections === 2 && h.c.state === 'open', 5000), `reopened (state ${h.c.state})`);
+      assert.deepEqual({ ...h.closes[0] }, { code: 4100, reason: 'not json', willReconnect: true });
+      const causes = h.errors.filter((e) => e.code === 'ERR_CALLBACK').map((e) => String((e.cause as Error).name));
+      assert.ok(causes.includes('SyntaxError') && causes.includes('Error'), causes.join());
+      assert.equal(h.c.send('x'), 'sent');
+      assert.ok(await until(() => h.messages.includes('x'), 3000), 'a frame is delivered although isPong throws');
+    } finally {
+      h.c.destroy();
+      wx.closeAll();
+      await echo.close();
+    }
+  });
+
+  test('close() inside a close listener: closed, no "reconnecting", no new socket', async () => {
+    const echo = await startEcho();
+    const wx = createWxShim();
+    const h = mpClient(wx, { url: echo.url });
+    h.c.on('close', () => h.c.close());
+    try {
+      assert.ok(await until(() => h.c.state === 'open', 3000));
+      for (const ws of echo.sockets) ws.terminate();
+      assert.ok(await until(() => h.c.state === 'closed', 3000));
+      await until(() => false, 600); // longer than any backoff wait (≤ 400 ms)
+      assert.equal(echo.connections, 1);
+      assert.deepEqual(h.reconnecting, []);
+    } finally {
+      h.c.destroy();
+      wx.closeAll();
+      await echo.close();
+    }
+  });
+
+  test('a server that pings first ({"type":"ping"}, closes 4000 without a pong): answered; without answers, 4000 is retried', async () => {
+    const pongs: number[] = [];
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise<void>((r) => server.once('listening', r));
+    let connections = 0;
+    server.on('connection', (ws) => {
+      connections++;
+      const id = connections;
+      let waiting = false;
+      const t = setInterval(() => {
+        if (waiting) return ws.close(4000, 'no pong');
+        waiting = true;
+        ws.send('{"type":"ping"}');
+      }, 100);
+      ws.on('message', (d) => {
+        if (String(d) === '{"type":"pong"}') {
+          waiting = false;
+          pongs.push(id);
+        }
+      });
+      ws.on('close', () => clearInterval(t));
+    });
+    const url = `ws://127.0.0.1:${(server.address() as net.AddressInfo).port}/`;
+    const wx = createWxShim();
+    const a = mpClient(wx, { url, heartbeatInterval: 1000, heartbeatTimeout: 500 });
+    let b: ReturnType<typeof mpClient> | undefined;
+    try {
+      assert.ok(await until(() => pongs.length >= 10, 5000), `pongs: ${pongs.length}`);
+      assert.equal(connections, 1, 'never closed for a missing pong');
+      assert.deepEqual(a.messages, [], 'server pings are not messages');
+      assert.deepEqual(a.closes, []);
+      a.c.destroy();
+      // The same server against a client that does not answer: 4000 "no pong" is not terminal.
+      b = mpClient(wx, { url, pongMessage: '' });
+      assert.ok(await until(() => b!.closes.length >= 1 && b!.opens >= 2, 5000), 'reconnected after 4000');
+      assert.deepEqual({ ...b.closes[0] }, { code: 4000, reason: 'no pong', willReconnect: true });
+    } finally {
+      a.c.destroy();
+      b?.c.destroy();
+      wx.closeAll();
+      for (const ws of server.clients) ws.terminate();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  test('network lost while open: sends queue; network back: the link is replaced at once (4504) and the queue delivered', async () => {
+    const serverCloses: number[] = [];
+    const echo = await startEcho(0, (ws) => ws.on('close', (code) => serverCloses.push(code)));
+    const wx = createWxShim();
+    const h = mpClient(wx, { url: echo.url, heartbeatInterval: 5000, heartbeatTimeout: 5000 });
+    try {
+      assert.ok(await until(() => h.c.state === 'open', 3000));
+      wx.network(false);
+      assert.equal(h.c.send('while offline'), 'queued');
+      const t0 = Date.now();
+      wx.network(true);
+      assert.ok(await until(() => h.messages.includes('while offline'), 3000), 'delivered on the new socket');
+      assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+      assert.equal(echo.connections, 2);
+      assert.ok(await until(() => serverCloses.length === 1, 2000));
+      assert.equal(serverCloses[0], 4504);
+    } finally {
+      h.c.destroy();
+      wx.closeAll();
+      await echo.close();
+    }
+  });
+
+  test('maxMessageSize default = the real wss-mp-server limit: 64 KiB echoes, one byte more is "dropped" and costs nothing after it', async () => {
+    const server = await startCli(env);
+    const wx = shimFor(env);
+    const h = mpClient(wx, { url: server.url });
+    let u: ReturnType<typeof mpClient> | undefined;
+    try {
+      const max = 'x'.repeat(65536);
+      assert.equal(h.c.send(max), 'queued');
+      assert.equal(h.c.send(max + 'x'), 'dropped');
+      assert.equal(h.c.send('after'), 'queued');
+      assert.ok(await until(() => h.messages.length === 2, 5000), `got ${h.messages.length}`);
+      assert.deepEqual(h.messages.map((m) => (m as string).length), [65536, 5]);
+      assert.deepEqual(h.errors.map((e) => e.code), ['ERR_MESSAGE_TOO_BIG']);
+      assert.deepEqual(h.closes, []);
+      h.c.destroy();
+      // What the limit saves us from: the server closes with 1009 when the client does not check.
+      u = mpClient(wx, { url: server.url, maxMessageSize: Infinity });
+      u.c.send(max + 'x');
+      assert.ok(await until(() => u!.closes.length === 1, 5000));
+      assert.equal(u.closes[0]!.code, 1009);
+    } finally {
+      h.c.destroy();
+      u?.c.destroy();
+      wx.closeAll();
+      await server.stop();
+    }
+  });
+
+  test("WeChat's connect options reach connectSocket; send(42) is ERR_ARGUMENT; maxRetries: 2 = 2 attempts, stats.attempts exact", async () => {
+    const echo = await startEcho();
+    const wx = createWxShim();
+    const extra = { tcpNoDelay: true, perMessageDeflate: false, timeout: 3000, forceCellularNetwork: false };
+    const h = mpClient(wx, { url: { url: echo.url, ...extra } });
+    const port = await freePort();
+    const wx2 = createWxShim();
+    const dead = mpClient(wx2, { url: `ws://127.0.0.1:${port}/`, maxRetries: 2 });
+    try {
+      assert.ok(await until(() => h.c.state === 'open', 3000));
+      for (const [k, v] of Object.entries(extra)) assert.equal(wx.options[0][k], v, k);
+      assert.equal(typeof wx.options[0].complete, 'function');
+      assert.throws(() => h.c.send(42), (e: { code?: string }) => e.code === 'ERR_ARGUMENT');
+      assert.equal(h.c.send(new Uint8Array([1, 2]).buffer), 'sent'); // an ArrayBuffer of this realm is fine
+      assert.ok(await until(() => dead.c.state === 'closed', 5000));
+      await until(() => false, 600);
+      assert.equal(wx2.connectCalls, 2);
+      assert.equal(dead.c.stats.attempts, 2);
+    } finally {
+      h.c.destroy();
+      dead.c.destroy();
+      wx.closeAll();
+      wx2.closeAll();
+      await echo.close();
+    }
   });
 });

@@ -427,7 +427,7 @@ export const SCENARIOS: Scenario[] = [
       let echo: EchoServer | undefined;
       try {
         return await withHandle(s, wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h) => {
-          await until(() => wx.connectCalls >= 3, 3000);
+          await until(() => wx.connectCalls >= 2, 3000);
           await until(() => false, 400); // long enough for any further retry
           if (wx.connectCalls > 3) return fail('maxRetries not honoured');
           echo = await startEcho(port);
