@@ -53,6 +53,13 @@ test('miniprogram_dist/index.js exports exactly what dist/index.cjs does; every 
     else if (v && typeof v === 'object') Object.values(v).forEach(walk);
   };
   walk(pkg.exports);
+  // Sub-path folders for resolvers without `exports` (TypeScript node10, webpack 4).
+  for (const sub of ['web', 'alipay']) {
+    assert.ok(pkg.files.includes(sub), `${sub}/ is published`);
+    const f = JSON.parse(readFileSync(file(`${sub}/package.json`), 'utf8'));
+    for (const k of ['main', 'module', 'types']) paths.push(path.join(sub, f[k]));
+    assert.equal(path.join(sub, f.types), pkg.exports[`./${sub}`].require.types.replace(/^\.\//, ''));
+  }
   for (const p of paths) assert.ok(existsSync(file(p)), p);
   assert.deepEqual(pkg.dependencies ?? {}, {}, 'zero runtime dependencies');
 });

@@ -7,7 +7,11 @@ const client: Client = createClient({
   heartbeatInterval: CLIENT_DEFAULTS.heartbeatInterval,
   queueOverflow: 'reject',
   shouldReconnect: (code) => code < 4000 || code > 4499,
+  pongMessage: '{"type":"pong"}',
+  maxMessageSize: 64 * 1024,
 });
+// WeChat's own connectSocket options, typed, passed through.
+createClient({ url: { url: 'wss://example.com/wss', tcpNoDelay: true, perMessageDeflate: true, timeout: 5000, forceCellularNetwork: false } });
 const platform: Platform = wx; // the real wx namespace is a Platform
 createClient({ url: 'wss://example.com/wss', platform });
 const off = client.on('close', ({ code, reason, willReconnect }) => console.log(code.toFixed(), reason.trim(), willReconnect));
