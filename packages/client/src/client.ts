@@ -209,7 +209,9 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     const wasAttempt = state === 'connecting';
     conn = undefined;
     suspect = false;
-    gen++;
+    // User code runs below (the policy, listeners) and may call close() or reconnect(): each
+    // step after it goes on only if this course still stands.
+    const g = ++gen;
     clock.clearTimeout(timer);
     hb.stop();
     if (c) c.close(code, reason);
@@ -217,7 +219,9 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     if (to === undefined) {
       backoff.closed(clock.now());
       if (wasAttempt) backoff.failed();
-      if (policy && !ask(o.shouldReconnect, CLIENT_DEFAULTS.shouldReconnect, code, reason)) {
+      const again = !policy || ask(o.shouldReconnect, CLIENT_DEFAULTS.shouldReconnect, code, reason);
+      if (g !== gen) to = state;
+      else if (!again) {
         stopped = 2;
         to = 'closed';
       } else if (hidden) to = 'paused';
@@ -231,13 +235,10 @@ export function createCore(platform: Platform | undefined | false, options: Clie
       }
     }
     if (to === 0) connect();
-    else setState(to);
-    // Listeners may change course (close() or reconnect() in a close listener): what follows
-    // is announced only if this course still stands.
-    const g = gen;
+    else if (g === gen) setState(to);
     const attempt = backoff.retries;
     if (c) emit('close', { code, reason, willReconnect: state !== 'closed' });
-    if (g !== gen) return;
+    if (g !== gen) return; // taken over (or connecting again: nothing left to announce)
     if (stopped === 3) err('ERR_RETRIES_EXHAUSTED');
     if (delay >= 0) emit('reconnecting', { attempt, delay });
   };
@@ -291,6 +292,7 @@ export function createCore(platform: Platform | undefined | false, options: Clie
     clock.clearTimeout(timer);
     stopped = 0;
     setState('connecting');
+    if (g !== gen) return; // a state listener closed or reconnected
     timer = clock.setTimeout(() => {
       err('ERR_CONNECT_TIMEOUT');
       end(CONNECT_TIMEOUT, '');
@@ -384,7 +386,8 @@ export function createCore(platform: Platform | undefined | false, options: Clie
         if (!destroyed) err('ERR_MESSAGE_TOO_BIG');
         return 'dropped';
       }
-      if (state !== 'open' || suspect) return queue.push(d);
+      // `conn` too: inside end() a listener may send while the state still reads 'open'.
+      if (state !== 'open' || suspect || !conn) return queue.push(d);
       write(conn!, d);
       return 'sent';
     },

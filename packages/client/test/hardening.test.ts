@@ -185,6 +185,63 @@ describe('close() or reconnect() inside a close listener', () => {
   });
 });
 
+describe('re-entrant calls from callbacks at awkward moments', () => {
+  test('close() in a state listener on "connecting": stays closed (the connect timeout does not revive it)', async () => {
+    const { clock, wx, client, ev } = setup({ connectTimeout: 1000 });
+    client.on('state', ({ to }) => to === 'connecting' && client.close());
+    await clock.advance(60_000);
+    assert.equal(client.state, 'closed');
+    assert.equal(wx.connectCalls, 0);
+    assert.deepEqual(errorCodes(ev), []);
+    assert.equal(clock.pending, 0);
+  });
+
+  test('close() in a state listener on "waiting": no "reconnecting" is announced, no attempt follows', async () => {
+    const { clock, wx, client, ev } = await opened();
+    client.on('state', ({ to }) => to === 'waiting' && client.close());
+    wx.current!.drop();
+    await clock.advance(60_000);
+    assert.equal(client.state, 'closed');
+    assert.deepEqual(ev.reconnecting, []);
+    assert.equal(wx.connectCalls, 1);
+    assert.equal(ev.close.length, 1);
+  });
+
+  test('shouldReconnect calling close(): closed, one close event for the socket, no retry', async () => {
+    let client!: ReturnType<typeof setup>['client'];
+    const s = await opened({
+      shouldReconnect: () => {
+        client.close();
+        return true;
+      },
+    });
+    client = s.client;
+    s.wx.current!.serverClose(4100);
+    await s.clock.advance(60_000);
+    assert.equal(client.state, 'closed');
+    assert.deepEqual(s.ev.close, [{ code: 4100, reason: '', willReconnect: false }]);
+    assert.deepEqual(s.ev.reconnecting, []);
+    assert.equal(s.wx.connectCalls, 1);
+  });
+
+  test('send() from an error listener while the policy throws: queued, no TypeError', async () => {
+    const { clock, wx, client, ev } = await opened({
+      shouldReconnect: () => {
+        throw boom();
+      },
+    });
+    const results: string[] = [];
+    client.on('error', (e) => e.code === 'ERR_CALLBACK' && results.push(client.send('from listener')));
+    wx.current!.serverClose(4100);
+    await clock.advance(20);
+    assert.deepEqual(results, ['queued']);
+    await clock.until(() => client.state === 'open');
+    await clock.advance(20);
+    assert.deepEqual(wx.current!.received, ['from listener']);
+    assert.deepEqual(errorCodes(ev), ['ERR_CALLBACK']);
+  });
+});
+
 describe('network loss while open', () => {
   test('offline: sends queue (not "sent"), the link is probed; back: a fresh socket at once, queue delivered', async () => {
     const { clock, wx, client, ev } = await opened({ heartbeatInterval: 25_000, heartbeatTimeout: 10_000 });
