@@ -50,7 +50,11 @@ export function createHeartbeat(
     if (timeout) deadTimer = clock.setTimeout(dead, wait + timeout);
   };
   return {
-    start: () => arm(interval),
+    start() {
+      // A new socket: a ping left unanswered on the previous one is not out on this one.
+      pingAt = 0;
+      arm(interval);
+    },
     stop,
     seen(pong) {
       if (pong && pingAt) {

@@ -307,6 +307,15 @@ describe('servers that ping first', () => {
     assert.ok(wx.current!.received.every((d) => d === PING_FRAME));
   });
 
+  test('a ping left unanswered on a dead link is not "out" on the next socket: its server ping is answered', async () => {
+    const { clock, wx, client } = await opened({ heartbeatInterval: 1000, heartbeatTimeout: 500 });
+    const first = wx.current!;
+    first.makeZombie(); // our ping goes out and is never answered
+    await clock.until(() => client.state === 'open' && wx.current !== first);
+    wx.current!.push(PING_FRAME);
+    assert.deepEqual(wx.current!.received, [PONG_FRAME]);
+  });
+
   test('custom pongMessage; pongMessage "" = no answer', async () => {
     const a = await opened({ pongMessage: 'PONG!' }, (w) => (w.reply = 'none'));
     a.wx.current!.push(PING_FRAME);
