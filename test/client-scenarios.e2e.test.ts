@@ -232,7 +232,7 @@ describe('wss-mp-client end to end: no stuck states, servers that ping first, li
     }
   });
 
-  test('a server that pings first ({"type":"ping"}, closes 4000 without a pong): answered; without answers, 4000 is retried', async () => {
+  test('a server that pings first ({"type":"ping"}, closes 4000 after 3 missed pongs): answered; without answers, 4000 is retried', async () => {
     const pongs: number[] = [];
     const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
     await new Promise<void>((r) => server.once('listening', r));
@@ -240,15 +240,17 @@ describe('wss-mp-client end to end: no stuck states, servers that ping first, li
     server.on('connection', (ws) => {
       connections++;
       const id = connections;
-      let waiting = false;
+      // Like GatewayWorker with pingData and a limit: ping every 100 ms, give up after 3
+      // unanswered pings in a row (tolerant of a loaded machine; the answer takes ~1 ms).
+      let missed = 0;
       const t = setInterval(() => {
-        if (waiting) return ws.close(4000, 'no pong');
-        waiting = true;
+        if (missed >= 3) return ws.close(4000, 'no pong');
+        missed++;
         ws.send('{"type":"ping"}');
       }, 100);
       ws.on('message', (d) => {
         if (String(d) === '{"type":"pong"}') {
-          waiting = false;
+          missed = 0;
           pongs.push(id);
         }
       });
