@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
-import { startServer, SERVER_CLI, type RunningServer } from './support/server';
+import { startServer, SERVER_CLI } from './support/server';
 import { requireBinary } from './support/binaries';
 import { startNginx, freePort, type RunningProxy } from './support/proxies';
 import { doctorJson, expectCheck, problems, runDoctorCli } from './support/doctor';

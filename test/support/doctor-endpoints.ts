@@ -55,7 +55,7 @@ export async function startEndpoint(opts: EndpointOptions): Promise<Endpoint> {
   });
   server.on('tlsClientError', () => {});
   server.on('error', () => {});
-  server.on('request', (req, res) => {
+  server.on('request', (_req, res) => {
     res.writeHead(opts.mode === 'no-upgrade' ? 200 : 404, { 'content-type': 'text/plain' });
     res.end(opts.mode === 'no-upgrade' ? 'hello from a plain web server\n' : 'not found\n');
   });
