@@ -1,6 +1,6 @@
 // wss-mp-client end to end: the real miniprogram_dist/index.js, loaded the way WeChat loads a
 // module, on the wx shim over real sockets (wss-mp-server over TLS with its dev CA, in-process
-// `ws` servers). Every checklist scenario of client-lessons.md §5 (the unit twins run on the
+// `ws` servers). Every checklist scenario of docs/client-scenarios.md (the unit twins run on the
 // fake wx in packages/client/test), plus the platform rules the fake models.
 //
 // The same scenarios run for reconnecting-websocket 4.4.0 in a child process (it leaves

@@ -1,4 +1,4 @@
-// The checklist of client-lessons.md §5 as end-to-end scenarios: real sockets (wss-mp-server
+// The checklist of docs/client-scenarios.md as end-to-end scenarios: real sockets (wss-mp-server
 // over TLS with its dev CA, or in-process `ws` servers), the client loaded the way WeChat loads it,
 // the wx shim in between. Each scenario runs against any Subject and reports pass/fail with what
 // it observed; test/client-scenarios.e2e.test.ts runs them for wss-mp-client (all must pass) and

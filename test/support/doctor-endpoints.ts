@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 
-/** Mozilla intermediate TLS 1.2 suites (server-ops.md §3). */
+/** Mozilla intermediate TLS 1.2 suites (docs/tls-policy.md#the-policy). */
 export const MOZILLA_CIPHERS =
   'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
 

@@ -32,7 +32,7 @@ const HEARTBEAT = 1;
 /** nginx: old workers close their connections this long after a reload, s. */
 const NGINX_SHUTDOWN = 3;
 
-/** What a reload does to an open WebSocket, per proxy (server-ops.md §4, measured again here). */
+/** What a reload does to an open WebSocket, per proxy (docs/deployment.md, measured again here). */
 const RELOAD_EFFECT: Record<ProxyName, 'kept until worker_shutdown_timeout' | 'kept' | 'closed 1001'> = {
   nginx: 'kept until worker_shutdown_timeout',
   apache: 'kept',

@@ -138,7 +138,7 @@ async function waitTcp(port: number, timeout: number): Promise<void> {
 /**
  * The nginx site: what `wss-mp-server proxy-config nginx` prints for users (the config we
  * ship), with the listen address, upstream and certificate of this run. If the CLI cannot
- * render it, a hand-written equivalent (server-ops.md §3/§4) stands in and the results say so.
+ * render it, a hand-written equivalent (docs/tls-policy.md, docs/deployment.md) stands in and the results say so.
  */
 export function nginxSite(listenPort: number, backendPort: number, certs: Certs, policy: TlsPolicy): { site: string; source: string } {
   const r = spawnSync(
