@@ -17,9 +17,9 @@ import { fileURLToPath } from 'node:url';
 import WebSocket, { WebSocketServer } from 'ws';
 import { SERVER_CLI } from './support/server';
 import { ERR_LIMIT, createWxShim } from './support/wx-shim';
-import { createEnv, freePort, SCENARIOS, startEcho, until, type Outcome } from './comparison/scenarios';
+import { createEnv, SCENARIOS, startEcho, until, type Outcome } from './comparison/scenarios';
 import { CLIENT_MP, FAST, wssMpClient } from './comparison/subjects';
-import { readTable, renderTable, writeTable } from './comparison/table';
+import { outcomesOf, readTable, renderTable, writeTable } from './comparison/table';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const env = createEnv();
@@ -116,13 +116,12 @@ describe('wss-mp-client end to end', () => {
   });
 
   test('network back during a pending backoff wait: the wait is cut, connect starts at once', async () => {
-    const port = await freePort();
+    const echo = await startEcho(undefined, { down: true });
     const wx = createWxShim();
-    const h = wssMpClient.create(wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 });
-    let echo: Awaited<ReturnType<typeof startEcho>> | undefined;
+    const h = wssMpClient.create(wx, echo.url, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 });
     try {
       assert.ok(await until(() => h.errors.length > 0, 3000), 'first attempt refused');
-      echo = await startEcho(port);
+      echo.up();
       const t0 = Date.now();
       wx.network(true);
       assert.ok(await until(() => h.isOpen(), 2000, 5), 'opens');
@@ -130,7 +129,7 @@ describe('wss-mp-client end to end', () => {
     } finally {
       h.destroy();
       wx.closeAll();
-      await echo?.close();
+      await echo.close();
     }
   });
 
@@ -158,6 +157,9 @@ describe('wss-mp-client end to end', () => {
     const table = renderTable(ours, other);
     console.log(`\n${table}\n`);
     if (process.env.UPDATE_COMPARISON === '1') writeTable(table);
-    assert.equal(readTable(), table, 'packages/client/README.md comparison table is stale: rerun with UPDATE_COMPARISON=1');
+    const documented = readTable();
+    assert.ok(documented, 'packages/client/README.md has no comparison markers');
+    // Outcomes only: the notes quote what the other library did (its error texts vary per run).
+    assert.deepEqual(outcomesOf(table), outcomesOf(documented), 'pass/fail in the packages/client/README.md comparison table is stale: rerun with UPDATE_COMPARISON=1');
   });
 });
