@@ -9,7 +9,8 @@ import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
 import { startEndpoint, MOZILLA_CIPHERS, type EndpointOptions } from './support/doctor-endpoints';
-import { closedPort, doctorJson, expectCheck, problems, runDoctorCli, selfSignedLeaf, type DoctorReport, type DoctorResult } from './support/doctor';
+import { refusingPort } from './support/ports';
+import { doctorJson, expectCheck, problems, runDoctorCli, selfSignedLeaf, type DoctorReport, type DoctorResult } from './support/doctor';
 
 const HOST = 'wss.example.test';
 const DAY = 86_400_000;
@@ -158,8 +159,9 @@ test('RSA 1024 key → FAIL key; SHA-1 signature → FAIL signature', async () =
   only(r2, 'signature', 'chain');
 });
 
-test('nothing listening → FAIL tcp, the rest skipped', async () => {
-  const port = await closedPort();
+test('nothing listening → FAIL tcp, the rest skipped', async (t) => {
+  const { port, release } = await refusingPort();
+  t.after(release);
   const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3']);
   expectCheck(r, 'tcp', 'FAIL', /ECONNREFUSED/, /nothing listens there/);
   expectCheck(r, 'upgrade', 'SKIP', /needs a TCP connection/);

@@ -18,8 +18,11 @@ export function listenOnFreePort(server: net.Server, host = '127.0.0.1'): Promis
   });
 }
 
-/** A port the kernel had free a moment ago: only for startOnFreePort, which retries. */
-async function recentlyFreePort(host: string): Promise<number> {
+/**
+ * A port the kernel had free a moment ago. Only inside startOnFreePort (which retries when
+ * someone else bound it first), or for a config that is validated and never served.
+ */
+export async function recentlyFreePort(host = '127.0.0.1'): Promise<number> {
   const probe = net.createServer();
   const port = await listenOnFreePort(probe, host);
   await new Promise((r) => probe.close(r));
