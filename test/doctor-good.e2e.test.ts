@@ -6,9 +6,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
-import { startServer, SERVER_CLI, type RunningServer } from './support/server';
+import { startServer, SERVER_CLI } from './support/server';
 import { requireBinary } from './support/binaries';
-import { startNginx, freePort, type RunningProxy } from './support/proxies';
+import { startNginx, type RunningProxy } from './support/proxies';
+import { startOnFreePort } from './support/ports';
 import { doctorJson, expectCheck, problems, runDoctorCli } from './support/doctor';
 
 const HOST = 'wss.example.test';
@@ -63,12 +64,13 @@ test('native TLS wss-mp-server: every check passes, exit 0', async (t) => {
 async function behindNginx(t: import('node:test').TestContext, edit: (site: string) => string = (s) => s) {
   const backend = await startServer(['--behind-proxy', '--quiet']);
   t.after(() => backend.stop());
-  const port = await freePort();
-  const site = execFileSync(process.execPath, [SERVER_CLI, 'proxy-config', 'nginx', '--domain', HOST, '--listen', `127.0.0.1:${port}`,
-    '--upstream', `127.0.0.1:${backend.port}`, '--cert', leaf.fullchain, '--key', leaf.key], { encoding: 'utf8' });
-  const nginx: RunningProxy = await startNginx({ site: edit(site), port });
+  const nginx: RunningProxy = await startOnFreePort((port) => {
+    const site = execFileSync(process.execPath, [SERVER_CLI, 'proxy-config', 'nginx', '--domain', HOST, '--listen', `127.0.0.1:${port}`,
+      '--upstream', `127.0.0.1:${backend.port}`, '--cert', leaf.fullchain, '--key', leaf.key], { encoding: 'utf8' });
+    return startNginx({ site: edit(site), port });
+  });
   t.after(() => nginx.stop());
-  return { backend, nginx, port };
+  return { backend, nginx, port: nginx.port };
 }
 
 test('behind nginx (proxy-config output): every check passes, exit 0', async (t) => {

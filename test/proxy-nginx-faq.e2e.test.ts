@@ -9,7 +9,8 @@ import test from 'node:test';
 import WebSocket from 'ws';
 import { requireBinary } from './support/binaries';
 import { createPki, issueLeaf } from './support/certs';
-import { freePort, startNginx } from './support/proxies';
+import { startNginx } from './support/proxies';
+import { startOnFreePort } from './support/ports';
 import { startServer } from './support/server';
 import { startTcpTap } from './support/tcp-tap';
 import { within } from './support/wait';
@@ -66,11 +67,10 @@ test("the Workerman FAQ's nginx sample, measured: what our generated config fixe
   t.after(() => app.stop());
   const tap = await startTcpTap({ host: '127.0.0.1', port: app.port });
   t.after(() => tap.close());
-  const port = await freePort();
   // The FAQ hands nginx the leaf alone (server.pem); we give it the same.
   let nginx;
   try {
-    nginx = await startNginx({ site: faqSample(port, leaf.cert, leaf.key, tap.port), port });
+    nginx = await startOnFreePort((p) => startNginx({ site: faqSample(p, leaf.cert, leaf.key, tap.port), port: p }));
   } catch (err) {
     // nginx >= 1.25.1 removed `ssl on;`: the sample does not even start there.
     assert.match(String(err), /"ssl" directive|unknown directive "ssl"/);
@@ -78,6 +78,7 @@ test("the Workerman FAQ's nginx sample, measured: what our generated config fixe
     return;
   }
   t.after(() => nginx.stop());
+  const port = nginx.port;
   assert.match(nginx.log(), /the "ssl" directive is deprecated/, 'nginx 1.22 already warns about "ssl on;"');
 
   await t.test('a non-forward-secret suite (static RSA) is accepted on TLS 1.2: iOS ATS refuses it', async () => {

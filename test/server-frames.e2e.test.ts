@@ -1,5 +1,5 @@
 // The raw-frame bad-input suite: the Autobahn|Testsuite substitute (Autobahn cannot be
-// installed on the project's machines; server-ops.md §9). Against the built CLI, over native
+// installed on the project's machines; docs/hardening.md#conformance-testing). Against the built CLI, over native
 // TLS (--dev-cert) and over plain ws (--behind-proxy): each case upgrades by hand on a raw
 // socket (test/support/raw-frames.ts), sends hand-built bad frames and asserts the exact close
 // code the server sends, that the socket then ends, the `close` log line (code and ws error

@@ -155,6 +155,7 @@ async function main() {
                 { mode: 'idle', conns: 0, idleSteps: plan.idleSteps, openConcurrency: 50, localAddresses: plan.localAddresses },
                 certs.ca,
                 pin.load,
+                plan.idleSettleMs,
               );
               rec.raw[`idle.${t}`] = r;
               r.steps.forEach((s, i) => {

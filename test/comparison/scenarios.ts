@@ -1,4 +1,4 @@
-// The checklist of client-lessons.md §5 as end-to-end scenarios: real sockets (wss-mp-server
+// The checklist of docs/client-scenarios.md as end-to-end scenarios: real sockets (wss-mp-server
 // over TLS with its dev CA, or in-process `ws` servers), the client loaded the way WeChat loads it,
 // the wx shim in between. Each scenario runs against any Subject and reports pass/fail with what
 // it observed; test/client-scenarios.e2e.test.ts runs them for wss-mp-client (all must pass) and
@@ -8,12 +8,15 @@
 // Notes must be stable between runs (no raw timings or counts that vary): the README table is
 // compared with a fresh run.
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { createServer } from 'wss-mp-server';
 import { startServer, type RunningServer } from '../support/server';
+import { listenOnFreePort } from '../support/ports';
+import { holdsFor, until } from '../support/wait';
 import { createWxShim, type WxShim } from '../support/wx-shim';
 import { FAST, type Handle, type Subject, type Timing, type Url } from './subjects';
 
@@ -41,19 +44,7 @@ export function createEnv(): Env & { cleanup(): void } {
 const pass = (note = ''): Outcome => ({ ok: true, note });
 const fail = (note: string): Outcome => ({ ok: false, note });
 
-/** Polls `cond` until true or `ms` pass; resolves with whether it held. Never throws. */
-export async function until(cond: () => unknown, ms: number, every = 10): Promise<boolean> {
-  const end = Date.now() + ms;
-  for (;;) {
-    try {
-      if (cond()) return true;
-    } catch {
-      // a throwing probe counts as "not yet"
-    }
-    if (Date.now() > end) return false;
-    await new Promise((r) => setTimeout(r, every));
-  }
-}
+export { until };
 
 const errText = (e: unknown) => String(e instanceof Error ? `${e.name}: ${e.message}` : e);
 
@@ -65,22 +56,40 @@ export interface EchoServer {
   /** Upgrades accepted so far. */
   connections: number;
   sockets: Set<WebSocket>;
+  /** Starts answering upgrades (a server started `down` drops every connection until then). */
+  up(): void;
   close(): Promise<void>;
 }
 
-/** A plain `ws` echo server that knows nothing about heartbeats ("a server that is not ours"). */
-export async function startEcho(port = 0, onConnection?: (ws: WebSocket) => void): Promise<EchoServer> {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port });
-  await new Promise<void>((r, j) => (wss.once('listening', r), wss.once('error', j)));
+/**
+ * A plain `ws` echo server that knows nothing about heartbeats ("a server that is not ours"), on
+ * a port of its own from the start. Started `down`, it drops each connection before the upgrade
+ * (the client sees a failed connect, as with a refused one) until up(): a server that comes up
+ * later on the same port, with no moment in which another process could take that port.
+ */
+export async function startEcho(onConnection?: (ws: WebSocket) => void, { down = false } = {}): Promise<EchoServer> {
+  const wss = new WebSocketServer({ noServer: true });
+  const server = http.createServer((_req, res) => res.writeHead(426).end());
+  const state = { down };
+  server.on('upgrade', (req, socket, head) => {
+    if (state.down) return void socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
+  const port = await listenOnFreePort(server);
   const s: EchoServer = {
-    url: `ws://127.0.0.1:${(wss.address() as net.AddressInfo).port}/`,
-    port: (wss.address() as net.AddressInfo).port,
+    url: `ws://127.0.0.1:${port}/`,
+    port,
     connections: 0,
     sockets: new Set(),
+    up: () => {
+      state.down = false;
+    },
     close: () =>
       new Promise<void>((r) => {
         for (const ws of s.sockets) ws.terminate();
-        wss.close(() => r());
+        wss.close();
+        server.closeAllConnections();
+        server.close(() => r());
       }),
   };
   wss.on('connection', (ws) => {
@@ -92,15 +101,6 @@ export async function startEcho(port = 0, onConnection?: (ws: WebSocket) => void
     onConnection?.(ws);
   });
   return s;
-}
-
-/** A port nothing listens on (connections are refused), to open later with startEcho(port). */
-export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
 }
 
 /** Accepts TCP connections and never answers the upgrade: a black-holed connect. */
@@ -321,11 +321,10 @@ export const SCENARIOS: Scenario[] = [
     id: 'S6',
     title: 'Binary queued while down (and the queue size read): exact-length ArrayBuffer, no Blob',
     async run(s) {
-      const port = await freePort();
+      const echo = await startEcho(undefined, { down: true });
       const wx = createWxShim();
-      let echo: Awaited<ReturnType<typeof startEcho>> | undefined;
       try {
-        return await withHandle(s, wx, `ws://127.0.0.1:${port}/`, FAST, async (h) => {
+        return await withHandle(s, wx, echo.url, FAST, async (h) => {
           const pool = new Uint8Array(32).fill(9);
           h.send(pool.subarray(4, 8).fill(1));
           try {
@@ -333,7 +332,7 @@ export const SCENARIOS: Scenario[] = [
           } catch (e) {
             return fail(`reading the queue size throws ${errText(e)}`);
           }
-          echo = await startEcho(port);
+          echo.up();
           if (!(await until(() => h.messages.length === 1, 5000))) return fail('queued binary not delivered');
           const got = h.messages[0];
           if (Object.prototype.toString.call(got) !== '[object ArrayBuffer]') return fail('not an ArrayBuffer');
@@ -341,7 +340,7 @@ export const SCENARIOS: Scenario[] = [
           return bytes.join() === '1,1,1,1' ? pass() : fail(`sent ${bytes.length} bytes, not the 4 of the view`);
         });
       } finally {
-        await echo?.close();
+        await echo.close();
       }
     },
   },
@@ -400,21 +399,23 @@ export const SCENARIOS: Scenario[] = [
     id: 'S8',
     title: 'close() during a backoff wait, then reconnect() later: reconnects',
     async run(s) {
-      const port = await freePort();
+      const echo = await startEcho(undefined, { down: true });
       const wx = createWxShim();
-      let echo: EchoServer | undefined;
       try {
-        return await withHandle(s, wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 500, maxDelay: 500, random: () => 0.99 }, async (h) => {
+        return await withHandle(s, wx, echo.url, { ...FAST, delay: 500, maxDelay: 500, random: () => 0.99 }, async (h) => {
           await until(() => wx.connectCalls >= 1 && h.closes.length + h.errors.length > 0, 3000);
-          await until(() => false, 150); // inside the backoff wait now
+          // The refused task is gone: the client is in its 500 ms backoff wait now.
+          if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
+          const calls = wx.connectCalls;
           h.close();
-          await until(() => false, 700); // the user comes back after the wait would have ended
-          echo = await startEcho(port);
+          // The user comes back after the wait would have ended; close() must have cancelled it.
+          if (!(await holdsFor(() => wx.connectCalls === calls, 700))) return fail('close() did not stop the retries');
+          echo.up();
           h.reconnect();
           return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored: stays closed');
         });
       } finally {
-        await echo?.close();
+        await echo.close();
       }
     },
   },
@@ -422,20 +423,19 @@ export const SCENARIOS: Scenario[] = [
     id: 'S9',
     title: 'Retries exhausted, then reconnect(): a fresh cycle',
     async run(s) {
-      const port = await freePort();
+      const echo = await startEcho(undefined, { down: true });
       const wx = createWxShim();
-      let echo: EchoServer | undefined;
       try {
-        return await withHandle(s, wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h) => {
+        return await withHandle(s, wx, echo.url, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h) => {
           await until(() => wx.connectCalls >= 2, 3000);
-          await until(() => false, 400); // long enough for any further retry
-          if (wx.connectCalls > 3) return fail('maxRetries not honoured');
-          echo = await startEcho(port);
+          // Retries come within 100 ms; none may follow the last one allowed.
+          if (!(await holdsFor(() => wx.connectCalls <= 3, 400))) return fail('maxRetries not honoured');
+          echo.up();
           h.reconnect();
           return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored');
         });
       } finally {
-        await echo?.close();
+        await echo.close();
       }
     },
   },
@@ -450,7 +450,8 @@ export const SCENARIOS: Scenario[] = [
           if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
           wx.hide();
           wx.suspend();
-          await until(() => false, 1200);
+          // Suspended for 1.2 s: a client that retries in the background calls connectSocket within it.
+          await holdsFor(() => wx.callsWhileSuspended === 0, 1200);
           const during = wx.callsWhileSuspended;
           wx.resume();
           wx.show();
@@ -482,7 +483,10 @@ export const SCENARIOS: Scenario[] = [
           if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
           wx.hide();
           wx.suspend();
-          await until(() => false, 800);
+          // 0.8 s in the background (nothing can open while suspended): a client that retries there
+          // (50–100 ms waits) runs out of its 2 retries.
+          const opens = h.opens;
+          await holdsFor(() => h.opens === opens, 800);
           wx.resume();
           wx.show();
           return (await until(() => h.isOpen(), 1500)) ? pass() : fail('stays closed after show');
@@ -496,14 +500,14 @@ export const SCENARIOS: Scenario[] = [
     id: 'S10c',
     title: 'App shown during a pending backoff wait: the wait is cut, connect starts at once',
     async run(s) {
-      const port = await freePort();
+      const echo = await startEcho(undefined, { down: true });
       const wx = createWxShim();
-      let echo: EchoServer | undefined;
       try {
-        return await withHandle(s, wx, `ws://127.0.0.1:${port}/`, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 }, async (h) => {
+        return await withHandle(s, wx, echo.url, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 }, async (h) => {
           await until(() => h.closes.length + h.errors.length > 0, 3000);
-          await until(() => false, 300); // inside the wait
-          echo = await startEcho(port);
+          // The refused task is gone: the client is in its 4 s backoff wait now.
+          if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
+          echo.up();
           const calls = wx.connectCalls;
           wx.hide();
           wx.show();
@@ -514,7 +518,7 @@ export const SCENARIOS: Scenario[] = [
           return Date.now() - t0 < 1000 && wx.connectCalls > calls ? pass() : fail('waits out its timer');
         });
       } finally {
-        await echo?.close();
+        await echo.close();
       }
     },
   },
@@ -579,8 +583,7 @@ export const SCENARIOS: Scenario[] = [
       try {
         return await withHandle(s, wx, echo.url, { ...FAST, heartbeatInterval: 200, heartbeatTimeout: 200 }, async (h) => {
           if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          await until(() => false, 1500);
-          if (!h.isOpen() || h.opens !== 1) return fail('link dropped');
+          if (!(await holdsFor(() => h.isOpen() && h.opens === 1, 1500))) return fail('link dropped');
           if (h.messages.length) return fail('heartbeat frames surface as messages');
           h.send('hello');
           return (await until(() => h.messages[0] === 'hello', 2000)) ? pass() : fail('no echo');
@@ -594,13 +597,12 @@ export const SCENARIOS: Scenario[] = [
     id: 'P2',
     title: 'A server that never answers: keepalive-only setting (heartbeatTimeout 0) keeps the link',
     async run(s) {
-      const silent = await startEcho(0, (ws) => ws.removeAllListeners('message'));
+      const silent = await startEcho((ws) => ws.removeAllListeners('message'));
       const wx = createWxShim();
       try {
         return await withHandle(s, wx, silent.url, { ...FAST, heartbeatInterval: 200, heartbeatTimeout: 0 }, async (h) => {
           if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          await until(() => false, 1200);
-          return h.isOpen() && h.opens === 1 ? pass() : fail('link dropped');
+          return (await holdsFor(() => h.isOpen() && h.opens === 1, 1200)) ? pass() : fail('link dropped');
         });
       } finally {
         await silent.close();

@@ -1,8 +1,12 @@
 // Renders the comparison table that packages/client/README.md carries between the markers below;
-// test/client-scenarios.e2e.test.ts regenerates it from a real run and compares.
+// test/client-scenarios.e2e.test.ts regenerates it from a real run and compares the outcomes
+// (pass/fail per scenario and library). The notes say what a failing library did, for readers;
+// they quote other libraries' behaviour and error texts, which vary between runs, so they are
+// not compared.
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { firstTableRows } from '../support/markdown';
 import { SCENARIOS, type Outcome } from './scenarios';
 
 export const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../packages/client/README.md');
@@ -36,4 +40,10 @@ export function writeTable(table: string): void {
   const b = text.indexOf(END);
   if (a < 0 || b < a) throw new Error(`markers missing in ${README}`);
   writeFileSync(README, `${text.slice(0, a + START.length)}\n${table}\n${text.slice(b)}`);
+}
+
+/** `{ S0: 'pass fail', … }`: each scenario's verdict for wss-mp-client and the baseline, from a table. */
+export function outcomesOf(table: string): Record<string, string> {
+  const verdict = (cell = '') => (cell === 'pass' ? 'pass' : cell.startsWith('**fail**') ? 'fail' : cell);
+  return Object.fromEntries(firstTableRows(table).filter((r) => r[0]).map((r) => [r[0]!, `${verdict(r[2])} ${verdict(r[3])}`]));
 }

@@ -8,7 +8,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { WebSocketServer } from 'ws';
 
-/** Mozilla intermediate TLS 1.2 suites (server-ops.md §3). */
+/** Mozilla intermediate TLS 1.2 suites (docs/tls-policy.md#the-policy). */
 export const MOZILLA_CIPHERS =
   'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
 
@@ -55,7 +55,7 @@ export async function startEndpoint(opts: EndpointOptions): Promise<Endpoint> {
   });
   server.on('tlsClientError', () => {});
   server.on('error', () => {});
-  server.on('request', (req, res) => {
+  server.on('request', (_req, res) => {
     res.writeHead(opts.mode === 'no-upgrade' ? 200 : 404, { 'content-type': 'text/plain' });
     res.end(opts.mode === 'no-upgrade' ? 'hello from a plain web server\n' : 'not found\n');
   });

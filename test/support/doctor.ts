@@ -2,7 +2,6 @@
 // support/certs.ts cannot (a self-signed server leaf). Used by test/doctor*.e2e.test.ts.
 import { execFile, execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import path from 'node:path';
 import { SERVER_CLI } from './server';
 
@@ -90,14 +89,3 @@ export function selfSignedLeaf(dir: string, host: string): { cert: string; key: 
   return { cert, key };
 }
 
-/** A loopback port that was free a moment ago (nothing listens on it). */
-export function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}

@@ -1,5 +1,5 @@
 // Renders a mini-program *page* in Node with the official miniprogram-simulate (+ j-component,
-// wcc), per platform-wechat.md §8.1: jsdom globals, `global.wx` defined before the simulate
+// wcc), per docs/wechat-platform.md#testing-without-devtools: jsdom globals, `global.wx` defined before the simulate
 // module loads, a Page→Component shim, and WeChat's own `require` resolution for npm packages
 // (miniprogram_npm/ only — never node_modules), so the page loads exactly what Build npm made.
 import { createRequire, builtinModules } from 'node:module';
@@ -109,7 +109,7 @@ export function setupMiniprogramEnv({ mpRoot, wx }: { mpRoot: string; wx: Record
 
   let query: Record<string, string> = {};
   // miniprogram-simulate knows Component only: register a Page as a component whose
-  // attached/detached run the page's onLoad+onShow / onUnload (platform-wechat.md §8.1).
+  // attached/detached run the page's onLoad+onShow / onUnload (docs/wechat-platform.md#testing-without-devtools).
   setGlobal('Page', (o: Record<string, any>) => {
     const { data, onLoad, onShow, onReady, onUnload, ...rest } = o;
     const methods: Record<string, Function> = {};

@@ -1,5 +1,5 @@
 // "Build npm" for the demo mini program, the official way: miniprogram-ci's packNpmManually
-// from the monorepo root (whose `dependencies` list wss-mp-client, platform-wechat.md §7.3)
+// from the monorepo root (whose `dependencies` list wss-mp-client, docs/wechat-platform.md#build-npm)
 // into apps/demo-miniprogram/miniprogram/miniprogram_npm/ — what DevTools does with the
 // project's packNpmRelationList. Also a CLI: `pnpm demo:pack` (root) runs this file.
 import { createRequire } from 'node:module';

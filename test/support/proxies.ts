@@ -8,9 +8,10 @@
 // for Caddy. What a distro's main config provides (pid file, modules, events, logs, the admin
 // endpoint) is added here, and nothing in the site text is edited. Usage:
 //
-//   const port = await freePort();
-//   const cfg = renderProxyConfig('nginx', { domain, listen: `127.0.0.1:${port}`, cert, key });
-//   const nginx = await startNginx({ site: cfg.text, main: cfg.main, port });
+//   const nginx = await startOnFreePort((port) => {   // test/support/ports.ts
+//     const cfg = renderProxyConfig('nginx', { domain, listen: `127.0.0.1:${port}`, cert, key });
+//     return startNginx({ site: cfg.text, main: cfg.main, port });
+//   });
 //   ... await nginx.reload(); ... await nginx.stop();
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
@@ -18,6 +19,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { recentlyFreePort } from './ports';
 import { findBinary } from './binaries';
 import { waitFor } from './wait';
 
@@ -62,19 +64,6 @@ export interface RunningProxy {
   reload(): Promise<void>;
   /** Stops the whole process group (SIGTERM, SIGKILL after 5 s) and removes a temp prefix. */
   stop(): Promise<void>;
-}
-
-/** A TCP port that was free a moment ago on `host`. */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const IS_ROOT = process.getuid?.() === 0;
@@ -316,7 +305,8 @@ async function prepareApache(opts: ProxyStartOptions): Promise<Launch> {
 async function prepareCaddy(opts: ProxyStartOptions): Promise<Launch> {
   const bin = binary('caddy');
   const { dir, ownDir } = prefix('caddy', opts.dir);
-  const [admin, httpPort] = [await freePort(), await freePort()];
+  // Caddy's admin endpoint and its unused http port: taken by the same retry as the listener.
+  const [admin, httpPort] = [await recentlyFreePort(), await recentlyFreePort()];
   const siteFile = path.join(dir, 'site.caddy');
   const configFile = path.join(dir, 'Caddyfile');
   writeFileSync(siteFile, opts.site);

@@ -20,7 +20,8 @@ import WebSocket from 'ws';
 import { renderProxyConfig, type ProxyConfigOptions } from 'wss-mp-server';
 import { requireBinary } from './binaries';
 import { createPki, issueLeaf, type Leaf, type Pki } from './certs';
-import { checkProxyConfig, freePort, PROXY_BINARY, startProxy, type ProxyName, type RunningProxy } from './proxies';
+import { checkProxyConfig, PROXY_BINARY, startProxy, type ProxyName, type RunningProxy } from './proxies';
+import { recentlyFreePort, startOnFreePort } from './ports';
 import { SERVER_CLI, startServer, type LogLine, type RunningServer } from './server';
 import { startTcpTap, type TcpTap } from './tcp-tap';
 import { onceWithin, within } from './wait';
@@ -32,7 +33,7 @@ const HEARTBEAT = 1;
 /** nginx: old workers close their connections this long after a reload, s. */
 const NGINX_SHUTDOWN = 3;
 
-/** What a reload does to an open WebSocket, per proxy (server-ops.md §4, measured again here). */
+/** What a reload does to an open WebSocket, per proxy (docs/deployment.md, measured again here). */
 const RELOAD_EFFECT: Record<ProxyName, 'kept until worker_shutdown_timeout' | 'kept' | 'closed 1001'> = {
   nginx: 'kept until worker_shutdown_timeout',
   apache: 'kept',
@@ -68,17 +69,10 @@ function baseOptions(ctx: Pick<Ctx, 'certFile' | 'keyFile'>, port: number, upstr
 }
 
 async function startGenerated(name: ProxyName, options: (port: number) => ProxyConfigOptions): Promise<RunningProxy> {
-  for (let attempt = 1; ; attempt++) {
-    const port = await freePort();
+  return startOnFreePort((port) => {
     const cfg = renderProxyConfig(name, options(port));
-    try {
-      return await startProxy(name, { site: cfg.text, main: cfg.main, port });
-    } catch (err) {
-      // Another process took the free port between freePort() and the proxy's bind: pick another.
-      if (attempt < 3 && /address already in use|could not bind/i.test(String(err))) continue;
-      throw err;
-    }
-  }
+    return startProxy(name, { site: cfg.text, main: cfg.main, port });
+  });
 }
 
 /** Resolves DNS_NAME to 127.0.0.1 for the ws/https clients (both lookup call styles). */
@@ -427,7 +421,7 @@ export function proxySuite(name: ProxyName): void {
         ...(name === 'caddy' ? [{ cert: undefined, key: undefined }] : []),
       ];
       for (const v of variants) {
-        const p = await freePort();
+        const p = await recentlyFreePort(); // validated only, never bound
         const opts = { ...baseOptions(ctx, p, 8282), ...v, listen: `127.0.0.1:${p}` };
         const cfg = renderProxyConfig(name, opts);
         await checkProxyConfig(name, { site: cfg.text, main: cfg.main, port: p });

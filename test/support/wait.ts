@@ -51,3 +51,30 @@ export function within<T>(p: Promise<T>, timeout: number, what = 'promise'): Pro
     }),
   ]);
 }
+
+/**
+ * Waits for `cond` with a deadline and says whether it came true (`waitFor` without the throw):
+ * for scenarios that report an outcome instead of failing. A throwing probe counts as "not yet".
+ */
+export async function until(cond: () => unknown, ms: number, every = 10): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    try {
+      if (cond()) return true;
+    } catch {
+      // not yet
+    }
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
+
+/**
+ * An observation window, for behaviour that is about time passing (a backoff wait, a suspended
+ * app, a keepalive): true if `invariant` held for all of `ms`, false as soon as it breaks. Not a
+ * way to wait for something to happen: use waitFor/until for that.
+ */
+export async function holdsFor(invariant: () => unknown, ms: number, every = 10): Promise<boolean> {
+  const broke = await until(() => !invariant(), ms, every);
+  return !broke;
+}

@@ -1,6 +1,6 @@
 // A `wx` for Node: WeChat's socket API (wx.connectSocket → SocketTask) over the `ws` client, plus
 // the app/network events and the platform rules a mini-program socket lives under
-// (platform-wechat.md §1–4, client-lessons.md §7). It is the end-to-end twin of the unit tests'
+// (docs/wechat-platform.md, docs/client-scenarios.md#test-harness). It is the end-to-end twin of the unit tests'
 // scripted fake (packages/client/test/fake-wx.ts): same errMsg wordings, same rules, real sockets.
 //
 // Modelled:

@@ -114,7 +114,7 @@ function checkClose(code: number, reason: string) {
   let bytes = 999;
   try {
     bytes = encodeURIComponent(reason).replace(/%../g, '_').length;
-  } catch (e) {
+  } catch (_e) {
     // stays too long
   }
   if (!isClientSendableCloseCode(code) || typeof reason !== 'string' || bytes > MAX_CLOSE_REASON_BYTES) {

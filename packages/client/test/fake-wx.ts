@@ -1,6 +1,6 @@
 // A scriptable fake of WeChat's socket API (wx.connectSocket + SocketTask) and app/network
-// events, on an injected FakeClock. It models what the client must survive (client-lessons.md
-// §7): ≤ 5 live tasks (CLOSING included) with the "exceed max cocurrent count" failure,
+// events, on an injected FakeClock. It models what the client must survive (see
+// docs/client-scenarios.md#test-harness): ≤ 5 live tasks (CLOSING included) with the "exceed max cocurrent count" failure,
 // suspension (live tasks closed with 1000 "interrupted", connectSocket failing with
 // runningState=suspend), send on a closed task failing "WebSocket is not connected",
 // and a scripted server per task: accept, refuse, fail, black hole, late open, error-only,

@@ -1,4 +1,4 @@
-// The scenario checklist of client-lessons.md §5, one test each (S0…S12, S10b, S10c), on the
+// The scenario checklist of docs/client-scenarios.md#checklist, one test each (S0…S12, S10b, S10c), on the
 // scriptable fake wx with an injected clock and randomness. Every one has an end-to-end twin in
 // test/client-scenarios.e2e.test.ts (real miniprogram_dist, real sockets).
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 // The docs say what the code does: every proxy-config flag and default appears in the package
-// README's "## proxy-config" table and in the root README's deployment guide, and the API
+// README's "## proxy-config" table and in the deployment guide (docs/deployment.md), and the API
 // example returns what the README says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -18,8 +18,7 @@ const section = (text: string, start: RegExp, end: RegExp) => {
   return e ? rest.slice(0, e.index) : rest;
 };
 const pkg = section(readFileSync(path.join(here, '../README.md'), 'utf8'), /^## proxy-config$/m, /^## (?!#)/m);
-const root = section(readFileSync(path.join(here, '../../../README.md'), 'utf8'),
-  /<!-- section: deployment \(owner: proxy\) -->/, /<!-- \/section -->/);
+const root = section(readFileSync(path.join(here, '../../../docs/deployment.md'), 'utf8'), /^## Behind nginx, Apache or Caddy$/m, /^## Sources$/m);
 
 const FLAGS = [...USAGE.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== '--help');
 
@@ -46,11 +45,11 @@ test('the package README API example is true', () => {
   assert.ok(pkg.includes(`cfg.fileName; // '${cfg.fileName}'`));
 });
 
-test('the root README deployment guide shows every flag with its default, and the checklist', () => {
+test('docs/deployment.md shows every flag with its default, and links the checklist', () => {
   for (const f of FLAGS) assert.ok(root.includes(f), `deployment guide does not mention ${f}`);
   assert.ok(root.includes(`[--idle-timeout ${D.idleTimeout}] [--heartbeat-interval ${D.heartbeatInterval}] [--worker-shutdown-timeout ${D.workerShutdownTimeout}]`));
   assert.ok(root.includes(`worker_shutdown_timeout ${D.workerShutdownTimeout}s;`));
-  for (const s of ['certbot', '--deploy-hook', 'a2enmod ssl proxy proxy_http headers', 'caddy reload', 'wss-mp-server doctor', "can't connect"]) {
+  for (const s of ['certbot', '--deploy-hook', 'a2enmod ssl proxy proxy_http headers', 'caddy reload', 'wss-mp-server doctor', 'troubleshooting.md']) {
     assert.ok(root.toLowerCase().includes(s.toLowerCase()), `deployment guide lacks ${s}`);
   }
   // Every directive the FAQ comparison quotes as ours is in the generated nginx config.

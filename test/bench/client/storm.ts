@@ -1,4 +1,4 @@
-// Reconnect storm (client-lessons.md §3), orchestrator half. N clients on the wx shim connect to
+// Reconnect storm (docs/client-scenarios.md#reconnect-storms), orchestrator half. N clients on the wx shim connect to
 // wss-mp-server (native TLS, server core); we SIGKILL the server, each client queues K messages,
 // and after the outage the server comes back on the same port. Measured in the client process:
 // every connectSocket call (attempts), when each client is open again, and whether its queued

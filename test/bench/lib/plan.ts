@@ -14,6 +14,8 @@ export interface Plan {
   throughputWindow: number;
   handshakeConcurrency: number;
   idleSteps: number[];
+  /** Wait after each idle step before reading the server's RSS. */
+  idleSettleMs: number;
   idleTargets: string[];
   /** Source addresses 127.0.0.x used round-robin by load generators (per-IP caps, ports). */
   localAddresses: string[];
@@ -36,19 +38,20 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
   const durationMs = opts.durationS != null ? opts.durationS * 1000 : quick ? 1000 : 3000;
   return {
     runs,
-    warmupMs: quick ? 300 : 500,
+    warmupMs: quick ? 100 : 500,
     durationMs,
     pingpongConns: quick ? 8 : 64,
     throughputConns: quick ? 2 : 8,
     throughputWindow: 16,
     handshakeConcurrency: quick ? 4 : 16,
-    idleSteps: quick ? [200, 400] : [5000, 10000],
+    idleSteps: quick ? [100, 200] : [5000, 10000],
+    idleSettleMs: quick ? 300 : 1500,
     idleTargets: ['native', 'https-ws'],
     localAddresses: addrs(quick ? 4 : 40),
     clientConns: quick ? 8 : 64,
-    clientMemoryInstances: quick ? 100 : 1000,
-    stormClients: quick ? 100 : 2000,
-    stormOutageMs: quick ? 1000 : 10_000,
+    clientMemoryInstances: quick ? 40 : 1000,
+    stormClients: quick ? 50 : 2000,
+    stormOutageMs: quick ? 500 : 10_000,
     stormMessages: 3,
     stormRuns: quick ? 1 : runs,
     stormRunsRws: 1,

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findBinary } from '../../support/binaries';
+import { startOnFreePort } from '../../support/ports';
 import { SERVER_CLI } from '../../support/server';
 import { spawnPinned, stopProcess, waitListening, lines, sleep } from './proc';
 import type { TlsPolicy } from './tls-policy';
@@ -110,17 +111,6 @@ export function nativeArgs(ctx: TargetContext): string[] {
   return ['--cert', ctx.certs.fullchain, '--key', ctx.certs.key, ...(ctx.extraNativeFlags ?? [])];
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 async function waitTcp(port: number, timeout: number): Promise<void> {
   const end = Date.now() + timeout;
   for (;;) {
@@ -138,7 +128,7 @@ async function waitTcp(port: number, timeout: number): Promise<void> {
 /**
  * The nginx site: what `wss-mp-server proxy-config nginx` prints for users (the config we
  * ship), with the listen address, upstream and certificate of this run. If the CLI cannot
- * render it, a hand-written equivalent (server-ops.md §3/§4) stands in and the results say so.
+ * render it, a hand-written equivalent (docs/tls-policy.md, docs/deployment.md) stands in and the results say so.
  */
 export function nginxSite(listenPort: number, backendPort: number, certs: Certs, policy: TlsPolicy): { site: string; source: string } {
   const r = spawnSync(
@@ -202,13 +192,17 @@ ${site.replace(/^/gm, '  ')}
 /** Which nginx site config the last nginx target ran with (for the results file). */
 export let nginxSiteSource = 'not started';
 
-async function startNginx(ctx: TargetContext, backendPort: number): Promise<Proc & { dir: string }> {
+function startNginx(ctx: TargetContext, backendPort: number): Promise<Proc & { dir: string }> {
+  // nginx must be told its port (it refuses `listen …:0`): retried if another process binds it first.
+  return startOnFreePort((port) => startNginxOn(ctx, backendPort, port));
+}
+
+async function startNginxOn(ctx: TargetContext, backendPort: number, port: number): Promise<Proc & { dir: string }> {
   const nginx = findBinary('nginx');
   if (!nginx) throw new Error('nginx not found (apt-get install nginx)');
   const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-nginx-'));
   chmodSync(dir, 0o755); // workers run as an unprivileged user
   mkdirSync(path.join(dir, 'tmp'));
-  const port = await freePort();
   const { site, source } = nginxSite(port, backendPort, ctx.certs, ctx.policy);
   nginxSiteSource = source;
   writeFileSync(path.join(dir, 'nginx.conf'), nginxMain(dir, site));

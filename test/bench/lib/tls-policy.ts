@@ -1,7 +1,7 @@
 // The TLS settings every TLS target in the benchmark uses. The raw https+ws baseline and the
 // tls byte echo must run with exactly wss-mp-server's policy, so we take it from the server's
 // own source (packages/server/src/tls.ts) and only fall back to the documented policy
-// (shared/docs/server-ops.md §3, §5) — loudly, and recorded in the results — if that module
+// (docs/tls-policy.md#the-policy) — loudly, and recorded in the results — if that module
 // is missing or its shape changed.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -17,7 +17,7 @@ export interface TlsPolicy {
   [k: string]: unknown;
 }
 
-/** Mozilla intermediate 6.0 on OpenSSL 3.0, as server-ops.md §3/§5 spells it. */
+/** Mozilla intermediate 6.0 on OpenSSL 3.0, as docs/tls-policy.md#the-policy spells it. */
 export const DOCUMENTED_POLICY: TlsPolicy = {
   minVersion: 'TLSv1.2',
   ciphers:
@@ -59,7 +59,7 @@ export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: stri
         }
         if (cand && typeof cand === 'object') {
           const p = pick(cand as Record<string, unknown>);
-          // server.ts adds ALPN http/1.1 next to the policy (server-ops.md §5); so do we.
+          // server.ts adds ALPN http/1.1 next to the policy (docs/tls-policy.md#node-specifics); so do we.
           if (p) return { policy: { ALPNProtocols: ['http/1.1'], ...p }, source: `packages/server/src/tls.ts#${name}` };
         }
       }
@@ -78,6 +78,6 @@ export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: stri
       console.warn(`!!! could not import packages/server/src/tls.ts: ${(e as Error).message}`);
     }
   }
-  console.warn('!!! TLS policy: using the documented policy (server-ops.md), not the server\'s own export');
-  return { policy: DOCUMENTED_POLICY, source: 'documented (server-ops.md §3/§5) — server export not found' };
+  console.warn('!!! TLS policy: using the documented policy (docs/tls-policy.md), not the server\'s own export');
+  return { policy: DOCUMENTED_POLICY, source: 'documented (docs/tls-policy.md) — server export not found' };
 }

@@ -186,7 +186,7 @@ async function pingpong() {
   const size = cfg.size ?? 32;
   const payload = cfg.kind === 'tls' ? Buffer.alloc(size, 0x61) : 'a'.repeat(size); // text: what mini programs send
   const { handles, errors } = await openMany(cfg.conns, 64);
-  let rtts = new Float64Array(1 << 20);
+  const rtts = new Float64Array(1 << 20);
   let n = 0;
   let msgs = 0;
   let stopped = false;

@@ -1,6 +1,6 @@
 // A WeChat mini-program TypeScript project using the published types: lib ES2017,
 // miniprogram-api-typings, no DOM, skipLibCheck false (see tsconfig.json next to this file).
-import { CLIENT_DEFAULTS, createClient, SocketError, type Client, type Platform, type State } from 'wss-mp-client';
+import { CLIENT_DEFAULTS, createClient, type SocketError, type Client, type Platform, type State } from 'wss-mp-client';
 
 const client: Client = createClient({
   url: async () => ({ url: 'wss://example.com/wss', header: { authorization: 'Bearer t' }, protocols: ['v1'] }),

@@ -1,7 +1,7 @@
 /**
  * Verdicts on protocol versions and suites: tls1.2, tls1.3, legacy-tls, ats-forward-secrecy,
  * static-rsa, alpn. Rules: WeChat needs TLS ≥ 1.2; iOS ATS needs an ECDHE suite on TLS 1.2
- * (server-ops.md §3, platform-wechat.md §6).
+ * (docs/tls-policy.md#why-these-rules).
  */
 import type { DoctorCheck } from './types';
 import type { TlsProbe } from './tls-probe';

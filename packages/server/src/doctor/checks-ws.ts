@@ -1,5 +1,5 @@
 /**
- * Verdicts on the WebSocket itself: upgrade (status → likely cause, server-ops.md §2 row 5)
+ * Verdicts on the WebSocket itself: upgrade (status → likely cause, docs/troubleshooting.md#checklist row 5)
  * and echo (round trip with latency).
  */
 import { isTerminalCloseCode } from '@wss-mp/protocol';
@@ -22,7 +22,7 @@ export const UPGRADE_HINTS: Record<number, [string, string]> = {
   401: ['Unauthorized: the server wants credentials for this URL', 'add the token the server expects (doctor never prints query values)'],
   403: [
     'Forbidden: an auth, Origin or IP check refused the upgrade',
-    'check the server\'s auth and Origin rules; WeChat\'s Origin is unreliable (server-ops.md §8)',
+    'check the server\'s auth and Origin rules; mini programs send no usable Origin header, so let an absent one through',
   ],
   404: [
     'Not Found: nothing serves WebSockets on this exact path',

@@ -1,4 +1,4 @@
-/** What no probe from outside can see: printed as INFO reminders (platform-wechat.md §6). */
+/** What no probe from outside can see: printed as INFO reminders (docs/wechat-platform.md#domain-tls-certificates). */
 import type { DoctorCheck } from './types';
 
 export function reminders(host: string): DoctorCheck[] {

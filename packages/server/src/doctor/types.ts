@@ -13,7 +13,7 @@ export type CheckStatus = 'PASS' | 'WARN' | 'FAIL' | 'INFO' | 'SKIP';
 
 /**
  * Stable check ids, in report order: scripts may match on these. Documented in the package
- * README and the root README (a test keeps both in sync with this list).
+ * docs/troubleshooting.md (a test keeps it in sync with this list).
  */
 export const CHECK_IDS = [
   'scheme',
