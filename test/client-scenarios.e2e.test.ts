@@ -190,7 +190,7 @@ function mpClient(wx: WxShim, opts: Record<string, unknown>) {
 describe('wss-mp-client end to end: no stuck states, servers that ping first, limits', () => {
   test('hostile callbacks: shouldReconnect (JSON.parse of a non-JSON reason) and isPong throwing, a close listener throwing', async () => {
     let n = 0;
-    const echo = await startEcho(0, (ws) => n++ === 0 && setTimeout(() => ws.close(4100, 'not json'), 50));
+    const echo = await startEcho((ws) => n++ === 0 && setTimeout(() => ws.close(4100, 'not json'), 50));
     const wx = createWxShim();
     const h = mpClient(wx, {
       url: echo.url,
@@ -284,7 +284,7 @@ describe('wss-mp-client end to end: no stuck states, servers that ping first, li
 
   test('network lost while open: sends queue; network back: the link is replaced at once (4504) and the queue delivered', async () => {
     const serverCloses: number[] = [];
-    const echo = await startEcho(0, (ws) => ws.on('close', (code) => serverCloses.push(code)));
+    const echo = await startEcho((ws) => ws.on('close', (code) => serverCloses.push(code)));
     const wx = createWxShim();
     const h = mpClient(wx, { url: echo.url, heartbeatInterval: 5000, heartbeatTimeout: 5000 });
     try {

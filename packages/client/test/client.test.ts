@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
-import type { SocketError } from '../src/index';
+import { SocketError } from '../src/index';
 import { errorCodes, opened, setup } from './helpers';
 
 describe('state machine', () => {
