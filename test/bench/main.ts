@@ -296,7 +296,7 @@ async function runDetect(rec: RunRecord, ctx: TargetContext, flags: BenchFlags) 
 
 const NO_DETECT_FLAG =
   'not measured: wss-mp-server has no flag to turn the plain-HTTP detection off. By construction it costs the normal ' +
-  'path nothing (it runs only inside the tlsClientError handler, no first-byte sniffing; see packages/server/src/plain-http.ts), ' +
+  'path nothing (it runs only inside the tlsClientError handler, no first-byte sniffing; see packages/server/src/server/plain-http.ts), ' +
   'and the native-vs-raw rows include it.';
 
 function comparisons(): Comparison[] {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SERVER_DEFAULTS } from '../src/options';
-import { CLI_FLAGS } from '../src/serve-cli';
-import { ERROR_CODES } from '../src/errors';
+import { SERVER_DEFAULTS } from '../src/server/options';
+import { CLI_FLAGS } from '../src/cli/serve';
+import { ERROR_CODES } from '../src/shared/errors';
 import { firstTableRows } from '../../../test/support/markdown';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

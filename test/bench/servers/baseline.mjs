@@ -8,7 +8,7 @@
 //
 // Usage: node baseline.mjs '<json>'  {kind, port, host?, tls?: {cert, key, ...tls options}}
 // `tls` carries file paths for cert/key plus the policy options (minVersion, ciphers, ecdhCurve,
-// ...) as the orchestrator read them from packages/server/src/tls.ts. Prints
+// ...) as the orchestrator read them from packages/server/src/shared/tls.ts. Prints
 // "listening on <url>" once bound. SIGTERM/SIGINT exit normally, so --cpu-prof gets written.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';

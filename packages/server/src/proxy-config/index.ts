@@ -14,7 +14,7 @@ import {
   type ProxyKind,
   type ResolvedProxyConfigOptions,
 } from './options';
-import { OptionError } from '../errors';
+import { OptionError } from '../shared/errors';
 import { PROXY_KINDS } from './options';
 import { header, type RenderedParts } from './shared';
 

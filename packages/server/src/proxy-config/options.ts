@@ -8,7 +8,7 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { OptionError } from '../errors';
+import { OptionError } from '../shared/errors';
 
 export const PROXY_KINDS = ['nginx', 'apache', 'caddy'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];

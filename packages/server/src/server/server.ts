@@ -12,8 +12,8 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import { Connection } from './connection';
-import { WssMpServerError } from './errors';
-import { Logger, jsonLines, pathOnly } from './log';
+import { WssMpServerError } from '../shared/errors';
+import { Logger, jsonLines, pathOnly } from '../shared/log';
 import { normalizeOrigin, resolveOptions, type MessageData, type ServerOptions } from './options';
 import { answerPlainHttp, underlyingSocket } from './plain-http';
 import { createStaticHandler } from './static';
@@ -27,7 +27,7 @@ import {
   watchKeyPair,
   type CertificateInfo,
   type KeyPair,
-} from './tls';
+} from '../shared/tls';
 import { clientIpFor, normalizeIp, parsePeer } from './trust-proxy';
 
 export interface BroadcastOptions {

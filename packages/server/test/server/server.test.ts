@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { createServer, type Connection, type LogEntry, type ServerOptions, type WssMpServer } from '../src/index';
+import { createServer, Connection, type LogEntry, type ServerOptions, type WssMpServer } from '../../src/index';
 
 async function start(opts: ServerOptions = {}) {
   const logs: LogEntry[] = [];
@@ -214,7 +214,7 @@ test('the close log line has code, duration and who ended it; connection lines c
 
 test('TLS on all interfaces prints the certificate\'s first DNS name; default ports are omitted', async (t) => {
   const { generateKeyPairSync } = await import('node:crypto');
-  const { buildCertificate } = await import('../src/dev-cert/x509');
+  const { buildCertificate } = await import('../../src/server/dev-cert/x509');
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const name = { commonName: 'test' };
   const cert = buildCertificate({

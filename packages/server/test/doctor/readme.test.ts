@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHECK_IDS, DOCTOR_DEFAULTS } from '../src/doctor/types';
-import { USAGE } from '../src/doctor/cli';
+import { CHECK_IDS, DOCTOR_DEFAULTS } from '../../src/doctor/types';
+import { USAGE } from '../../src/cli/doctor';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const GUIDE = path.resolve(here, '../../../docs/troubleshooting.md');
-const PKG_README = path.resolve(here, '../README.md');
+const GUIDE = path.resolve(here, '../../../../docs/troubleshooting.md');
+const PKG_README = path.resolve(here, '../../README.md');
 
 function section(text: string, start: RegExp, end: RegExp): string {
   const m = start.exec(text);

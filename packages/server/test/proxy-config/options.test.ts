@@ -3,14 +3,14 @@
 // config syntax gets through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OptionError } from '../src/errors';
+import { OptionError } from '../../src/shared/errors';
 import {
   PROXY_CONFIG_DEFAULTS,
   PROXY_KINDS,
   renderProxyConfig,
   resolveProxyConfigOptions,
   type ProxyConfigOptions,
-} from '../src/proxy-config/index';
+} from '../../src/proxy-config/index';
 
 const ok: ProxyConfigOptions = { domain: 'example.com' };
 

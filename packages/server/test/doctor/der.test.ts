@@ -6,8 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createPki, issueLeaf } from '../../../test/support/certs';
-import { signatureAlgorithm } from '../src/doctor/der';
+import { createPki, issueLeaf } from '../../../../test/support/certs';
+import { signatureAlgorithm } from '../../src/doctor/der';
 
 const der = (pemFile: string) => new X509Certificate(readFileSync(pemFile)).raw;
 

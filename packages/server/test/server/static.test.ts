@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { once } from 'node:events';
-import { createServer } from '../src/index';
+import { createServer } from '../../src/index';
 
 /** Raw HTTP so the client does not normalise `..` or `%2e%2e` away. */
 function request(port: number, method: string, target: string): Promise<{ status: number; headers: string; body: string }> {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { USAGE } from '../src/proxy-config/cli';
-import { PROXY_CONFIG_DEFAULTS as D, renderProxyConfig } from '../src/proxy-config/index';
+import { USAGE } from '../../src/cli/proxy-config';
+import { PROXY_CONFIG_DEFAULTS as D, renderProxyConfig } from '../../src/proxy-config/index';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const section = (text: string, start: RegExp, end: RegExp) => {
@@ -17,8 +17,8 @@ const section = (text: string, start: RegExp, end: RegExp) => {
   const e = end.exec(rest);
   return e ? rest.slice(0, e.index) : rest;
 };
-const pkg = section(readFileSync(path.join(here, '../README.md'), 'utf8'), /^## proxy-config$/m, /^## (?!#)/m);
-const root = section(readFileSync(path.join(here, '../../../docs/deployment.md'), 'utf8'), /^## Behind nginx, Apache or Caddy$/m, /^## Sources$/m);
+const pkg = section(readFileSync(path.join(here, '../../README.md'), 'utf8'), /^## proxy-config$/m, /^## (?!#)/m);
+const root = section(readFileSync(path.join(here, '../../../../docs/deployment.md'), 'utf8'), /^## Behind nginx, Apache or Caddy$/m, /^## Sources$/m);
 
 const FLAGS = [...USAGE.matchAll(/^ {2}(--[a-z-]+)/gm)].map((m) => m[1]!).filter((f) => f !== '--help');
 

@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { main, parseDoctorArgs, EXIT } from '../src/doctor/cli';
-import { OptionError } from '../src/errors';
+import { main, parseDoctorArgs, EXIT } from '../../src/cli/doctor';
+import { OptionError } from '../../src/shared/errors';
 
 function capture() {
   let out = '';

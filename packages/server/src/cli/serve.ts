@@ -7,12 +7,12 @@ import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureDevCert, defaultDevCertDir } from './dev-cert/index';
-import { OptionError, WssMpServerError } from './errors';
-import { Logger, jsonLines } from './log';
-import { SERVER_DEFAULTS, type ServerOptions } from './options';
-import { createServer, type WssMpServer } from './server';
-import { parseCount, parseDuration, parseSize } from './units';
+import { ensureDevCert, defaultDevCertDir } from '../server/dev-cert/index';
+import { OptionError, WssMpServerError } from '../shared/errors';
+import { Logger, jsonLines } from '../shared/log';
+import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
+import { createServer, type WssMpServer } from '../server/server';
+import { parseCount, parseDuration, parseSize } from '../shared/units';
 
 export interface CliFlag {
   name: string;

@@ -2,10 +2,10 @@
  * `wss-mp-server proxy-config nginx|apache|caddy --domain NAME [options]`: prints a reverse-proxy
  * config. Exit codes: 0 printed, 2 usage or invalid option (the message names the option).
  */
-import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from '../cli-util';
-import { WssMpServerError } from '../errors';
-import { PROXY_CONFIG_DEFAULTS as D, PROXY_KINDS, type ProxyKind } from './options';
-import { renderProxyConfig } from './index';
+import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from './io';
+import { WssMpServerError } from '../shared/errors';
+import { PROXY_CONFIG_DEFAULTS as D, PROXY_KINDS, type ProxyKind } from '../proxy-config/options';
+import { renderProxyConfig } from '../proxy-config/index';
 
 export const USAGE = `Usage: wss-mp-server proxy-config <nginx|apache|caddy> --domain NAME [options]
 

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { isIPv4 } from 'node:net';
 import {
   clientIpFor, isTrusted, normalizeIp, parseCidr, parseIp, parseIpGeneral, parsePeer, parseTrustList, resolveClientIp,
-} from '../src/trust-proxy';
-import { OptionError } from '../src/errors';
+} from '../../src/server/trust-proxy';
+import { OptionError } from '../../src/shared/errors';
 
 test('parseIp: IPv4 becomes IPv4-mapped; IPv6 forms expand; garbage is null', () => {
   assert.deepEqual([...parseIp('127.0.0.1')!], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 127, 0, 0, 1]);

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { resolveOptions, SERVER_DEFAULTS } from '../src/options';
-import { OptionError, WssMpServerError } from '../src/errors';
-import { parseDuration, parseSize, parseCount } from '../src/units';
-import { CLI_FLAGS, flagsToOptions, helpText } from '../src/serve-cli';
-import { createServer } from '../src/index';
+import { resolveOptions, SERVER_DEFAULTS } from '../../src/server/options';
+import { OptionError, WssMpServerError } from '../../src/shared/errors';
+import { parseDuration, parseSize, parseCount } from '../../src/shared/units';
+import { CLI_FLAGS, flagsToOptions, helpText } from '../../src/cli/serve';
+import { createServer } from '../../src/index';
 
 function rejects(fn: () => unknown, option: string, accepted: RegExp) {
   assert.throws(fn, (err: unknown) => {

@@ -1,8 +1,8 @@
 // `wss-mp-server proxy-config`: prints the config, or exits 2 naming the bad option.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { main, USAGE } from '../src/proxy-config/cli';
-import { renderProxyConfig } from '../src/proxy-config/index';
+import { main, USAGE } from '../../src/cli/proxy-config';
+import { renderProxyConfig } from '../../src/proxy-config/index';
 
 async function run(...argv: string[]) {
   let out = '';

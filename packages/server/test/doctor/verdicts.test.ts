@@ -5,15 +5,15 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { DetailedPeerCertificate } from 'node:tls';
-import { createPki, issueLeaf } from '../../../test/support/certs';
-import { checkUpgrade, checkEcho, UPGRADE_HINTS } from '../src/doctor/checks-ws';
-import { checkTls12, checkLegacy, checkForwardSecrecy, checkStaticRsa, checkAlpn, type TlsProbes } from '../src/doctor/checks-tls';
-import { checkChain, checkHostname, checkValidity, checkKey, checkSignature, type CertContext } from '../src/doctor/checks-cert';
-import { checkHost, checkScheme } from '../src/doctor/checks-target';
-import { parseTarget } from '../src/doctor/target';
-import { renderReport } from '../src/doctor/render';
-import type { TlsProbe } from '../src/doctor/tls-probe';
-import type { DoctorReport } from '../src/doctor/types';
+import { createPki, issueLeaf } from '../../../../test/support/certs';
+import { checkUpgrade, checkEcho, UPGRADE_HINTS } from '../../src/doctor/checks-ws';
+import { checkTls12, checkLegacy, checkForwardSecrecy, checkStaticRsa, checkAlpn, type TlsProbes } from '../../src/doctor/checks-tls';
+import { checkChain, checkHostname, checkValidity, checkKey, checkSignature, type CertContext } from '../../src/doctor/checks-cert';
+import { checkHost, checkScheme } from '../../src/doctor/checks-target';
+import { parseTarget } from '../../src/doctor/target';
+import { renderReport } from '../../src/doctor/render';
+import type { TlsProbe } from '../../src/doctor/tls-probe';
+import type { DoctorReport } from '../../src/doctor/types';
 
 test('upgrade: each refused status names a likely cause and a fix', () => {
   const expect: Record<number, RegExp> = {

@@ -6,9 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ensureDevCert } from '../src/dev-cert/index';
-import { createServer, type LogEntry } from '../src/index';
-import { PLAIN_HTTP_BODY, underlyingSocket } from '../src/plain-http';
+import { ensureDevCert } from '../../src/server/dev-cert/index';
+import { createServer, type LogEntry } from '../../src/index';
+import { PLAIN_HTTP_BODY, underlyingSocket } from '../../src/server/plain-http';
 
 function raw(port: number, payload: string | Buffer): Promise<string> {
   return new Promise((resolve, reject) => {

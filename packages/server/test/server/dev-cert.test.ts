@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import { ensureDevCert, defaultDevCertDir, DEV_LEAF_DAYS } from '../src/dev-cert/index';
-import { createServer } from '../src/index';
-import * as der from '../src/dev-cert/der';
+import { ensureDevCert, defaultDevCertDir, DEV_LEAF_DAYS } from '../../src/server/dev-cert/index';
+import { createServer } from '../../src/index';
+import * as der from '../../src/server/dev-cert/der';
 
 const DAY = 86_400_000;
 function tempDir(t: { after(fn: () => void): void }): string {
@@ -117,7 +117,7 @@ test('a certificate for a real site signed with the dev CA key is refused by Nod
   const dir = tempDir(t);
   const r = await ensureDevCert(dir);
   const { createPrivateKey, createPublicKey, generateKeyPairSync } = await import('node:crypto');
-  const { buildCertificate } = await import('../src/dev-cert/x509');
+  const { buildCertificate } = await import('../../src/server/dev-cert/x509');
   const caKey = createPrivateKey(readFileSync(path.join(dir, 'ca-key.pem')));
   const ca = new X509Certificate(readFileSync(r.caFile));
   const cn = ca.subject.split('\n').find((l) => l.startsWith('CN='))!.slice(3);

@@ -3,13 +3,13 @@
  * [--timeout S] [--json]`. Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
  */
 import { readFileSync } from 'node:fs';
-import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from '../cli-util';
-import { OptionError, WssMpServerError } from '../errors';
-import { runDoctor } from './run';
-import { renderReport } from './render';
-import { parseTarget, parseResolve } from './target';
-import { loadCa } from './ca';
-import type { DoctorOptions } from './types';
+import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from './io';
+import { OptionError, WssMpServerError } from '../shared/errors';
+import { runDoctor } from '../doctor/run';
+import { renderReport } from '../doctor/render';
+import { parseTarget, parseResolve } from '../doctor/target';
+import { loadCa } from '../doctor/ca';
+import type { DoctorOptions } from '../doctor/types';
 
 export const EXIT = { OK: 0, FAIL: 1, USAGE: EXIT_USAGE, INTERNAL: 3 } as const;
 
