@@ -69,3 +69,22 @@ test('imports go one way: cli → server | doctor | proxy-config → shared; the
   }
   assert.deepEqual(wrong, []);
 });
+
+test('the send path is in one place: only Connection calls the socket\'s send', () => {
+  // Echo, pong, broadcast and conn.send all go through Connection.sendFrame, which enforces
+  // maxBufferedAmount (and is where write batching belongs). A direct ws.send elsewhere would
+  // bypass both.
+  const direct: string[] = [];
+  for (const { rel, sf } of files) {
+    if (area(rel) !== 'server' || rel === path.join('server', 'connection.ts')) continue;
+    const visit = (n: ts.Node) => {
+      if (ts.isCallExpression(n) && ts.isPropertyAccessExpression(n.expression) && n.expression.name.text === 'send') {
+        const receiver = n.expression.expression.getText(sf);
+        if (/(^|\.)(ws|socket)$/.test(receiver)) direct.push(`${rel}:${sf.getLineAndCharacterOfPosition(n.getStart()).line + 1} ${receiver}.send`);
+      }
+      ts.forEachChild(n, visit);
+    };
+    visit(sf);
+  }
+  assert.deepEqual(direct, []);
+});
