@@ -131,7 +131,7 @@ export function helpText(cmd: Command): string {
     ...rows,
     '',
     ...unitLines(cmd.flags),
-    ...(cmd.footer?.length ? [...cmd.footer] : []),
+    ...(cmd.footer?.length ? ['', ...cmd.footer] : []),
     '',
   ].join('\n');
 }
