@@ -34,7 +34,7 @@ async function diagnose(ep: EndpointOptions, extra: string[] = [], { ca = true, 
       `wss://${HOST}:${port}${path}`,
       '--resolve', `${HOST}:${port}:127.0.0.1`,
       ...(ca ? ['--ca', pki.caCert] : []),
-      '--timeout', '5',
+      '--timeout', '5s',
       ...extra,
     ]);
   } finally {
@@ -176,7 +176,7 @@ test('RSA 1024 key → FAIL key; SHA-1 signature → FAIL signature', async () =
 test('nothing listening → FAIL tcp, the rest skipped', async (t) => {
   const { port, release } = await refusingPort();
   t.after(release);
-  const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3']);
+  const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3s']);
   expectCheck(r, 'tcp', 'FAIL', /ECONNREFUSED/, /nothing listens there/);
   expectCheck(r, 'upgrade', 'SKIP', /needs a TCP connection/);
 });
@@ -186,7 +186,7 @@ test('plain HTTP on the port (no TLS) → FAIL tls1.2 "does not speak TLS", the 
   await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise<void>((resolve) => plain.close(() => resolve())));
   const port = (plain.address() as AddressInfo).port;
-  const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3']);
+  const r = await doctorJson([`wss://${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--timeout', '3s']);
   expectCheck(r, 'tls1.2', 'FAIL', /the port does not speak TLS \(ERR_SSL_WRONG_VERSION_NUMBER/, /terminate TLS on this port/);
   expectCheck(r, 'legacy-tls', 'SKIP');
   expectCheck(r, 'upgrade', 'SKIP');

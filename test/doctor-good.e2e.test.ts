@@ -22,7 +22,7 @@ before(() => {
 });
 after(() => pki?.cleanup());
 
-const pinned = (port: number, path = '/wss') => [`wss://${HOST}:${port}${path}`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--ca', pki.caCert, '--timeout', '5'];
+const pinned = (port: number, path = '/wss') => [`wss://${HOST}:${port}${path}`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--ca', pki.caCert, '--timeout', '5s'];
 
 test('native TLS wss-mp-server: every check passes, exit 0', async (t) => {
   const server = await startServer(['--cert', leaf.fullchain, '--key', leaf.key, '--host', '127.0.0.1', '--quiet']);
@@ -54,7 +54,7 @@ test('native TLS wss-mp-server: every check passes, exit 0', async (t) => {
   expectCheck(wrongPath, 'upgrade', 'FAIL', /^HTTP 404 Not Found on \/socket: Not Found: nothing serves WebSockets on this exact path/, /location = \/wss/);
   assert.deepEqual(problems(wrongPath).map((p) => p.split(':')[0]), ['FAIL upgrade', 'SKIP echo']);
 
-  const ip = await doctorJson([`wss://127.0.0.1:${server.port}/wss`, '--ca', pki.caCert, '--timeout', '5']);
+  const ip = await doctorJson([`wss://127.0.0.1:${server.port}/wss`, '--ca', pki.caCert, '--timeout', '5s']);
   expectCheck(ip, 'host', 'FAIL', /IP address/, /domain name/);
   expectCheck(ip, 'hostname', 'FAIL', /^ERR_TLS_CERT_ALTNAME_INVALID: IP: 127\.0\.0\.1 is not in the cert's list/, /issue the certificate for 127\.0\.0\.1/);
   expectCheck(ip, 'upgrade', 'PASS');

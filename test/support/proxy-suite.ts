@@ -17,7 +17,7 @@ import path from 'node:path';
 import test, { type TestContext } from 'node:test';
 import type { TLSSocket } from 'node:tls';
 import WebSocket from 'ws';
-import { renderProxyConfig, type ProxyConfigOptions } from 'wss-mp-server';
+import { renderProxyConfig, type ProxyConfigOptions } from 'wss-mp-server/proxy-config';
 import { requireBinary } from './binaries';
 import { createPki, issueLeaf, type Leaf, type Pki } from './certs';
 import { checkProxyConfig, PROXY_BINARY, startProxy, type ProxyName, type RunningProxy } from './proxies';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createServer, TLS_POLICY } from '../src/index';
-import { ensureDevCert } from '../src/dev-cert/index';
+import { ensureDevCert } from '../src/server/dev-cert/index';
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 3);

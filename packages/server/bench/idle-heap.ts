@@ -34,7 +34,7 @@ async function sample(): Promise<Sample> {
 /** Child: start one kind of server, then answer "sample" requests. */
 async function child(kind: Kind, dir: string): Promise<void> {
   const { createServer, TLS_POLICY } = await import('../src/index');
-  const { ensureDevCert } = await import('../src/dev-cert/index');
+  const { ensureDevCert } = await import('../src/server/dev-cert/index');
   const dev = await ensureDevCert(dir);
   let port: number;
   if (kind === 'raw https+ws') {

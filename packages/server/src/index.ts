@@ -1,6 +1,8 @@
 /**
  * wss-mp-server: a wss:// server for WeChat mini programs on `ws`.
- * See README.md for options, hooks, logs and error codes.
+ * See README.md for options, hooks, logs and error codes. The doctor and the proxy-config
+ * generator are separate entry points (`wss-mp-server/doctor`, `wss-mp-server/proxy-config`),
+ * so that importing the server does not load them.
  */
 export { createServer, type WssMpServer, type BroadcastOptions } from './server/server';
 export { Connection } from './server/connection';
@@ -26,5 +28,3 @@ export { parseTrustList, resolveClientIp, isTrusted, normalizeIp, TRUST_KEYWORDS
 export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } from './server/dev-cert/index';
 export { PLAIN_HTTP_BODY } from './server/plain-http';
 export type { LogEntry, LogLevel } from './shared/log';
-export * from './doctor/index';
-export * from './proxy-config/index';

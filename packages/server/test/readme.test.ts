@@ -5,7 +5,6 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVER_DEFAULTS } from '../src/server/options';
-import { CLI_FLAGS } from '../src/cli/serve';
 import { ERROR_CODES } from '../src/shared/errors';
 import { firstTableRows } from '../../../test/support/markdown';
 
@@ -34,23 +33,6 @@ test('README options table matches SERVER_DEFAULTS', () => {
     const key = name === 'host' ? 'plainHost' : name;
     assert.ok(key in SERVER_DEFAULTS, `README default for ${name} but no SERVER_DEFAULTS.${key}`);
   }
-});
-
-test('README CLI table lists every flag with the default --help prints, and nothing else', () => {
-  const rows = table('## CLI');
-  const documented = new Map<string, string>();
-  for (const r of rows) {
-    const m = /^`--([a-z-]+)/.exec(r[0]!);
-    assert.ok(m, `flag cell ${r[0]}`);
-    documented.set(m[1]!, r[1]!);
-  }
-  for (const f of CLI_FLAGS) {
-    assert.equal(documented.get(f.name), f.default, `--${f.name} default`);
-    const cell = rows.find((r) => r[0]!.startsWith('`--' + f.name + (f.arg ? ' ' + f.arg : '') + '`'));
-    assert.ok(cell, `--${f.name}${f.arg ? ' ' + f.arg : ''} spelled as in --help`);
-    if (f.short) assert.ok(cell![0]!.includes('`-' + f.short + '`'), `-${f.short} documented`);
-  }
-  assert.deepEqual([...documented.keys()].sort(), CLI_FLAGS.map((f) => f.name).sort());
 });
 
 test('docs/errors.md lists every server error code (the one copy of the table)', () => {

@@ -1,101 +1,96 @@
 /**
  * `wss-mp-server doctor <url> [--ca FILE] [--resolve HOST:PORT:ADDRESS] [--echo TEXT]
- * [--timeout S] [--json]`. Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
+ * [--timeout DURATION] [--json]`. Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
  */
 import { readFileSync } from 'node:fs';
-import { EXIT_USAGE, parseCommandArgs, writeCliError, type CliIo } from './io';
+import { EXIT_USAGE, writeCliError, type CliIo } from './io';
 import { OptionError, WssMpServerError } from '../shared/errors';
+import { formatDuration } from '../shared/units';
 import { runDoctor } from '../doctor/run';
 import { renderReport } from '../doctor/render';
 import { parseTarget, parseResolve } from '../doctor/target';
 import { loadCa } from '../doctor/ca';
-import type { DoctorOptions } from '../doctor/types';
+import { DOCTOR_DEFAULTS, type DoctorOptions } from '../doctor/types';
+import { helpText, parseFlags, type Command } from './flags';
 
 export const EXIT = { OK: 0, FAIL: 1, USAGE: EXIT_USAGE, INTERNAL: 3 } as const;
 
-export const USAGE = `Usage: wss-mp-server doctor <wss-url> [options]
+/** Longest --timeout: each network step waits at most this long. */
+const MAX_TIMEOUT_MS = 600_000;
 
-Checks whether a WeChat mini program can connect to a wss:// endpoint: URL, TLS versions and
-suites (iOS ATS), certificate chain, name, expiry, key and signature, ALPN, the WebSocket
-upgrade on the exact path and an echo round trip. Each check prints PASS, WARN, FAIL or INFO
-with a one-line fix.
+export const DOCTOR: Command = {
+  invocation: 'wss-mp-server doctor',
+  summary: 'can a WeChat mini program connect to this wss:// endpoint?',
+  usage: ['wss-mp-server doctor <wss-url> [flags]'],
+  about: [
+    'Checks the URL, TLS versions and suites (iOS ATS), certificate chain, name, expiry, key and',
+    'signature, ALPN, the WebSocket upgrade on the exact path and an echo round trip. Each check',
+    'prints PASS, WARN, FAIL or INFO with a one-line fix.',
+  ],
+  flags: [
+    { name: 'ca', kind: 'text', arg: 'FILE', default: '-', help: 'also trust the root certificate(s) in FILE (PEM), e.g. a test CA' },
+    { name: 'resolve', kind: 'text', arg: 'HOST:PORT:ADDR', multiple: true, default: '-', help: 'connect to ADDR instead of resolving HOST (like curl); SNI and the certificate check still use HOST. Repeatable; must match the URL' },
+    { name: 'echo', kind: 'text', arg: 'TEXT', default: DOCTOR_DEFAULTS.echo, help: 'message sent after the upgrade; its echo or {"type":"pong"} passes' },
+    { name: 'timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(DOCTOR_DEFAULTS.timeoutMs), help: `time allowed for each network step, up to ${formatDuration(MAX_TIMEOUT_MS)}` },
+    { name: 'json', kind: 'switch', default: 'off', help: 'print the report as JSON (schema in the package README)' },
+    { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'show this help' },
+  ],
+  footer: [
+    'Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.',
+    'Example: wss-mp-server doctor wss://wss.example.com/wss',
+  ],
+};
 
-Options:
-  --ca FILE                 also trust the root certificate(s) in FILE (PEM), e.g. a test CA
-  --resolve HOST:PORT:ADDR  connect to ADDR instead of resolving HOST (like curl); SNI and the
-                            certificate check still use HOST. Repeatable; must match the URL
-  --echo TEXT               message sent after the upgrade; its echo or {"type":"pong"} passes
-                            (default {"type":"ping"})
-  --timeout S               seconds allowed for each network step (default 10)
-  --json                    print the report as JSON (schema in the package README)
-  -h, --help                show this help
-
-Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input, 3 internal error.
-Example: wss-mp-server doctor wss://wss.example.com/wss
-`;
-
-const KNOWN = '--ca, --resolve, --echo, --timeout, --json, --help';
+export const USAGE = helpText(DOCTOR);
 
 /** Turns argv into runDoctor arguments; throws OptionError naming the bad option. */
 export function parseDoctorArgs(argv: string[]): { help: true } | { help: false; url: string; json: boolean; options: DoctorOptions } {
-  let parsed;
-  try {
-    parsed = parseCommandArgs(argv, {
-      ca: { type: 'string' },
-      resolve: { type: 'string', multiple: true },
-      echo: { type: 'string' },
-      timeout: { type: 'string' },
-      json: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    });
-  } catch (err) {
-    const e = err as Error & { code?: string };
-    const name = /'(-[^' ]+)/.exec(e.message)?.[1] ?? '<argument>';
-    if (e.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') throw new OptionError(name, 'a value after it', undefined);
-    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new OptionError(name, `one of ${KNOWN}`, name);
-    throw new OptionError(name, `one of ${KNOWN}`, e.message);
-  }
-  const v = parsed.values;
+  const { values: v, positionals } = parseFlags(DOCTOR, argv, true);
   if (v.help) return { help: true };
-  const [url, ...extra] = parsed.positionals;
+  const [url, ...extra] = positionals;
   if (!url) throw new OptionError('<url>', 'a wss:// URL, e.g. wss://example.com/wss', undefined);
-  if (extra.length) throw new OptionError('<url>', 'exactly one URL', `${parsed.positionals.length} arguments`);
+  if (extra.length) throw new OptionError('<url>', 'exactly one URL', `${positionals.length} arguments`);
   const target = parseTarget(url);
   const options: DoctorOptions = {};
   if (v.timeout !== undefined) {
-    const s = Number(v.timeout);
-    if (!(v.timeout.trim() !== '' && Number.isFinite(s) && s > 0 && s <= 600)) {
-      throw new OptionError('--timeout', 'a number of seconds above 0 and at most 600', v.timeout);
-    }
-    options.timeoutMs = Math.round(s * 1000);
+    const ms = v.timeout as number;
+    if (ms <= 0 || ms > MAX_TIMEOUT_MS) throw new OptionError('--timeout', `a duration above 0 and at most ${formatDuration(MAX_TIMEOUT_MS)}, e.g. 10s`, formatDuration(ms));
+    options.timeoutMs = ms;
   }
-  if (v.echo !== undefined) {
-    if (v.echo === '') throw new OptionError('--echo', 'a non-empty message', v.echo);
-    options.echo = v.echo;
+  const echo = v.echo as string | undefined;
+  if (echo !== undefined) {
+    if (echo === '') throw new OptionError('--echo', 'a non-empty message', echo);
+    options.echo = echo;
   }
-  if (v.resolve?.length) {
-    const matching = v.resolve.map((spec) => {
-      try {
-        return parseResolve(spec, target);
-      } catch (err) {
-        return err as OptionError;
-      }
-    });
-    const ok = matching.find((m) => typeof m === 'string');
-    if (ok === undefined) throw matching[0] as OptionError;
-    options.connectTo = ok as string;
-  }
-  if (v.ca !== undefined) {
-    let pem: string;
-    try {
-      pem = readFileSync(v.ca, 'utf8');
-    } catch (err) {
-      throw new OptionError('--ca', `a readable PEM file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, v.ca);
-    }
-    loadCa(pem, '--ca');
-    options.ca = pem;
-  }
+  const resolve = v.resolve as string[] | undefined;
+  if (resolve?.length) options.connectTo = pickResolve(resolve, target);
+  if (v.ca !== undefined) options.ca = readCa(v.ca as string);
   return { help: false, url, json: !!v.json, options };
+}
+
+/** The first --resolve that matches the URL's host and port (curl's rule); else the first error. */
+function pickResolve(specs: string[], target: ReturnType<typeof parseTarget>): string {
+  const matching = specs.map((spec) => {
+    try {
+      return parseResolve(spec, target);
+    } catch (err) {
+      return err as OptionError;
+    }
+  });
+  const ok = matching.find((m) => typeof m === 'string');
+  if (ok === undefined) throw matching[0] as OptionError;
+  return ok as string;
+}
+
+function readCa(file: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new OptionError('--ca', `a readable PEM file (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`, file);
+  }
+  loadCa(pem, '--ca');
+  return pem;
 }
 
 export async function main(argv: string[], io: CliIo = process): Promise<number> {

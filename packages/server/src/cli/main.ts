@@ -5,6 +5,6 @@ const sub = argv[0];
 let code: number;
 if (sub === 'doctor') code = await (await import('./doctor')).main(argv.slice(1));
 else if (sub === 'proxy-config') code = await (await import('./proxy-config')).main(argv.slice(1));
-else code = await (await import('./serve')).main(argv);
+else code = await (await import('./serve')).main(sub === 'serve' ? argv.slice(1) : argv);
 if (code !== -1) process.exitCode = code;
 export {};

@@ -1,9 +1,8 @@
 /**
- * `wss-mp-server [flags]`: a thin shell over createServer(). Parses flags, prepares the
+ * `wss-mp-server [serve] [flags]`: a thin shell over createServer(). Parses flags, prepares the
  * certificate (files, or the development CA), starts serving, and maps signals: SIGTERM and
  * SIGINT drain then exit 0 (a second one exits at once), SIGHUP reloads the certificate.
  */
-import { parseArgs } from 'node:util';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,145 +11,126 @@ import { OptionError, WssMpServerError } from '../shared/errors';
 import { Logger, jsonLines } from '../shared/log';
 import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
 import { createServer, type WssMpServer } from '../server/server';
-import { parseCount, parseDuration, parseSize } from '../shared/units';
+import { formatDuration, formatSize } from '../shared/units';
+import { EXIT_USAGE, writeCliError } from './io';
+import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 
-export interface CliFlag {
-  name: string;
-  /** Placeholder for the value; absent for boolean flags. */
-  arg?: string;
-  short?: string;
-  /** Default as shown in --help and the README (kept equal by a test). */
-  default: string;
-  help: string;
-}
-
-const kib = (n: number) => (n % (1024 * 1024) === 0 ? `${n / 1024 / 1024}MiB` : n % 1024 === 0 ? `${n / 1024}KiB` : `${n}`);
-const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 const D = SERVER_DEFAULTS;
 
-export const CLI_FLAGS: readonly CliFlag[] = [
-  { name: 'host', arg: 'HOST', default: `all interfaces; ${D.plainHost} with --behind-proxy`, help: 'interface to bind' },
-  { name: 'port', arg: 'PORT', short: 'p', default: String(D.port), help: 'port to listen on; 0 picks a free one (the printed URL has the real port)' },
-  { name: 'path', arg: 'PATHS', default: D.path.join(','), help: 'comma-separated paths accepting WebSocket upgrades; the first is printed' },
-  { name: 'cert', arg: 'FILE', default: '-', help: 'PEM certificate chain (leaf first, then intermediates: fullchain.pem)' },
-  { name: 'key', arg: 'FILE', default: '-', help: 'PEM private key for --cert' },
-  { name: 'dev-cert', default: 'on when neither --cert nor --behind-proxy', help: `serve a local development certificate (created in $WSS_MP_DEV_CERT_DIR or ~/.wss-mp/dev-cert; trust its ca.pem)` },
-  { name: 'behind-proxy', default: 'off', help: 'plain ws for a TLS proxy in front (nginx/Apache/Caddy); binds 127.0.0.1 unless --host' },
-  { name: 'trust-proxy', arg: 'CIDRS', default: D.trustProxy.join(','), help: 'peers whose X-Real-IP/X-Forwarded-For are believed: CIDRs, addresses, loopback, private, linklocal, none' },
-  { name: 'ip-header', arg: 'NAMES', default: D.ipHeaders.join(','), help: 'headers giving the client IP from a trusted proxy, first usable wins' },
-  { name: 'static', arg: 'DIR', default: '-', help: 'serve files from DIR for plain GET/HEAD requests (e.g. the browser demo)' },
-  { name: 'allow-origin', arg: 'ORIGINS', default: 'any', help: 'comma-separated browser origins allowed (https://example.com); requests without an http(s) Origin always pass' },
-  { name: 'max-payload', arg: 'SIZE', default: kib(D.maxPayload), help: 'largest message; bigger ones are closed with 1009' },
-  { name: 'max-connections', arg: 'N', default: String(D.maxConnections), help: 'open connections at once, 0 = unlimited; beyond: close 1013' },
-  { name: 'max-connections-per-ip', arg: 'N', default: String(D.maxConnectionsPerIp), help: 'open connections per client IP, 0 = unlimited; beyond: close 1013' },
-  { name: 'max-buffered', arg: 'SIZE', default: kib(D.maxBufferedAmount), help: 'unsent bytes per connection before a slow consumer is terminated' },
-  { name: 'handshake-timeout', arg: 'DURATION', default: secs(D.handshakeTimeout), help: 'limit for the TLS handshake and for the HTTP upgrade request' },
-  { name: 'heartbeat-interval', arg: 'DURATION', default: secs(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
-  { name: 'drain-timeout', arg: 'DURATION', default: secs(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
-  { name: 'no-watch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
-  { name: 'no-plain-http-answer', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
-  { name: 'quiet', short: 'q', default: 'off', help: 'no per-connection log lines' },
-  { name: 'version', short: 'v', default: '-', help: 'print the version' },
-  { name: 'help', short: 'h', default: '-', help: 'print this help' },
+export const CLI_FLAGS: readonly Flag[] = [
+  { name: 'host', kind: 'text', arg: 'HOST', default: `all interfaces; ${D.plainHost} with --behind-proxy`, help: 'interface to bind' },
+  { name: 'port', kind: 'port', arg: 'PORT', short: 'p', default: String(D.port), help: 'port to listen on; 0 picks a free one (the printed URL has the real port)' },
+  { name: 'path', kind: 'text', arg: 'PATHS', default: D.path.join(','), help: 'comma-separated paths accepting WebSocket upgrades; the first is printed' },
+  { name: 'cert', kind: 'text', arg: 'FILE', default: '-', help: 'PEM certificate chain (leaf first, then intermediates: fullchain.pem)' },
+  { name: 'key', kind: 'text', arg: 'FILE', default: '-', help: 'PEM private key for --cert' },
+  { name: 'dev-cert', kind: 'switch', default: 'on when neither --cert nor --behind-proxy', help: `serve a local development certificate (created in $WSS_MP_DEV_CERT_DIR or ~/.wss-mp/dev-cert; trust its ca.pem)` },
+  { name: 'behind-proxy', kind: 'switch', default: 'off', help: 'plain ws for a TLS proxy in front (nginx/Apache/Caddy); binds 127.0.0.1 unless --host' },
+  { name: 'trust-proxy', kind: 'text', arg: 'CIDRS', default: D.trustProxy.join(','), help: 'peers whose X-Real-IP/X-Forwarded-For are believed: CIDRs, addresses, loopback, private, linklocal, none' },
+  { name: 'ip-header', kind: 'text', arg: 'NAMES', default: D.ipHeaders.join(','), help: 'headers giving the client IP from a trusted proxy, first usable wins' },
+  { name: 'static', kind: 'text', arg: 'DIR', default: '-', help: 'serve files from DIR for plain GET/HEAD requests (e.g. the browser demo)' },
+  { name: 'allow-origin', kind: 'text', arg: 'ORIGINS', default: 'any', help: 'comma-separated browser origins allowed (https://example.com); requests without an http(s) Origin always pass' },
+  { name: 'max-payload', kind: 'size', arg: 'SIZE', default: formatSize(D.maxPayload), help: 'largest message; bigger ones are closed with 1009' },
+  { name: 'max-connections', kind: 'count', arg: 'N', default: String(D.maxConnections), help: 'open connections at once, 0 = unlimited; beyond: close 1013' },
+  { name: 'max-connections-per-ip', kind: 'count', arg: 'N', default: String(D.maxConnectionsPerIp), help: 'open connections per client IP, 0 = unlimited; beyond: close 1013' },
+  { name: 'max-buffered', kind: 'size', arg: 'SIZE', default: formatSize(D.maxBufferedAmount), help: 'unsent bytes per connection before a slow consumer is terminated' },
+  { name: 'handshake-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.handshakeTimeout), help: 'limit for the TLS handshake and for the HTTP upgrade request' },
+  { name: 'heartbeat-interval', kind: 'duration', arg: 'DURATION', default: formatDuration(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
+  { name: 'drain-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
+  { name: 'no-watch', kind: 'switch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
+  { name: 'no-plain-http-answer', kind: 'switch', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
+  { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
+  { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
+  { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
 ];
 
+export const SERVE: Command = {
+  invocation: 'wss-mp-server',
+  summary: 'a wss:// server for WeChat mini programs (echoes messages by default)',
+  usage: [
+    'wss-mp-server [serve] [--dev-cert]         TLS with a local development certificate',
+    'wss-mp-server [serve] --cert FILE --key FILE',
+    '                                           TLS with your certificate (hot reload on change/SIGHUP)',
+    'wss-mp-server [serve] --behind-proxy       plain ws on 127.0.0.1 behind nginx/Apache/Caddy',
+    'wss-mp-server doctor wss://HOST/PATH       check an endpoint against WeChat\'s rules',
+    'wss-mp-server proxy-config ...             print a proxy configuration',
+  ],
+  flags: CLI_FLAGS,
+  footer: ['Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate.'],
+};
+
+/** The package version: package.json next to dist/ (built) or two levels up (from source). */
 function version(): string {
-  try {
-    const here = path.dirname(fileURLToPath(import.meta.url));
-    return (JSON.parse(readFileSync(path.join(here, '..', 'package.json'), 'utf8')) as { version: string }).version;
-  } catch {
-    return 'unknown';
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  for (const up of ['..', '../..']) {
+    try {
+      const pkg = JSON.parse(readFileSync(path.join(here, up, 'package.json'), 'utf8')) as { name?: string; version: string };
+      if (pkg.name === 'wss-mp-server') return pkg.version;
+    } catch {
+      /* not here */
+    }
   }
+  return 'unknown';
 }
 
 export function helpText(): string {
-  const rows = CLI_FLAGS.map((f) => {
-    const left = `  ${f.short ? `-${f.short}, ` : '    '}--${f.name}${f.arg ? ` ${f.arg}` : ''}`;
-    const def = f.default === '-' ? '' : ` [${f.default}]`;
-    return `${left.padEnd(38)} ${f.help}${def}`;
-  });
-  return [
-    'wss-mp-server: a wss:// server for WeChat mini programs (echoes messages by default)',
-    '',
-    'Usage:',
-    '  wss-mp-server [--dev-cert]                 TLS with a local development certificate',
-    '  wss-mp-server --cert FILE --key FILE       TLS with your certificate (hot reload on change/SIGHUP)',
-    '  wss-mp-server --behind-proxy               plain ws on 127.0.0.1 behind nginx/Apache/Caddy',
-    '  wss-mp-server doctor wss://HOST/PATH       check an endpoint against WeChat\'s rules',
-    '  wss-mp-server proxy-config ...             print a proxy configuration',
-    '',
-    'Flags [default]:',
-    ...rows,
-    '',
-    'Durations: 500ms, 25s, 2m (bare numbers are ms). Sizes: 65536, 64KiB, 1MiB.',
-    'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate.',
-    '',
-  ].join('\n');
+  return commandHelp(SERVE);
 }
 
-type Values = Record<string, string | boolean | undefined>;
+type Values = ParsedFlags['values'];
+type Mode = 'cert' | 'dev-cert' | 'behind-proxy';
 
 /** Turns parsed flags into createServer options (without TLS material). Throws OptionError. */
-export function flagsToOptions(v: Values): ServerOptions & { mode: 'cert' | 'dev-cert' | 'behind-proxy' } {
+export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   const str = (k: string) => v[k] as string | undefined;
+  const num = (k: string) => v[k] as number;
   const has = (k: string) => v[k] !== undefined;
+  const list = (k: string) => str(k)!.split(',').map((s) => s.trim());
   if (has('cert') !== has('key')) throw new OptionError(has('cert') ? '--key' : '--cert', '--cert and --key together', 'only one of them');
   if (v['behind-proxy'] && (has('cert') || v['dev-cert'])) {
     throw new OptionError('--behind-proxy', 'no --cert/--dev-cert: TLS is the proxy\'s job (never terminate TLS twice)', 'both');
   }
   if (has('cert') && v['dev-cert']) throw new OptionError('--dev-cert', 'either --dev-cert or --cert/--key', 'both');
-  const mode = v['behind-proxy'] ? 'behind-proxy' : has('cert') ? 'cert' : 'dev-cert';
-  const o: ServerOptions & { mode: typeof mode } = { mode };
+  const mode: Mode = v['behind-proxy'] ? 'behind-proxy' : has('cert') ? 'cert' : 'dev-cert';
+  const o: ServerOptions & { mode: Mode } = { mode };
   if (has('host')) o.host = str('host');
-  if (has('port')) o.port = parseCount('--port', str('port')!, 65535);
-  if (has('path')) o.path = str('path')!.split(',').map((s) => s.trim());
+  if (has('port')) o.port = num('port');
+  if (has('path')) o.path = list('path');
   if (has('trust-proxy')) o.trustProxy = str('trust-proxy')!;
-  if (has('ip-header')) o.ipHeaders = str('ip-header')!.split(',').map((s) => s.trim());
+  if (has('ip-header')) o.ipHeaders = list('ip-header');
   if (has('static')) o.staticDir = path.resolve(str('static')!);
-  if (has('allow-origin')) o.allowedOrigins = str('allow-origin')!.split(',').map((s) => s.trim()).filter(Boolean);
-  if (has('max-payload')) o.maxPayload = parseSize('--max-payload', str('max-payload')!);
-  if (has('max-connections')) o.maxConnections = parseCount('--max-connections', str('max-connections')!);
-  if (has('max-connections-per-ip')) o.maxConnectionsPerIp = parseCount('--max-connections-per-ip', str('max-connections-per-ip')!);
-  if (has('max-buffered')) o.maxBufferedAmount = parseSize('--max-buffered', str('max-buffered')!);
-  if (has('handshake-timeout')) o.handshakeTimeout = parseDuration('--handshake-timeout', str('handshake-timeout')!);
-  if (has('heartbeat-interval')) o.heartbeatInterval = parseDuration('--heartbeat-interval', str('heartbeat-interval')!);
-  if (has('drain-timeout')) o.drainTimeout = parseDuration('--drain-timeout', str('drain-timeout')!);
+  if (has('allow-origin')) o.allowedOrigins = list('allow-origin').filter(Boolean);
+  if (has('max-payload')) o.maxPayload = num('max-payload');
+  if (has('max-connections')) o.maxConnections = num('max-connections');
+  if (has('max-connections-per-ip')) o.maxConnectionsPerIp = num('max-connections-per-ip');
+  if (has('max-buffered')) o.maxBufferedAmount = num('max-buffered');
+  if (has('handshake-timeout')) o.handshakeTimeout = num('handshake-timeout');
+  if (has('heartbeat-interval')) o.heartbeatInterval = num('heartbeat-interval');
+  if (has('drain-timeout')) o.drainTimeout = num('drain-timeout');
   if (v['no-watch']) o.watchCertificate = false;
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
   if (v.quiet) o.quiet = true;
   return o;
 }
 
-function fail(message: string, code = 2): number {
-  process.stderr.write(`wss-mp-server: ${message}\n${code === 2 ? 'Try: wss-mp-server --help\n' : ''}`);
+function fail(message: string, code = EXIT_USAGE): number {
+  writeCliError(process, '', message, code === EXIT_USAGE);
   return code;
 }
 
+/** `wss-mp-server [serve] [flags]`. Resolves with the exit code, or -1 while serving. */
 export async function main(argv: string[]): Promise<number> {
   let values: Values;
-  try {
-    values = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: Object.fromEntries(
-        CLI_FLAGS.map((f) => [f.name, { type: f.arg ? 'string' : 'boolean', ...(f.short ? { short: f.short } : {}) }] as const),
-      ),
-    }).values as Values;
-  } catch (err) {
-    return fail((err as Error).message);
-  }
-  if (values.help) {
-    process.stdout.write(helpText());
-    return 0;
-  }
-  if (values.version) {
-    process.stdout.write(`${version()}\n`);
-    return 0;
-  }
-
   let options: ReturnType<typeof flagsToOptions>;
   try {
+    values = parseFlags(SERVE, argv).values;
+    if (values.help) {
+      process.stdout.write(helpText());
+      return 0;
+    }
+    if (values.version) {
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    }
     options = flagsToOptions(values);
   } catch (err) {
     if (err instanceof OptionError) return fail(err.message);
@@ -159,9 +139,31 @@ export async function main(argv: string[]): Promise<number> {
   const sink = jsonLines(process.stdout);
   const log = new Logger(sink, false);
   const { mode, ...serverOptions } = options;
+  const ctl = handleSignals(log, mode);
+  try {
+    await prepareTls(serverOptions, mode, values, log);
+    ctl.server = createServer({ ...serverOptions, logger: sink });
+    await ctl.server.listen();
+  } catch (err) {
+    if (err instanceof WssMpServerError) {
+      log.error('error', { code: err.code, error: err.message });
+      return fail(err.message, err.code === 'ERR_INVALID_OPTION' ? 2 : 1);
+    }
+    throw err;
+  }
+  if (mode === 'behind-proxy') {
+    const url = ctl.server.url ? new URL(ctl.server.url).pathname : '';
+    log.info('hint', { msg: `plain ws for a TLS proxy: route wss://YOUR-DOMAIN${url} here (wss-mp-server proxy-config prints a config)` });
+  }
+  return -1;
+}
 
-  let server: WssMpServer | undefined;
-  // Signals first: a SIGTERM right after the listening line must drain, not kill.
+/**
+ * Signals, set up before serving: a SIGTERM right after the listening line must drain, not
+ * kill. SIGTERM/SIGINT drain then exit 0 (a second one exits 1 at once); SIGHUP reloads.
+ */
+function handleSignals(log: Logger, mode: Mode): { server: WssMpServer | undefined } {
+  const ctl: { server: WssMpServer | undefined } = { server: undefined };
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) {
@@ -170,8 +172,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     stopping = true;
     log.info('signal', { signal });
-    if (!server) process.exit(0); // not serving yet: nothing to drain
-    server.close().then(
+    if (!ctl.server) process.exit(0); // not serving yet: nothing to drain
+    ctl.server.close().then(
       () => process.exit(0),
       (err) => {
         log.error('error', { where: 'close', error: err });
@@ -183,34 +185,24 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', stop);
   process.on('SIGHUP', () => {
     if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
-    else server?.reloadCertificate('SIGHUP');
+    else ctl.server?.reloadCertificate('SIGHUP');
   });
-  try {
-    if (mode === 'cert') {
-      serverOptions.tls = { certFile: values.cert as string, keyFile: values.key as string };
-    } else if (mode === 'dev-cert') {
-      const dev = await ensureDevCert(defaultDevCertDir());
-      log.info('dev-cert', {
-        ca: dev.caFile,
-        cert: dev.certFile,
-        created: dev.created,
-        msg: `development certificate for localhost; trust ${dev.caFile} (browser: import as an authority; Node: NODE_EXTRA_CA_CERTS=${dev.caFile}). Not for production: use --cert/--key or --behind-proxy`,
-      });
-      serverOptions.tls = { certFile: dev.certFile, keyFile: dev.keyFile };
-      serverOptions.watchCertificate = false;
-    }
-    server = createServer({ ...serverOptions, logger: sink });
-    await server.listen();
-  } catch (err) {
-    if (err instanceof WssMpServerError) {
-      log.error('error', { code: err.code, error: err.message });
-      return fail(err.message, err.code === 'ERR_INVALID_OPTION' ? 2 : 1);
-    }
-    throw err;
-  }
-  if (mode === 'behind-proxy') {
-    log.info('hint', { msg: `plain ws for a TLS proxy: route wss://YOUR-DOMAIN${server.url ? new URL(server.url).pathname : ''} here (wss-mp-server proxy-config prints a config)` });
-  }
+  return ctl;
+}
 
-  return -1;
+/** Fills in `tls`: the given files, or the development certificate (created if needed). */
+async function prepareTls(serverOptions: ServerOptions, mode: Mode, values: Values, log: Logger): Promise<void> {
+  if (mode === 'cert') {
+    serverOptions.tls = { certFile: values.cert as string, keyFile: values.key as string };
+  } else if (mode === 'dev-cert') {
+    const dev = await ensureDevCert(defaultDevCertDir());
+    log.info('dev-cert', {
+      ca: dev.caFile,
+      cert: dev.certFile,
+      created: dev.created,
+      msg: `development certificate for localhost; trust ${dev.caFile} (browser: import as an authority; Node: NODE_EXTRA_CA_CERTS=${dev.caFile}). Not for production: use --cert/--key or --behind-proxy`,
+    });
+    serverOptions.tls = { certFile: dev.certFile, keyFile: dev.keyFile };
+    serverOptions.watchCertificate = false;
+  }
 }

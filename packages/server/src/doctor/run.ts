@@ -35,6 +35,56 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   const startedAt = new Date();
   const t0 = performance.now();
   const target = parseTarget(url);
+  const o = resolveRunOptions(options);
+
+  const checks: DoctorCheck[] = [checkScheme(target), checkHost(target), checkPort(target)];
+  let address: string | null = null;
+  const finish = (): DoctorReport => {
+    checks.push(...reminders(target.host));
+    return buildReport(target, address, options.connectTo !== undefined, checks, startedAt, t0);
+  };
+  const rest: CheckId[] = ['tcp', ...(target.secure ? [...TLS_IDS, ...CERT_IDS] : []), ...WS_IDS];
+
+  address = await dnsStep(target, options.connectTo, o.timeoutMs, checks);
+  if (address === null) {
+    checks.push(...skip(rest, 'needs DNS (see dns)'));
+    return finish();
+  }
+
+  // TCP.
+  const tcp = await probeTcp(address, target.port, o.timeoutMs);
+  checks.push(checkTcp(address, target.port, tcp));
+  if (!tcp.ok) {
+    checks.push(...skip(rest.slice(1), 'needs a TCP connection (see tcp)'));
+    return finish();
+  }
+
+  // TLS and certificate. `trusted` decides whether the URL's query (often a token) may be sent.
+  let trusted = !target.secure;
+  if (target.secure) {
+    const tls = await tlsSteps(target, address, o, checks);
+    if (!tls.usable) {
+      checks.push(...skip(WS_IDS, 'needs a TLS 1.2+ handshake (see tls1.2)'));
+      return finish();
+    }
+    trusted = tls.trusted;
+  }
+
+  await wsSteps(target, address, o, trusted, checks);
+  return finish();
+}
+
+/** Options after defaults and checks (throws OptionError naming the option). */
+interface RunOptions {
+  timeoutMs: number;
+  expiryWarnDays: number;
+  payload: string;
+  ca: ReturnType<typeof loadCa>['ca'];
+  extraRoots: ReturnType<typeof loadCa>['extraRoots'];
+  now: () => Date;
+}
+
+function resolveRunOptions(options: DoctorOptions): RunOptions {
   const timeoutMs = options.timeoutMs ?? DOCTOR_DEFAULTS.timeoutMs;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new OptionError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
   const expiryWarnDays = options.expiryWarnDays ?? DOCTOR_DEFAULTS.expiryWarnDays;
@@ -45,86 +95,65 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   }
   const { ca, extraRoots } = loadCa(options.ca, 'ca');
   const now = options.now ?? (() => new Date());
+  return { timeoutMs, expiryWarnDays, payload, ca, extraRoots, now };
+}
 
-  const checks: DoctorCheck[] = [checkScheme(target), checkHost(target), checkPort(target)];
-  let address: string | null = null;
-  const finish = (): DoctorReport => {
-    checks.push(...reminders(target.host));
-    return buildReport(target, address, options.connectTo !== undefined, checks, startedAt, t0);
-  };
-  const rest: CheckId[] = ['tcp', ...(target.secure ? [...TLS_IDS, ...CERT_IDS] : []), ...WS_IDS];
+/** DNS (or the --resolve pin): the address to connect to, or null when DNS failed (reported). */
+async function dnsStep(target: Target, connectTo: string | undefined, timeoutMs: number, checks: DoctorCheck[]): Promise<string | null> {
+  if (connectTo) {
+    checks.push(checkDns(target, null, connectTo));
+    return connectTo;
+  }
+  if (isIP(target.host)) return target.host;
+  const dns = await resolveHost(target.host, timeoutMs);
+  checks.push(checkDns(target, dns, null));
+  return dns.ok ? dns.addresses[0]! : null;
+}
 
-  // DNS (or the --resolve pin).
-  if (options.connectTo) {
-    address = options.connectTo;
-    checks.push(checkDns(target, null, address));
-  } else if (isIP(target.host)) {
-    address = target.host;
+/** The seven TLS probes and the certificate checks. `usable`: a TLS 1.2+ handshake worked. */
+async function tlsSteps(target: Target, address: string, o: RunOptions, checks: DoctorCheck[]): Promise<{ usable: boolean; trusted: boolean }> {
+  const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca: o.ca, timeoutMs: o.timeoutMs };
+  const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
+    // No ALPN here: an h2-only ALPN setup must not read as "no TLS 1.2" (the alpn check uses main).
+    probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
+    probeTls(ep, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
+    probeTls(ep, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: LEGACY_CIPHERS }),
+    probeTls(ep, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: LEGACY_CIPHERS }),
+    probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: ATS_CIPHERS }),
+    probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: STATIC_RSA_CIPHERS }),
+    probeTls(ep, { minVersion: 'TLSv1.2', alpn: ['http/1.1'] }),
+  ]);
+  const p: TlsProbes = { tls12, tls13, tls10, tls11, ats, staticRsa, main };
+  checks.push(checkTls12(p), checkTls13(p), checkLegacy(p), checkForwardSecrecy(p), checkStaticRsa(p), checkAlpn(p));
+
+  let trusted = false;
+  // Certificates come from the modern handshake; if only a legacy one worked, judge that one.
+  const source: TlsProbe | undefined = [main, tls12, tls13, tls11, tls10].find((x) => x.ok && x.peer?.raw);
+  if (source) {
+    const ctx: CertContext = { probe: source, host: target.host, extraRoots: o.extraRoots, now: o.now(), expiryWarnDays: o.expiryWarnDays };
+    const chain = checkChain(ctx);
+    const hostname = checkHostname(ctx);
+    checks.push(...chain, hostname, checkValidity(ctx), checkKey(ctx), checkSignature(ctx));
+    trusted = chain[0]!.status === 'PASS' && hostname.status === 'PASS';
   } else {
-    const dns = await resolveHost(target.host, timeoutMs);
-    checks.push(checkDns(target, dns, null));
-    if (!dns.ok) {
-      checks.push(...skip(rest, 'needs DNS (see dns)'));
-      return finish();
-    }
-    address = dns.addresses[0]!;
+    checks.push(...skip(CERT_IDS, `no TLS handshake succeeded (${main.errorCode}: ${main.errorMessage})`));
   }
+  return { usable: main.ok || tls12.ok, trusted };
+}
 
-  // TCP.
-  const tcp = await probeTcp(address, target.port, timeoutMs);
-  checks.push(checkTcp(address, target.port, tcp));
-  if (!tcp.ok) {
-    checks.push(...skip(rest.slice(1), 'needs a TCP connection (see tcp)'));
-    return finish();
-  }
-
-  // TLS and certificate. `trusted` decides whether the URL's query (often a token) may be sent.
-  let trusted = !target.secure;
-  if (target.secure) {
-    const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca, timeoutMs };
-    const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
-      // No ALPN here: an h2-only ALPN setup must not read as "no TLS 1.2" (the alpn check uses main).
-      probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
-      probeTls(ep, { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' }),
-      probeTls(ep, { minVersion: 'TLSv1', maxVersion: 'TLSv1', ciphers: LEGACY_CIPHERS }),
-      probeTls(ep, { minVersion: 'TLSv1.1', maxVersion: 'TLSv1.1', ciphers: LEGACY_CIPHERS }),
-      probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: ATS_CIPHERS }),
-      probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2', ciphers: STATIC_RSA_CIPHERS }),
-      probeTls(ep, { minVersion: 'TLSv1.2', alpn: ['http/1.1'] }),
-    ]);
-    const p: TlsProbes = { tls12, tls13, tls10, tls11, ats, staticRsa, main };
-    checks.push(checkTls12(p), checkTls13(p), checkLegacy(p), checkForwardSecrecy(p), checkStaticRsa(p), checkAlpn(p));
-
-    // Certificates come from the modern handshake; if only a legacy one worked, judge that one.
-    const source: TlsProbe | undefined = [main, tls12, tls13, tls11, tls10].find((x) => x.ok && x.peer?.raw);
-    if (source) {
-      const ctx: CertContext = { probe: source, host: target.host, extraRoots, now: now(), expiryWarnDays };
-      const chain = checkChain(ctx);
-      const hostname = checkHostname(ctx);
-      checks.push(...chain, hostname, checkValidity(ctx), checkKey(ctx), checkSignature(ctx));
-      trusted = chain[0]!.status === 'PASS' && hostname.status === 'PASS';
-    } else {
-      checks.push(...skip(CERT_IDS, `no TLS handshake succeeded (${main.errorCode}: ${main.errorMessage})`));
-    }
-    if (!(main.ok || tls12.ok)) {
-      checks.push(...skip(WS_IDS, 'needs a TLS 1.2+ handshake (see tls1.2)'));
-      return finish();
-    }
-  }
-
-  // Upgrade and echo.
+/** Upgrade and echo. */
+async function wsSteps(target: Target, address: string, o: RunOptions, trusted: boolean, checks: DoctorCheck[]): Promise<void> {
   // Never hand a token to a server whose certificate did not verify: upgrade without the query.
   const withholdQuery = !trusted && target.url.search.length > 1;
-  const ws = await probeWebSocket(target, { address, ca, timeoutMs, payload, withholdQuery });
+  const ws = await probeWebSocket(target, { address, ca: o.ca, timeoutMs: o.timeoutMs, payload: o.payload, withholdQuery });
   const upgrade = checkUpgrade(ws.upgrade, target.url.pathname);
   if (withholdQuery) {
     upgrade.summary += ' (query string not sent: the certificate is not trusted)';
     upgrade.data = { ...upgrade.data, queryWithheld: true };
   }
   checks.push(upgrade);
-  if (ws.echo) checks.push(checkEcho(ws.echo, payload, timeoutMs));
+  if (ws.echo) checks.push(checkEcho(ws.echo, o.payload, o.timeoutMs));
   else checks.push(...skip(['echo'], 'needs the upgrade (see upgrade)'));
-  return finish();
 }
 
 function buildReport(

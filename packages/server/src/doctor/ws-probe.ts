@@ -3,7 +3,7 @@
  * with the same pinned address as the TLS probes; the certificate is not enforced here (the
  * `chain` check judges it) so a trust problem does not hide what the upgrade returns.
  */
-import type { IncomingMessage } from 'node:http';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
 import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
@@ -101,7 +101,7 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
     ws.on('upgrade', (res: IncomingMessage) => {
       upgrade = { ok: true, ms: elapsed(), status: res.statusCode, statusText: res.statusMessage, server: header(res, 'server') };
     });
-    ws.on('unexpected-response', (req, res: IncomingMessage) => {
+    ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
       const base: UpgradeResult = {
         ok: false,
         ms: elapsed(),
@@ -110,22 +110,7 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
         server: header(res, 'server'),
         location: header(res, 'location'),
       };
-      const chunks: Buffer[] = [];
-      let size = 0;
-      const finish = () => {
-        clearTimeout(bodyTimer);
-        const body = Buffer.concat(chunks).subarray(0, BODY_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
-        req.destroy();
-        done({ upgrade: { ...base, body: body || undefined } });
-      };
-      const bodyTimer = setTimeout(finish, Math.min(1000, opts.timeoutMs));
-      res.on('data', (c: Buffer) => {
-        chunks.push(c);
-        size += c.length;
-        if (size >= BODY_BYTES) finish();
-      });
-      res.on('end', finish);
-      res.on('error', finish);
+      readRefusalBody(req, res, Math.min(1000, opts.timeoutMs), (body) => done({ upgrade: { ...base, body } }));
     });
     ws.on('open', () => {
       sentAt = performance.now();
@@ -154,6 +139,26 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
       done({ upgrade: { ok: false, ms: elapsed(), errorCode: err.code ?? codeFromMessage(err.message), errorMessage: err.message } });
     });
   });
+}
+
+/** The start of a refused upgrade's body (BODY_BYTES at most, waiting `waitMs` at most), whitespace folded. */
+function readRefusalBody(req: ClientRequest, res: IncomingMessage, waitMs: number, then: (body: string | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const finish = () => {
+    clearTimeout(bodyTimer);
+    const body = Buffer.concat(chunks).subarray(0, BODY_BYTES).toString('utf8').replace(/\s+/g, ' ').trim();
+    req.destroy();
+    then(body || undefined);
+  };
+  const bodyTimer = setTimeout(finish, waitMs);
+  res.on('data', (c: Buffer) => {
+    chunks.push(c);
+    size += c.length;
+    if (size >= BODY_BYTES) finish();
+  });
+  res.on('end', finish);
+  res.on('error', finish);
 }
 
 function header(res: IncomingMessage, name: string): string | undefined {

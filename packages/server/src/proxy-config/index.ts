@@ -1,7 +1,7 @@
 /**
  * `renderProxyConfig(kind, options)`: the reverse-proxy side of deployment method 1 (TLS in
  * nginx / Apache / Caddy on 443, plain ws to wss-mp-server on 127.0.0.1), safe by default.
- * The CLI (`wss-mp-server proxy-config`) prints `text`.
+ * The CLI (`wss-mp-server proxy-config`) prints `text`. The `wss-mp-server/proxy-config` entry point.
  */
 import { renderApache } from './apache';
 import { renderCaddy } from './caddy';
@@ -25,6 +25,7 @@ export {
   resolveProxyConfigOptions,
 } from './options';
 export type { ProxyKind, ProxyConfigOptions, ResolvedProxyConfigOptions, HostPort } from './options';
+export { WssMpServerError, OptionError, ERROR_CODES, type WssMpServerErrorCode } from '../shared/errors';
 export { MOZILLA_INTERMEDIATE_CIPHERS_IANA, PROXY_CURVES, PROXY_CURVES_PQ } from './policy';
 
 export interface ProxyConfig {

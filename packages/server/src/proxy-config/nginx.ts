@@ -63,7 +63,18 @@ server {
     # Browsers remember to use https for 2 years.
     add_header Strict-Transport-Security "${HSTS_HEADER}" always;
 
-    # Exact match: "location ${o.path}" would also send ${o.path}x, ${o.path}-admin ... to the app.
+${nginxLocation(o)}    # Anything else: not found (or your site's own locations).
+    location / {
+        return 404;
+    }
+}
+`;
+  return { install, notes, body, main };
+}
+
+/** The exact-path `location` that proxies the WebSocket (inside the server block). */
+function nginxLocation(o: ResolvedProxyConfigOptions): string {
+  return `    # Exact match: "location ${o.path}" would also send ${o.path}x, ${o.path}-admin ... to the app.
     location = ${o.path} {
         # No URI part after the address: the path (${o.path}) and query string pass unchanged.
         proxy_pass http://${upstreamAuthority(o.upstream)};
@@ -90,11 +101,5 @@ server {
         proxy_send_timeout ${o.idleTimeout}s;
     }
 
-    # Anything else: not found (or your site's own locations).
-    location / {
-        return 404;
-    }
-}
 `;
-  return { install, notes, body, main };
 }

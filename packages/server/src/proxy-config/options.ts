@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { OptionError } from '../shared/errors';
+import { formatDuration, parseDuration } from '../shared/units';
 
 export const PROXY_KINDS = ['nginx', 'apache', 'caddy'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];
@@ -36,8 +37,8 @@ export interface ProxyConfigOptions {
   /**
    * Seconds a tunnel may stay silent before the proxy closes it. Must be at least three times
    * `heartbeatInterval` (two pings may be late or lost): the app's pings are what keep a
-   * quiet socket open. Also accepts
-   * '300s', '5m', '1h'. @default 300
+   * quiet socket open. A number is seconds; a string needs a unit: '300s', '5m', '1h'.
+   * @default 300
    */
   idleTimeout?: number | string;
   /** Seconds between the app server's pings (wss-mp-server pings every 25 s). @default 25 */
@@ -183,19 +184,29 @@ function resolveFile(input: unknown, fail: (accepted: string) => never): string 
   return input as string;
 }
 
-const UNIT: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600 };
-
-/** Seconds from 300, '300', '300s', '5m' or '1h'; null when malformed. */
+/**
+ * Seconds from a number of seconds (300) or a duration with a unit ('300s', '5m', '1h'), the
+ * grammar every wss-mp-server command uses; null when malformed, not whole seconds, or a
+ * bare-number string ('300' would mean seconds here and milliseconds elsewhere).
+ */
 export function parseSeconds(input: unknown): number | null {
   if (typeof input === 'number') return Number.isInteger(input) ? input : null;
   if (typeof input !== 'string') return null;
-  const m = /^(\d{1,7})(s|m|h)?$/.exec(input.trim());
-  return m ? Number(m[1]) * UNIT[m[2] ?? '']! : null;
+  let ms: number;
+  try {
+    ms = parseDuration('', input);
+  } catch {
+    return null;
+  }
+  return ms % 1000 === 0 ? ms / 1000 : null;
 }
 
 function resolveSeconds(input: unknown, min: number, max: number, fail: (accepted: string) => never): number {
   const n = parseSeconds(input);
-  if (n === null || n < min || n > max) fail(`whole seconds ${min}–${max} (or with s/m/h, e.g. 300s, 5m)`);
+  if (n === null || n < min || n > max) {
+    const bare = typeof input === 'string' && /^\d+$/.test(input.trim()) ? ` (a bare number has no unit: write ${input.trim()}s)` : '';
+    fail(`whole seconds from ${formatDuration(min * 1000)} to ${formatDuration(max * 1000)}, with a unit such as 300s or 5m${bare}`);
+  }
   return n!;
 }
 
@@ -256,10 +267,11 @@ export function commandLine(kind: ProxyKind, o: ResolvedProxyConfigOptions): str
   if (hp(o.listen) !== d.listen) parts.push('--listen', hp(o.listen));
   const certbot = certbotPaths(o.domain);
   if (o.cert && (o.cert !== certbot.cert || o.key !== certbot.key)) parts.push('--cert', o.cert, '--key', o.key!);
-  if (o.idleTimeout !== d.idleTimeout) parts.push('--idle-timeout', String(o.idleTimeout));
-  if (o.heartbeatInterval !== d.heartbeatInterval) parts.push('--heartbeat-interval', String(o.heartbeatInterval));
+  const secs = (n: number) => formatDuration(n * 1000);
+  if (o.idleTimeout !== d.idleTimeout) parts.push('--idle-timeout', secs(o.idleTimeout));
+  if (o.heartbeatInterval !== d.heartbeatInterval) parts.push('--heartbeat-interval', secs(o.heartbeatInterval));
   if (kind === 'nginx' && o.workerShutdownTimeout !== d.workerShutdownTimeout) {
-    parts.push('--worker-shutdown-timeout', String(o.workerShutdownTimeout));
+    parts.push('--worker-shutdown-timeout', secs(o.workerShutdownTimeout));
   }
   if (o.postQuantum) parts.push('--post-quantum');
   return parts.join(' ');

@@ -31,8 +31,11 @@ test('bad input → exit 2, message names the option', async () => {
     [['nonsense'], '<url>', /absolute URL/],
     [[URL_OK, '--bogus'], '--bogus', /one of --ca, --resolve/],
     [[URL_OK, '--timeout'], '--timeout', /a value after it/],
-    [[URL_OK, '--timeout', 'soon'], '--timeout', /seconds above 0/],
-    [[URL_OK, '--timeout', '0'], '--timeout', /seconds above 0/],
+    [[URL_OK, '--timeout', 'soon'], '--timeout', /a duration with a unit: 500ms, 25s/],
+    [[URL_OK, '--timeout', '5'], '--timeout', /write 5s for seconds/],
+    [[URL_OK, '--timeout', '0'], '--timeout', /above 0/],
+    [[URL_OK, '--timeout', '11m'], '--timeout', /at most 10m/],
+    [[URL_OK, '--json=yes'], '--json', /no value/],
     [[URL_OK, '--timeout', '-1'], '--timeout', /./],
     [[URL_OK, '--echo', ''], '--echo', /non-empty/],
     [[URL_OK, '--resolve', 'wss.example.test:443:127.0.0.1'], '--resolve', /8443/],
@@ -71,7 +74,7 @@ test('--json bad input: a JSON error object on stdout, exit 2', async () => {
 });
 
 test('options map onto runDoctor options', () => {
-  const r = parseDoctorArgs([URL_OK, '--timeout', '2.5', '--echo', 'tom', '--resolve', 'other.test:1:10.0.0.1', '--resolve', 'wss.example.test:8443:127.0.0.1', '--json']);
+  const r = parseDoctorArgs([URL_OK, '--timeout', '2.5s', '--echo', 'tom', '--resolve', 'other.test:1:10.0.0.1', '--resolve', 'wss.example.test:8443:127.0.0.1', '--json']);
   assert.equal(r.help, false);
   if (r.help) return;
   assert.deepEqual(r.options, { timeoutMs: 2500, echo: 'tom', connectTo: '127.0.0.1' });
@@ -81,7 +84,7 @@ test('options map onto runDoctor options', () => {
 test('--help prints usage with every option and exit codes, exit 0', async () => {
   const c = capture();
   assert.equal(await main(['--help'], c.io), 0);
-  for (const s of ['--ca FILE', '--resolve HOST:PORT:ADDR', '--echo TEXT', '--timeout S', '--json', 'Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input']) {
+  for (const s of ['--ca FILE', '--resolve HOST:PORT:ADDR', '--echo TEXT', '--timeout DURATION', '--json', 'Exit codes: 0 no FAIL, 1 at least one FAIL, 2 bad input']) {
     assert.ok(c.out.includes(s), s);
   }
 });

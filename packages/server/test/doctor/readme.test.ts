@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CHECK_IDS, DOCTOR_DEFAULTS } from '../../src/doctor/types';
 import { USAGE } from '../../src/cli/doctor';
+import { formatDuration } from '../../src/shared/units';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const GUIDE = path.resolve(here, '../../../../docs/troubleshooting.md');
@@ -31,7 +32,7 @@ test('docs/troubleshooting.md documents every check, the expiry threshold and th
 });
 
 test('the package README ## doctor documents the flag defaults and the exit codes', () => {
-  assert.ok(pkg.includes(`Default ${DOCTOR_DEFAULTS.timeoutMs / 1000}`), '--timeout default');
+  assert.ok(pkg.includes(`Default ${formatDuration(DOCTOR_DEFAULTS.timeoutMs)}`), '--timeout default');
   assert.ok(pkg.includes(`\`${DOCTOR_DEFAULTS.echo}\``), '--echo default');
   for (const code of ['`0`', '`1`', '`2`', '`3`']) assert.ok(pkg.includes(code), `exit code ${code}`);
 });

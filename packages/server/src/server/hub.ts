@@ -1,0 +1,241 @@
+/**
+ * The connection hub: the set of open connections, per-IP counts, the listeners every socket
+ * shares, the user hooks (contained: a throw or a rejection is reported, never fatal) and
+ * broadcast.
+ */
+import type http from 'node:http';
+import { WebSocket } from 'ws';
+import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
+import type { Logger } from '../shared/log';
+import { Connection } from './connection';
+import { admitOpen, type Caps } from './admission';
+import type { MessageData, ServerHooks } from './options';
+
+export interface BroadcastOptions {
+  /** Skip this connection (typically the sender). */
+  except?: Connection<any>;
+}
+
+/**
+ * ws's WebSocket with a slot for its Connection (through ws's documented `WebSocket` option),
+ * so that one set of listeners serves every connection, finding it as `this.conn`. A closure
+ * per listener and connection would stay allocated for the connection's lifetime.
+ */
+export class ServerSocket extends WebSocket {
+  conn: Connection<any> | undefined = undefined;
+}
+
+export interface HubOptions<T> extends ServerHooks<T>, Caps {
+  maxBufferedAmount: number;
+}
+
+const PING_BUF = Buffer.from(PING_FRAME);
+const PONG_BUF = Buffer.from(PONG_FRAME);
+const PING_LEN = PING_BUF.length;
+const ignore = () => {};
+/** `conn.headers` when no hook can read them: not kept (see Hub.open). */
+const NO_HEADERS: http.IncomingHttpHeaders = Object.freeze({});
+/** How long a connection refused over a cap gets to finish the close handshake. */
+export const REFUSE_GRACE_MS = 1_000;
+
+let kStatusCode: symbol | undefined;
+/** ws tags its protocol errors with a private `status-code` symbol; find it once. */
+function statusCodeSymbol(err: Error): symbol {
+  kStatusCode ??= Object.getOwnPropertySymbols(err).find((s) => s.description === 'status-code');
+  return kStatusCode ?? Symbol('none');
+}
+
+/** The four listeners every socket of one hub shares (`this` is the socket). */
+interface SharedListeners {
+  message(this: WebSocket, data: Buffer, isBinary: boolean): void;
+  alive(this: WebSocket): void;
+  error(this: WebSocket, err: Error & { code?: string }): void;
+  close(this: WebSocket, code: number, reasonBuf: Buffer): void;
+}
+
+export class Hub<T = Record<string, unknown>> {
+  readonly conns = new Set<Connection<T>>();
+  /** Set by close(): refuse whatever still finishes its handshake. */
+  draining = false;
+  private readonly perIp = new Map<string, number>();
+  private nextId = 1;
+  /** Request headers stay reachable as conn.headers only when a hook could read them; the
+   * echo server (the CLI) drops them with the request, like a bare ws server does. */
+  private readonly keepHeaders: boolean;
+  private readonly listeners: SharedListeners;
+  private readonly onSlowConsumer: (conn: Connection<any>) => void;
+
+  constructor(
+    private readonly o: HubOptions<T>,
+    private readonly log: Logger,
+  ) {
+    this.keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
+    this.listeners = sharedListeners(this, o, log);
+    const max = o.maxBufferedAmount;
+    this.onSlowConsumer = (conn) =>
+      conn.terminate(`slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`);
+  }
+
+  /** A WebSocket just finished its handshake: admit it into the hub, or refuse it. */
+  open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined): void {
+    const count = this.perIp.get(ip) ?? 0;
+    const refusal = admitOpen(this.o, this.draining, this.conns.size, count);
+    if (refusal !== undefined) {
+      ws.on('error', ignore);
+      if (refusal.level === 'none') return void ws.close(refusal.code, refusal.reason);
+      this.log.warn('reject', { ip, path, code: refusal.code, reason: refusal.reason });
+      return this.refuse(ws, refusal.code, refusal.reason);
+    }
+    this.perIp.set(ip, count + 1);
+    const url = req.url;
+    const conn = new Connection<T>(ws, {
+      id: this.nextId++,
+      ip,
+      remoteAddress: peer,
+      path,
+      url: url === undefined || url === path ? path : url,
+      headers: this.keepHeaders ? req.headers : NO_HEADERS,
+      maxBufferedAmount: this.o.maxBufferedAmount,
+      onSlowConsumer: this.onSlowConsumer,
+    });
+    this.conns.add(conn);
+    ws.conn = conn;
+    const l = this.listeners;
+    ws.on('message', l.message);
+    ws.on('pong', l.alive);
+    ws.on('ping', l.alive);
+    ws.on('error', l.error);
+    ws.on('close', l.close);
+
+    this.log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined });
+    if (this.o.onConnect) callHook(this, 'onConnect', conn, this.o.onConnect, req);
+  }
+
+  /** Closes with `code`, and terminates if the peer has not finished closing after a grace period. */
+  private refuse(ws: WebSocket, code: number, reason: string): void {
+    ws.close(code, reason);
+    const t = setTimeout(() => ws.terminate(), REFUSE_GRACE_MS);
+    t.unref();
+    ws.once('close', () => clearTimeout(t));
+  }
+
+  /** @internal a connection's socket closed: forget it. */
+  remove(conn: Connection<T>): void {
+    this.conns.delete(conn);
+    const left = (this.perIp.get(conn.ip) ?? 1) - 1;
+    if (left > 0) this.perIp.set(conn.ip, left);
+    else this.perIp.delete(conn.ip);
+  }
+
+  broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts: BroadcastOptions = {}): number {
+    const binary = typeof data !== 'string';
+    // Encode a string once, not once per connection (ws sends a Buffer as text when asked).
+    const payload = binary ? data : Buffer.from(data);
+    let n = 0;
+    for (const c of this.conns) {
+      if (c === opts.except) continue;
+      if (c.sendFrame(payload, binary)) n++;
+    }
+    return n;
+  }
+
+  /** Reports a hook's throw or rejection, and closes its connection with 1011 (but not from
+   * onClose or onError, which run while it closes already). */
+  hookError(err: unknown, conn: Connection<T> | undefined, hook: string): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.log.error('error', { where: hook, id: conn?.id, ip: conn?.ip, path: conn?.path, error: e });
+    if (hook !== 'onError' && this.o.onError) {
+      try {
+        this.o.onError(e, conn);
+      } catch (again) {
+        this.log.error('error', { where: 'onError', id: conn?.id, error: again });
+      }
+    }
+    if (conn && conn.isOpen && hook !== 'onClose' && hook !== 'onError') {
+      conn.endReason = `${hook} threw`;
+      conn.socket.close(CloseCode.INTERNAL_ERROR, 'internal error');
+    }
+  }
+}
+
+/** Runs a hook on (conn, arg); takes the arguments rather than a closure so that the
+ * message path allocates nothing of its own. */
+function callHook<T, A>(
+  hub: Hub<T>,
+  name: 'onConnect' | 'onMessage',
+  conn: Connection<T>,
+  hook: (conn: Connection<T>, arg: A) => void | Promise<void>,
+  arg: A,
+): void {
+  try {
+    const r = hook(conn, arg);
+    if (r && typeof (r as Promise<void>).then === 'function') {
+      (r as Promise<void>).then(undefined, (err) => hub.hookError(err, conn, name));
+    }
+  } catch (err) {
+    hub.hookError(err, conn, name);
+  }
+}
+
+/** One set of listeners per hub, shared by all its sockets: `this` is the socket. */
+function sharedListeners<T>(hub: Hub<T>, o: ServerHooks<T>, log: Logger): SharedListeners {
+  const { onMessage, onError, onClose } = o;
+  return {
+    /** The hot path: no allocation beyond what ws does (the echo sends the received buffer). */
+    message(this: WebSocket, data: Buffer, isBinary: boolean): void {
+      const conn = (this as ServerSocket).conn as Connection<T>;
+      conn.alive = true;
+      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
+        conn.sendFrame(PONG_BUF, false);
+        return;
+      }
+      if (onMessage === undefined) {
+        conn.sendFrame(data, isBinary);
+        return;
+      }
+      callHook<T, MessageData>(hub, 'onMessage', conn, onMessage, isBinary ? data : data.toString());
+    },
+    /** pong and ping: any sign of life counts for the heartbeat. */
+    alive(this: WebSocket): void {
+      (this as ServerSocket).conn!.alive = true;
+    },
+    error(this: WebSocket, err: Error & { code?: string }): void {
+      const conn = (this as ServerSocket).conn as Connection<T>;
+      conn.error = err.code ?? err.message;
+      // ws closes with the status its error carries (1009 too big, 1007 bad UTF-8, 1002…)
+      // and then reports 1006 locally; log the code the client was sent.
+      const status = (err as unknown as Record<symbol, unknown>)[statusCodeSymbol(err)];
+      if (typeof status === 'number') conn.sentCode = status;
+      if (onError) {
+        try {
+          onError(err, conn);
+        } catch (again) {
+          hub.hookError(again, conn, 'onError');
+        }
+      }
+    },
+    /** ws emits `close` exactly once: `on`, not `once` (which wraps the listener per socket). */
+    close(this: WebSocket, code: number, reasonBuf: Buffer): void {
+      const conn = (this as ServerSocket).conn as Connection<T>;
+      hub.remove(conn);
+      const reason = reasonBuf.toString();
+      log.info('close', {
+        id: conn.id,
+        ip: conn.ip,
+        path: conn.path,
+        code: conn.sentCode ?? code,
+        reason: reason || undefined,
+        by: conn.endReason,
+        error: conn.error,
+        durationMs: Date.now() - conn.openedAt,
+      });
+      if (onClose) {
+        try {
+          onClose(conn, code, reason);
+        } catch (err) {
+          hub.hookError(err, conn, 'onClose');
+        }
+      }
+    },
+  };
+}

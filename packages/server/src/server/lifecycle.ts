@@ -1,0 +1,93 @@
+/**
+ * Listening and stopping: bind with readable errors, the URL clients should use, and the
+ * drain (1001 to every client, terminate the rest after a deadline, close the listener).
+ */
+import type http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CloseCode } from '@wss-mp/protocol';
+import { WssMpServerError } from '../shared/errors';
+import type { Logger } from '../shared/log';
+import type { CertificateInfo } from '../shared/tls';
+import type { Connection } from './connection';
+
+/** Binds `server`; rejects with ERR_LISTEN and a message saying what to do. */
+export function listenOn(server: http.Server, port: number, host: string | undefined): Promise<AddressInfo> {
+  return new Promise<AddressInfo>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const where = `${host ?? 'all interfaces'} port ${port}`;
+      const msg = err.code === 'EADDRINUSE' ? `${where} is already in use`
+        : err.code === 'EACCES' ? `no permission to listen on ${where} (ports below 1024 need privileges)`
+        : `cannot listen on ${where}: ${err.message}`;
+      reject(new WssMpServerError('ERR_LISTEN', msg, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve(server.address() as AddressInfo);
+    });
+  });
+}
+
+/**
+ * Host for the printed URL. Bound to all interfaces with TLS, clients must use a name the
+ * certificate holds: its first DNS name (not a wildcard), else localhost.
+ */
+export function displayHost(host: string | undefined, cert: CertificateInfo | undefined): string {
+  if (host === undefined || host === '0.0.0.0' || host === '::') {
+    if (!cert) return '127.0.0.1';
+    return cert.names.find((n) => !n.startsWith('*') && !n.includes(':') && !/^[\d.]+$/.test(n)) ?? 'localhost';
+  }
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The URL clients should use: default ports (443 with TLS, 80 without) are left out. */
+export function publicUrl(tls: boolean, host: string | undefined, cert: CertificateInfo | undefined, port: number, path: string): string {
+  const defaultPort = tls ? 443 : 80;
+  return `${tls ? 'wss' : 'ws'}://${displayHost(host, cert)}${port === defaultPort ? '' : `:${port}`}${path}`;
+}
+
+/**
+ * Sends 1001 to every open connection, terminates those still open after `timeoutMs`, then
+ * closes the listener and every idle HTTP connection. Resolves with how many were terminated.
+ * The caller has already stopped admitting new connections.
+ */
+export async function drain(
+  server: http.Server,
+  conns: ReadonlySet<Connection<any>>,
+  timeoutMs: number,
+  log: Logger,
+): Promise<number> {
+  const open = [...conns];
+  log.info('drain', { clients: open.length, timeoutMs });
+  const serverClosed = new Promise<void>((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+  });
+  server.closeIdleConnections();
+  const allClosed = Promise.all(
+    open.map((c) => new Promise<void>((resolve) => {
+      if (c.socket.readyState === 3) return resolve();
+      c.socket.once('close', () => resolve());
+      c.endReason = 'drain';
+      c.socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+    })),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = await Promise.race([
+    allClosed.then(() => false),
+    new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(true), timeoutMs);
+    }),
+  ]);
+  clearTimeout(timer);
+  let terminated = 0;
+  if (timedOut) {
+    for (const c of conns) {
+      terminated++;
+      c.terminate('drain timeout');
+    }
+  }
+  server.closeAllConnections();
+  await serverClosed;
+  return terminated;
+}

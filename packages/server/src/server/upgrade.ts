@@ -1,0 +1,67 @@
+/**
+ * The WebSocket handshake: a `ws` server in noServer mode behind the http(s) server's
+ * `upgrade` event. Each upgrade request is routed by the admission rules, then handed to
+ * the hub once open.
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '../shared/log';
+import { pathOnly } from '../shared/log';
+import { admitUpgrade, type UpgradeRules } from './admission';
+import { httpReject, normalizePath } from './http-front';
+import { ServerSocket, type Hub } from './hub';
+import { clientIpFor, parsePeer, type Cidr } from './trust-proxy';
+
+export interface UpgradeOptions extends UpgradeRules {
+  maxPayload: number;
+  trustProxy: Cidr[];
+  ipHeaders: string[];
+}
+
+/**
+ * Fragments allowed per message (more: close 1008). ws keeps each fragment as a view into the
+ * socket read chunk it arrived in (up to 64 KiB; 16 KiB with TLS) until the message is
+ * complete, and the peer can fill the rest of each chunk with pongs. With ws's default of
+ * 16384, one 16 KiB message in 1-byte fragments held 1.1 GiB of RSS (measured, plain;
+ * test/server-frames.e2e.test.ts). 64 covers real fragmenters (Autobahn's largest non-
+ * performance case, 10.1.1, sends 64 KiB in ~51 fragments) and bounds what a message pins to
+ * about 4 MiB; a larger maxPayload allows one fragment per 16 KiB (about 4 × maxPayload).
+ */
+export function maxFragmentsFor(maxPayload: number): number {
+  return Math.min(16_384, Math.max(64, Math.ceil(maxPayload / 16_384)));
+}
+
+/** Serves WebSocket upgrades on `server` into `hub`. */
+export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hub<T>, log: Logger): WebSocketServer {
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: o.maxPayload,
+    maxFragments: maxFragmentsFor(o.maxPayload),
+    perMessageDeflate: false,
+    clientTracking: false,
+    WebSocket: ServerSocket,
+  });
+  wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    // No `error` listener here: every refusal below goes through httpReject, which adds one,
+    // and ws's handleUpgrade adds its own first thing. One left on the socket for the
+    // connection's lifetime would cost a listener array per connection.
+    const path = normalizePath(pathOnly(req.url));
+    // Parsed once: the trust check, conn.ip and conn.remoteAddress all come from this.
+    const peer = parsePeer(req.socket.remoteAddress);
+    const ip = clientIpFor(peer, req.headers, o.trustProxy, o.ipHeaders);
+    const originHeader = req.headers.origin;
+    const admitted = admitUpgrade(o, hub.draining, path, originHeader);
+    if (typeof admitted !== 'number') {
+      const r = admitted;
+      log[r.level]('reject', { ip, path, status: r.status, origin: r.origin, reason: r.reason });
+      return httpReject(socket, r.status, r.statusText, r.body, r.headers);
+    }
+    // The configured string, not this request's copy, is what the connection keeps.
+    const knownPath = o.paths[admitted]!;
+    wss.handleUpgrade(req, socket, head, (ws) => hub.open(ws as ServerSocket, req, ip, peer.text, knownPath, originHeader));
+  });
+  return wss;
+}
