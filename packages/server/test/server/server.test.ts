@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import WebSocket from 'ws';
-import { createServer, Connection, type LogEntry, type ServerOptions, type WssMpServer } from '../../src/index';
+import { createServer, type Connection, type LogEntry, type ServerOptions, type WssMpServer } from '../../src/index';
 
 async function start(opts: ServerOptions = {}) {
   const logs: LogEntry[] = [];
