@@ -49,6 +49,7 @@ export const CLI_FLAGS: readonly CliFlag[] = [
   { name: 'drain-timeout', arg: 'DURATION', default: secs(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
   { name: 'no-watch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
   { name: 'no-plain-http-answer', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
+  { name: 'no-coalesce-writes', default: 'off', help: 'one write per frame, as bare ws does (default: the frames of one event-loop turn to a connection leave as one write)' },
   { name: 'quiet', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', short: 'h', default: '-', help: 'print this help' },
@@ -117,6 +118,7 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: 'cert' | 'dev
   if (has('drain-timeout')) o.drainTimeout = parseDuration('--drain-timeout', str('drain-timeout')!);
   if (v['no-watch']) o.watchCertificate = false;
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
+  if (v['no-coalesce-writes']) o.coalesceWrites = false;
   if (v.quiet) o.quiet = true;
   return o;
 }

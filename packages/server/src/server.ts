@@ -235,7 +235,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     }
     if (conn && conn.isOpen && hook !== 'onClose' && hook !== 'onError') {
       conn.endReason = `${hook} threw`;
-      conn.socket.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
     }
   }
 
@@ -358,6 +358,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       headers: keepHeaders ? req.headers : NO_HEADERS,
       maxBufferedAmount: o.maxBufferedAmount,
       onSlowConsumer,
+      raw: o.coalesceWrites ? req.socket : null,
     });
     conns.add(conn);
     ws.conn = conn;
@@ -412,7 +413,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       }
       conn.alive = false;
       try {
-        conn.socket.ping();
+        conn.ping();
       } catch {
         /* closing already */
       }
@@ -525,7 +526,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
           if (c.socket.readyState === 3) return resolve();
           c.socket.once('close', () => resolve());
           c.endReason = 'drain';
-          c.socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+          // Behind any frames still corked for this turn, which end() flushes first.
+          c.close(CloseCode.GOING_AWAY, 'server shutting down');
         })),
       );
       let timer: NodeJS.Timeout | undefined;
