@@ -17,7 +17,7 @@ export interface TurnCorked {
   /** True from the first frame of a turn until the flush; set and cleared only here. */
   inTurn: boolean;
   /** The connection's transport (the TLS or TCP socket under `ws`). */
-  readonly raw: { cork(): void; uncork(): void };
+  readonly raw: { cork(): void; uncork(): void; destroy(err?: Error): void };
 }
 
 const pending: (TurnCorked | undefined)[] = [];
@@ -43,7 +43,6 @@ export function corkForTurn(c: TurnCorked): void {
 /** Uncorks every socket corked this turn, in the order they were corked. */
 export function flushTurn(): void {
   scheduled = false;
-  let failure: unknown;
   // `count` is re-read each time: an uncork that (synchronously) leads to another send
   // re-corks and appends, and is flushed in this same pass.
   for (let i = 0; i < count; i++) {
@@ -53,12 +52,13 @@ export function flushTurn(): void {
     try {
       c.raw.uncork();
     } catch (err) {
-      // Never leave the other sockets corked because one stream threw.
-      failure ??= err;
+      // Node streams report write failures through callbacks, so this is a broken stream:
+      // end that one connection (ws then reports the error and closes it), never leave the
+      // other sockets corked, and do not throw out of the immediate (that would end the process).
+      c.raw.destroy(err instanceof Error ? err : new Error(String(err)));
     }
   }
   count = 0;
-  if (failure !== undefined) throw failure;
 }
 
 /** Sockets waiting for the end-of-turn flush (for tests). */
