@@ -7,12 +7,12 @@ import type { WebSocket } from 'ws';
 import { corkForTurn, type TurnCorked } from './cork';
 
 const BINARY = Object.freeze({ binary: true });
+const TEXT = Object.freeze({ binary: false });
 /**
  * Corked bytes (plus any backlog) at which a turn's frames are written at once rather than at
  * the end of the turn: four full TLS records, µWebSockets' cork buffer size times four.
  */
 const COALESCE_FLUSH_BYTES = 64 * 1024;
-const TEXT = Object.freeze({ binary: false });
 
 /** Socket read chunks kept alive by queued sends (see Connection.sendFrame). */
 interface Held {

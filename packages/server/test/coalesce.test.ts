@@ -218,6 +218,26 @@ for (const mode of ['plain', 'tls'] as const) {
   });
 }
 
+test('a turn above 64 KiB leaves in slices (the kernel takes them at once), still in order', async (t) => {
+  const frame = (i: number) => Buffer.alloc(16 * 1024, i);
+  const { server, transport, writes, sockets } = await start('plain', {
+    onMessage(conn, data) {
+      if (data === 'small') for (let i = 0; i < 3; i++) conn.send(frame(i)); // 48 KiB: one write
+      if (data === 'big') for (let i = 0; i < 10; i++) conn.send(frame(i)); // 160 KiB: sliced
+    },
+  });
+  t.after(() => server.close());
+  const c = await rawConnect(transport);
+  t.after(() => c.socket.destroy());
+  c.send({ opcode: OP.TEXT, payload: 'small' });
+  for (let i = 0; i < 3; i++) assert.equal((await c.nextFrame(DEADLINE)).payload.equals(frame(i)), true, `small frame ${i}`);
+  assert.equal(writes.get(sockets[0]!), 1);
+  c.send({ opcode: OP.TEXT, payload: 'big' });
+  for (let i = 0; i < 10; i++) assert.equal((await c.nextFrame(DEADLINE)).payload.equals(frame(i)), true, `big frame ${i}`);
+  const n = writes.get(sockets[0]!)! - 1;
+  assert.ok(n >= 2 && n <= 4, `160 KiB in one turn left in ${n} writes (a slice per 64 KiB)`);
+});
+
 test('broadcast within one turn reaches each connection in order, one write each', async (t) => {
   const { server, transport, writes, sockets } = await start('plain', {
     onMessage(_conn, data) {
