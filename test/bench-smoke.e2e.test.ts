@@ -24,7 +24,7 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     if (IN_CI) throw new Error('missing binary "nginx" (apt-get install it; .ci/run does)');
     console.warn('\n!!! bench smoke: nginx missing, nginx targets left out\n');
   }
-  const targets = ['native', 'https-ws', 'http-ws', 'tls-echo', ...(haveNginx ? ['nginx-native', 'nginx-ws'] : [])];
+  const targets = ['native', 'native-nocork', 'https-ws', 'http-ws', 'tls-echo', ...(haveNginx ? ['nginx-native', 'nginx-ws'] : [])];
   const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'smoke.json');
@@ -57,6 +57,14 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     assert.ok(num(`handshake.${target}.handshakesPerSec`) > 0, target);
     assert.ok(num(`handshake.${target}.serverCpuUtil`) >= 0);
   }
+  for (const target of ['native', 'native-nocork', 'https-ws']) {
+    // burst: 10 frames per request, so frames/s is ten times requests/s, give or take the
+    // requests cut by the window's edges (at most 9 frames per connection at each edge)
+    const frames = num(`burst.${target}.framesPerSec`);
+    const requests = num(`burst.${target}.requestsPerSec`);
+    assert.ok(requests > 0 && Math.abs(frames - 10 * requests) <= 0.1 * frames + 500, `${target}: ${frames} frames/s for ${requests} requests/s`);
+    assert.ok(num(`burst.${target}.cpuUsPerMsg`) >= 0);
+  }
   for (const target of ['native', 'https-ws']) {
     assert.ok(num(`idle.${target}.conns@1`) > num(`idle.${target}.conns@0`));
     num(`idle.${target}.rssPerConnKiB@0`);
@@ -82,11 +90,12 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     if (row.ratio && row.ratio.median != null) assert.ok(Number.isFinite(row.ratio.median) && row.ratio.median > 0, row.label);
   }
   // The targets of the issue all have a row with a verdict (SKIP only if the data is missing).
-  for (const label of ['pingpong msgs/s', 'pingpong p99 RTT ms', 'throughput MB/s', 'handshakes/s', 'client msgs/s (SDK vs raw wx shim)']) {
+  for (const label of ['pingpong msgs/s', 'pingpong p99 RTT ms', 'throughput MB/s', 'throughput server CPU µs/msg (1 KiB)', 'handshakes/s', 'client msgs/s (SDK vs raw wx shim)']) {
     const row = rows.find((x) => x.label === label);
     assert.ok(row && (row.verdict === 'PASS' || row.verdict === 'MISS'), `${label}: ${row?.verdict}`);
   }
   const md = readFileSync(out.replace(/\.json$/, '.md'), 'utf8');
   assert.match(md, /\| figure \| wss-mp \| baseline \(same run\) \| ratio \| target \| verdict \|/);
   assert.match(md, /Node v\d+/);
+  assert.match(md, /\*\*Server CPU per message\*\*/, 'the ladder');
 });

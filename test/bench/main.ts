@@ -13,9 +13,10 @@ import { ROOT } from '../support/server';
 import { runWindow, runIdle, type LoadResult } from './lib/loadgen';
 import { makePlan, MODES, SERVER_MODES, type Mode, type Plan } from './lib/plan';
 import { pinning, usableCores, HAVE_TASKSET } from './lib/proc';
+import { spread, fmt } from './lib/stats';
 import { compare, markdown, detailTable, type Comparison, type RunRecord, type Row } from './lib/report';
 import { loadTlsPolicy } from './lib/tls-policy';
-import { startTarget, TARGETS, nginxSiteSource, type RunningTarget, type TargetContext, type TargetName } from './lib/targets';
+import { startTarget, startBurstTarget, BURST_TARGETS, BURST_FRAMES, TARGETS, TARGET_LABEL, nginxSiteSource, type RunningTarget, type TargetContext, type TargetName } from './lib/targets';
 import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
@@ -91,7 +92,7 @@ async function main() {
   const { policy, source: policySource } = await loadTlsPolicy();
   const flags = await serverFlagsForBench();
   log(`TLS policy from ${policySource}; wss-mp-server flags: ${flags.flags.join(' ') || '(none)'}`);
-  const ctx: TargetContext = { certs, policy, core: pin.server, profileDir, serverFlags: flags.flags };
+  const ctx: TargetContext = { certs, policy, core: pin.server, profileDir, serverFlags: flags.flags, coalesceOffFlag: flags.coalesceOffFlag };
 
   const runs: RunRecord[] = [];
   const errors: string[] = [];
@@ -143,6 +144,36 @@ async function main() {
               }
             }
           });
+        }
+      }
+
+      // Burst: one request answered by BURST_FRAMES frames, on servers with that hook (the CLI
+      // only echoes): wss-mp-server's API with coalescing on and off, and the raw https + ws.
+      if (modes.includes('burst')) {
+        const burstTargets = BURST_TARGETS.filter((t) => targets.includes(t));
+        const order = burstTargets.map((_, i) => burstTargets[(i + run - 1) % burstTargets.length]!);
+        for (const t of order) {
+          let target: RunningTarget;
+          try {
+            target = await startBurstTarget(t, ctx);
+          } catch (e) {
+            fail(`start burst ${t}`, e);
+            continue;
+          }
+          try {
+            const r = await runWindow(
+              target,
+              { mode: 'burst', conns: plan.pingpongConns, size: 32, burst: BURST_FRAMES, warmupMs: plan.warmupMs, durationMs: plan.durationMs, localAddresses: plan.localAddresses },
+              certs.ca,
+              pin.load,
+            );
+            record(rec, 'burst', t, r);
+            log(`run ${run} burst      ${t.padEnd(12)} ${summary('burst', r)}`);
+          } catch (e) {
+            fail(`burst ${t}`, e);
+          } finally {
+            await target.stop();
+          }
         }
       }
 
@@ -250,6 +281,14 @@ function record(rec: RunRecord, mode: string, t: string, r: LoadResult) {
   } else if (mode === 'throughput') {
     f[k('mbPerSec')] = r.mbPerSec as number;
     f[k('cpuUsPerKiB')] = (r.bytes as number) > 0 ? (r.serverCpuSeconds * 1e6) / ((r.bytes as number) / 1024) : null;
+    // Messages are 1 KiB: per message is per KiB; kept separately so the ladder reads per message.
+    f[k('cpuUsPerMsg')] = f[k('cpuUsPerKiB')]!;
+  } else if (mode === 'burst') {
+    f[k('framesPerSec')] = r.msgsPerSec as number;
+    f[k('requestsPerSec')] = r.requestsPerSec as number;
+    f[k('rttP50Ms')] = r.rttP50Ms as number;
+    f[k('rttP99Ms')] = r.rttP99Ms as number;
+    f[k('cpuUsPerMsg')] = (r.msgs as number) > 0 ? (r.serverCpuSeconds * 1e6) / (r.msgs as number) : null;
   } else if (mode === 'handshake') {
     f[k('handshakesPerSec')] = r.handshakesPerSec as number;
     f[k('cpuMsPerHandshake')] = (r.handshakes as number) > 0 ? (r.serverCpuSeconds * 1e3) / (r.handshakes as number) : null;
@@ -264,6 +303,8 @@ function summary(mode: string, r: LoadResult): string {
   if (mode === 'pingpong')
     return `${Math.round(r.msgsPerSec as number)} msgs/s, p50 ${(r.rttP50Ms as number)?.toFixed(2)} p99 ${(r.rttP99Ms as number)?.toFixed(2)} max ${(r.rttMaxMs as number)?.toFixed(1)} ms, ${cpu}`;
   if (mode === 'throughput') return `${(r.mbPerSec as number).toFixed(1)} MB/s, ${cpu}`;
+  if (mode === 'burst')
+    return `${Math.round(r.requestsPerSec as number)} requests/s (${Math.round(r.msgsPerSec as number)} frames/s), p50 ${(r.rttP50Ms as number)?.toFixed(2)} p99 ${(r.rttP99Ms as number)?.toFixed(2)} ms, server CPU ${((r.serverCpuSeconds * 1e6) / (r.msgs as number)).toFixed(2)} µs/frame, ${cpu}`;
   return `${Math.round(r.handshakesPerSec as number)} handshakes/s (${r.errors} errors), ${cpu}`;
 }
 
@@ -309,7 +350,13 @@ function comparisons(): Comparison[] {
     { label: 'pingpong max RTT ms', ours: `pingpong.${N}.rttMaxMs`, base: `pingpong.${H}.rttMaxMs`, op: 'info' },
     { label: 'pingpong server CPU µs/msg', ours: `pingpong.${N}.cpuUsPerMsg`, base: `pingpong.${H}.cpuUsPerMsg`, op: 'info', note: 'lower is better' },
     { label: 'throughput MB/s', ours: `throughput.${N}.mbPerSec`, base: `throughput.${H}.mbPerSec`, op: '>=', limit: 0.95 },
-    { label: 'throughput server CPU µs/KiB', ours: `throughput.${N}.cpuUsPerKiB`, base: `throughput.${H}.cpuUsPerKiB`, op: 'info', note: 'lower is better' },
+    { label: 'throughput server CPU µs/msg (1 KiB)', ours: `throughput.${N}.cpuUsPerMsg`, base: `throughput.${H}.cpuUsPerMsg`, op: '<=', limit: 0.85, note: 'coalesced writes' },
+    { label: 'burst (1 request → 10 frames) server CPU µs/frame', ours: `burst.${N}.cpuUsPerMsg`, base: `burst.${H}.cpuUsPerMsg`, op: 'info', note: 'lower is better' },
+    { label: 'burst requests/s', ours: `burst.${N}.requestsPerSec`, base: `burst.${H}.requestsPerSec`, op: 'info' },
+    { label: 'burst p99 ms (request → 10th frame)', ours: `burst.${N}.rttP99Ms`, base: `burst.${H}.rttP99Ms`, op: 'info' },
+    { label: 'coalescing on vs off: pingpong server CPU µs/msg', ours: `pingpong.${N}.cpuUsPerMsg`, base: `pingpong.native-nocork.cpuUsPerMsg`, op: 'info' },
+    { label: 'coalescing on vs off: throughput server CPU µs/msg', ours: `throughput.${N}.cpuUsPerMsg`, base: `throughput.native-nocork.cpuUsPerMsg`, op: 'info' },
+    { label: 'coalescing on vs off: burst server CPU µs/frame', ours: `burst.${N}.cpuUsPerMsg`, base: `burst.native-nocork.cpuUsPerMsg`, op: 'info' },
     { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
     { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
   ];
@@ -339,6 +386,43 @@ function comparisons(): Comparison[] {
   return c;
 }
 
+/**
+ * Server CPU per message from the floor up: raw node:tls byte echo, raw ws over node:https,
+ * wss-mp-server with coalescing off and on; median over runs (min–max), and the ratio to raw
+ * ws (median of per-run ratios).
+ */
+function ladder(runs: RunRecord[]): string {
+  const cols = ['tls-echo', 'https-ws', 'native-nocork', 'native'] as const;
+  const rows: [string, string][] = [
+    ['pingpong', 'pingpong: 32 B text, one in flight × 64 connections — µs/msg'],
+    ['throughput', 'throughput: 1 KiB binary, 16 in flight × 8 connections — µs/msg'],
+    ['burst', `burst: 32 B request → ${BURST_FRAMES} frames × 64 connections — µs/frame`],
+  ];
+  const present = rows.filter(([m]) => cols.some((t) => runs.some((r) => r.figures[`${m}.${t}.cpuUsPerMsg`] != null)));
+  if (!present.length) return '';
+  const out = [
+    '**Server CPU per message** (median (min–max) over runs; × = ratio to raw ws in the same run, median):',
+    '',
+    `| work | ${cols.map((t) => TARGET_LABEL[t]).join(' | ')} |`,
+    `|---|${cols.map(() => '---|').join('')}`,
+  ];
+  for (const [m, label] of present) {
+    const cells = cols.map((t) => {
+      const s = spread(runs.map((r) => r.figures[`${m}.${t}.cpuUsPerMsg`]));
+      if (s.median == null) return 'n/a';
+      const ratio = spread(runs.map((r) => {
+        const a = r.figures[`${m}.${t}.cpuUsPerMsg`];
+        const b = r.figures[`${m}.https-ws.cpuUsPerMsg`];
+        return a != null && b != null && b > 0 ? a / b : null;
+      })).median;
+      const range = s.n > 1 ? ` (${fmt(s.min)}–${fmt(s.max)})` : '';
+      return `${fmt(s.median)}${range}${ratio != null && t !== 'https-ws' ? ` · ${fmt(ratio)}×` : ''}`;
+    });
+    out.push(`| ${label} | ${cells.join(' | ')} |`);
+  }
+  return out.join('\n');
+}
+
 function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof machine>, policySource: string, flags: Awaited<ReturnType<typeof serverFlagsForBench>>): string {
   const shown = rows.filter((r) => r.ours.n > 0 || (r.base && r.base.n > 0));
   const busy = mach.loadavgStart[0]! > 0.5 || os.loadavg()[0]! > 1.5;
@@ -352,6 +436,7 @@ function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof 
   const details = [
     detailTable(runs, 'pingpong', [...TARGETS], [['msgsPerSec', 'msgs/s'], ['rttP50Ms', 'p50 ms'], ['rttP99Ms', 'p99 ms'], ['rttMaxMs', 'max ms'], ['cpuUsPerMsg', 'server CPU µs/msg'], ['serverCpuUtil', 'server CPU (1 = a core)']]),
     detailTable(runs, 'throughput', [...TARGETS], [['mbPerSec', 'MB/s'], ['cpuUsPerKiB', 'server CPU µs/KiB'], ['serverCpuUtil', 'server CPU (1 = a core)']]),
+    detailTable(runs, 'burst', [...BURST_TARGETS], [['requestsPerSec', 'requests/s'], ['framesPerSec', 'frames/s'], ['rttP50Ms', 'p50 ms'], ['rttP99Ms', 'p99 ms'], ['cpuUsPerMsg', 'server CPU µs/frame'], ['serverCpuUtil', 'server CPU (1 = a core)']]),
     detailTable(runs, 'handshake', [...TARGETS], [['handshakesPerSec', 'handshakes/s'], ['cpuMsPerHandshake', 'server CPU ms/handshake'], ['serverCpuUtil', 'server CPU (1 = a core)'], ['errors', 'errors']]),
     detailTable(runs, 'idle', [...TARGETS], plan.idleSteps.map((n, i) => [`rssPerConnKiB@${i}`, `KiB/conn @ ${n}`] as [string, string])),
   ].filter(Boolean);
@@ -359,6 +444,7 @@ function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof 
   return [
     head.join('\n\n'),
     markdown(shown),
+    ladder(runs),
     details.length ? '<details><summary>All targets</summary>\n\n' + details.join('\n\n') + '\n\n</details>' : '',
     modes.includes('detect') && !flags.detectOffFlag && !flags.detectOnFlag ? `Plain-HTTP detection cost: ${NO_DETECT_FLAG}` : '',
     errs.length ? '**Errors:**\n' + errs.map((e) => `- ${e.split('\n')[0]}`).join('\n') : '',

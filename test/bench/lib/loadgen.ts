@@ -10,9 +10,11 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const LOADGEN = path.join(HERE, '../loadgen/loadgen.mjs');
 
 export interface LoadConfig {
-  mode: 'pingpong' | 'throughput' | 'handshake' | 'idle';
+  mode: 'pingpong' | 'throughput' | 'burst' | 'handshake' | 'idle';
   conns: number;
   size?: number;
+  /** burst: frames the server answers each request with */
+  burst?: number;
   window?: number;
   warmupMs?: number;
   durationMs?: number;

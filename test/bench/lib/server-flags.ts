@@ -13,6 +13,8 @@ export interface BenchFlags {
   detectOffFlag: string | null;
   /** Flag that turns it on, if it is opt-in. */
   detectOnFlag: string | null;
+  /** Flag that turns write coalescing off (the native-nocork target), if the server has one. */
+  coalesceOffFlag: string | null;
   help: string;
 }
 
@@ -20,7 +22,7 @@ export interface BenchFlags {
 export const BENCH_MAX_CONNECTIONS = 20_000;
 
 export async function serverFlagsForBench(): Promise<BenchFlags> {
-  if (!existsSync(SERVER_CLI)) return { flags: [], detectOffFlag: null, detectOnFlag: null, help: '' };
+  if (!existsSync(SERVER_CLI)) return { flags: [], detectOffFlag: null, detectOnFlag: null, coalesceOffFlag: null, help: '' };
   const r = spawnSync(process.execPath, [SERVER_CLI, '--help'], { encoding: 'utf8', timeout: 10_000 });
   const help = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
   const has = (flag: string) => new RegExp(`(^|[\\s,\\[])${flag.replace(/-/g, '\\-')}(?=[\\s=,\\]<]|$)`, 'm').test(help);
@@ -38,5 +40,6 @@ export async function serverFlagsForBench(): Promise<BenchFlags> {
   let detectOnFlag: string | null = null;
   for (const f of ['--no-plain-http-answer', '--no-plain-http-detect', '--no-http-detect', '--no-plain-http-400', '--no-detect-plain-http']) if (has(f)) detectOffFlag = f;
   for (const f of ['--plain-http-detect', '--http-detect', '--plain-http-400', '--detect-plain-http']) if (has(f)) detectOnFlag = f;
-  return { flags, detectOffFlag, detectOnFlag, help };
+  const coalesceOffFlag = has('--no-coalesce-writes') ? '--no-coalesce-writes' : null;
+  return { flags, detectOffFlag, detectOnFlag, coalesceOffFlag, help };
 }

@@ -2,6 +2,7 @@
 // fresh for every run, and is stopped with SIGTERM (so --cpu-prof profiles get written).
 //
 //   native        wss-mp-server, native TLS (--cert/--key)                     ← what we ship
+//   native-nocork the same with --no-coalesce-writes (one write per frame)     ← what coalescing gains
 //   https-ws      node:https + ws echo, same TLS policy and certificate        ← the reference to beat
 //   http-ws       node:http + ws echo, no TLS                                  ← what TLS costs
 //   tls-echo      node:tls byte echo, same TLS policy                          ← ceiling for TLS on Node
@@ -21,14 +22,16 @@ import type { TlsPolicy } from './tls-policy';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BASELINE = path.join(HERE, '../servers/baseline.mjs');
+const WSS_MP_BURST = path.join(HERE, '../servers/wss-mp-burst.mjs');
 /** The wss-mp-server CLI under test; BENCH_SERVER_CLI points at another build (A/B a fix). */
 const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : SERVER_CLI;
 
-export const TARGETS = ['native', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
+export const TARGETS = ['native', 'native-nocork', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export const TARGET_LABEL: Record<TargetName, string> = {
   native: 'wss-mp-server (native TLS)',
+  'native-nocork': 'wss-mp-server, coalescing off',
   'https-ws': 'node:https + ws',
   'http-ws': 'node:http + ws (no TLS)',
   'tls-echo': 'node:tls byte echo',
@@ -54,6 +57,8 @@ export interface TargetContext {
   serverFlags: string[];
   /** Extra wss-mp-server flags for this run only (e.g. turning a feature off). */
   extraNativeFlags?: string[];
+  /** The server's flag that turns write coalescing off (native-nocork), if it has one. */
+  coalesceOffFlag?: string | null;
 }
 
 export interface RunningTarget {
@@ -86,10 +91,11 @@ interface Proc {
   url: string;
 }
 
-async function startBaseline(kind: 'https-ws' | 'http-ws' | 'tls-echo', ctx: TargetContext, port = 0): Promise<Proc> {
+async function startBaseline(kind: 'https-ws' | 'http-ws' | 'tls-echo', ctx: TargetContext, port = 0, burst = 1): Promise<Proc> {
   const cfg = {
     kind,
     port,
+    burst,
     tls: kind === 'http-ws' ? undefined : { ...ctx.policy, cert: ctx.certs.fullchain, key: ctx.certs.key },
   };
   const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, kind), BASELINE, JSON.stringify(cfg)], { core: ctx.core });
@@ -234,6 +240,9 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
   switch (name) {
     case 'native':
       return single(await startWssMp(ctx, nativeArgs(ctx), 'native'));
+    case 'native-nocork':
+      if (!ctx.coalesceOffFlag) throw new Error('this wss-mp-server build has no flag to turn write coalescing off');
+      return single(await startWssMp(ctx, [...nativeArgs(ctx), ctx.coalesceOffFlag], 'native-nocork'));
     case 'https-ws':
     case 'http-ws':
       return single(await startBaseline(name, ctx));
@@ -267,4 +276,30 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
       };
     }
   }
+}
+
+/** Targets the burst mode runs against (each answers one request with `BURST_FRAMES` frames). */
+export const BURST_TARGETS = ['native', 'native-nocork', 'https-ws'] as const satisfies readonly TargetName[];
+export const BURST_FRAMES = 10;
+
+/**
+ * A burst server: wss-mp-server's API (the build the CLI belongs to) with an onMessage hook,
+ * coalescing on or off, or the raw https + ws baseline; both answer each message with
+ * BURST_FRAMES copies of it, with the same TLS material.
+ */
+export async function startBurstTarget(name: (typeof BURST_TARGETS)[number], ctx: TargetContext): Promise<RunningTarget> {
+  let p: Proc;
+  if (name === 'https-ws') p = await startBaseline('https-ws', ctx, 0, BURST_FRAMES);
+  else {
+    const cfg = {
+      index: path.join(path.dirname(CLI), 'index.js'),
+      cert: ctx.certs.fullchain,
+      key: ctx.certs.key,
+      burst: BURST_FRAMES,
+      coalesceWrites: name === 'native',
+    };
+    const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, `burst-${name}`), WSS_MP_BURST, JSON.stringify(cfg)], { core: ctx.core });
+    p = { proc, ...(await waitListening(proc, `burst ${name}`)) };
+  }
+  return { name, url: to127(p.url), kind: 'ws', cpuPids: [p.proc.pid!], rssPid: p.proc.pid!, stop: () => stopProcess(p.proc) };
 }

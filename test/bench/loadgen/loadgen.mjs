@@ -20,13 +20,14 @@ import WebSocket from 'ws';
 /**
  * @typedef {object} Config
  * @property {'ws'|'tls'} kind           ws: WebSocket (ws:// or wss://); tls: raw TLS byte echo
- * @property {'pingpong'|'throughput'|'handshake'|'idle'} mode
+ * @property {'pingpong'|'throughput'|'burst'|'handshake'|'idle'} mode
  * @property {string} url                ws://127.0.0.1:P/wss, wss://127.0.0.1:P/wss, or tls://127.0.0.1:P
  * @property {string} [ca]               PEM file the client trusts (root CA)
  * @property {string[]} [localAddresses] source addresses, used round-robin (127.0.0.x)
  * @property {number} conns              connections (pingpong, throughput), or concurrency (handshake)
  * @property {number} [size]             message size in bytes (pingpong 32, throughput 1024)
  * @property {number} [window]           messages in flight per connection (throughput 16)
+ * @property {number} [burst]            burst: frames the server answers each request with (10)
  * @property {number} [warmupMs]
  * @property {number} [durationMs]
  * @property {number[]} [idleSteps]      idle: cumulative connection counts to hold, e.g. [5000, 10000]
@@ -226,6 +227,58 @@ async function pingpong() {
   await Promise.all(handles.map((h) => h.close()));
 }
 
+/**
+ * One binary request in flight per connection; the server answers it with `burst` frames (a
+ * burst server, see servers/); the last one triggers the next request. RTT is request → last
+ * frame; msgs counts frames.
+ */
+async function burstMode() {
+  const size = cfg.size ?? 32;
+  const burst = cfg.burst ?? 10;
+  const payload = Buffer.alloc(size, 0x63); // binary: the hook sends back what it got, as is
+  const { handles, errors } = await openMany(cfg.conns, 64);
+  const rtts = new Float64Array(1 << 20);
+  let n = 0;
+  let frames = 0;
+  let requests = 0;
+  let stopped = false;
+  handles.forEach((h) => {
+    let sentAt = 0;
+    let got = 0;
+    h.onMessage(() => {
+      frames++;
+      if (++got < burst) return;
+      got = 0;
+      requests++;
+      if (n < rtts.length) rtts[n++] = performance.now() - sentAt;
+      if (stopped) return;
+      sentAt = performance.now();
+      h.send(payload);
+    });
+    sentAt = performance.now();
+    h.send(payload);
+  });
+  await window_(
+    () => ((n = 0), (frames = 0), (requests = 0)),
+    (seconds) => {
+      stopped = true;
+      const sorted = rtts.subarray(0, n).sort();
+      return {
+        msgs: frames,
+        msgsPerSec: frames / seconds,
+        requests,
+        requestsPerSec: requests / seconds,
+        rttP50Ms: percentile(sorted, 50),
+        rttP99Ms: percentile(sorted, 99),
+        rttMaxMs: sorted.length ? sorted[sorted.length - 1] : null,
+        conns: handles.length,
+        connectErrors: errors,
+      };
+    },
+  );
+  await Promise.all(handles.map((h) => h.close()));
+}
+
 async function throughput() {
   const size = cfg.size ?? 1024;
   const win = cfg.window ?? 16;
@@ -303,7 +356,7 @@ async function idle() {
   lines.close();
 }
 
-const modes = { pingpong, throughput, handshake, idle };
+const modes = { pingpong, throughput, burst: burstMode, handshake, idle };
 const fn = modes[cfg.mode];
 if (!fn) fail(`unknown mode ${cfg.mode}`);
 fn().then(

@@ -6,7 +6,8 @@
 // This is the plain `ws` recipe from its README, nothing tuned: a user who skips wss-mp-server
 // writes this. Plain JavaScript with no loader, like `node packages/server/dist/cli.js`.
 //
-// Usage: node baseline.mjs '<json>'  {kind, port, host?, tls?: {cert, key, ...tls options}}
+// Usage: node baseline.mjs '<json>'  {kind, port, host?, burst?, tls?: {cert, key, ...tls options}}
+// `burst` (default 1): the ws echo answers each message with that many copies (the burst mode).
 // `tls` carries file paths for cert/key plus the policy options (minVersion, ciphers, ecdhCurve,
 // ...) as the orchestrator read them from packages/server/src/shared/tls.ts. Prints
 // "listening on <url>" once bound. SIGTERM/SIGINT exit normally, so --cpu-prof gets written.
@@ -18,6 +19,7 @@ import { WebSocketServer } from 'ws';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
 const host = cfg.host ?? '127.0.0.1';
+const burst = cfg.burst ?? 1;
 
 function tlsOptions() {
   const { cert, key, ...policy } = cfg.tls;
@@ -29,7 +31,10 @@ function attachWs(server) {
   wss.on('error', () => {});
   wss.on('connection', (ws) => {
     ws.on('error', () => {});
-    ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    if (burst === 1) ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    else ws.on('message', (data, isBinary) => {
+      for (let i = 0; i < burst; i++) ws.send(data, { binary: isBinary });
+    });
   });
 }
 

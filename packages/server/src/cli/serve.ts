@@ -38,6 +38,7 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'drain-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
   { name: 'no-watch', kind: 'switch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
   { name: 'no-plain-http-answer', kind: 'switch', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
+  { name: 'no-coalesce-writes', kind: 'switch', default: 'off', help: 'one write per frame, as bare ws does (default: the frames of one event-loop turn to a connection leave as one write)' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -108,6 +109,7 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   if (has('drain-timeout')) o.drainTimeout = num('drain-timeout');
   if (v['no-watch']) o.watchCertificate = false;
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
+  if (v['no-coalesce-writes']) o.coalesceWrites = false;
   if (v.quiet) o.quiet = true;
   return o;
 }

@@ -4,9 +4,15 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { WebSocket } from 'ws';
+import { corkForTurn, type TurnCorked } from './cork';
 
 const BINARY = Object.freeze({ binary: true });
 const TEXT = Object.freeze({ binary: false });
+/**
+ * Corked bytes (plus any backlog) at which a turn's frames are written at once rather than at
+ * the end of the turn: four full TLS records, µWebSockets' cork buffer size times four.
+ */
+const COALESCE_FLUSH_BYTES = 64 * 1024;
 
 /** Socket read chunks kept alive by queued sends (see Connection.sendFrame). */
 interface Held {
@@ -51,6 +57,8 @@ export interface ConnectionInit {
   headers: IncomingHttpHeaders;
   maxBufferedAmount: number;
   onSlowConsumer: (conn: Connection<any>) => void;
+  /** The TLS/TCP socket under `ws`, to cork for the turn (see cork.ts); null: coalesceWrites off. */
+  raw: TurnCorked['raw'] | null;
 }
 
 export class Connection<T = Record<string, unknown>> {
@@ -88,6 +96,10 @@ export class Connection<T = Record<string, unknown>> {
   private readonly onSlow: (conn: Connection<any>) => void;
   /** Read chunks held by queued messages; undefined (one field) while there are none. */
   private held: Held | undefined = undefined;
+  /** @internal the socket corked for the turn; null when coalescing is off. */
+  readonly raw: TurnCorked['raw'] | null;
+  /** @internal corked until the end of this event-loop turn (cork.ts owns it). */
+  inTurn = false;
 
   constructor(socket: WebSocket, init: ConnectionInit) {
     this.socket = socket;
@@ -99,6 +111,7 @@ export class Connection<T = Record<string, unknown>> {
     this.headers = init.headers;
     this.maxBuffered = init.maxBufferedAmount;
     this.onSlow = init.onSlowConsumer;
+    this.raw = init.raw;
   }
 
   /** True while messages can be sent. */
@@ -130,6 +143,9 @@ export class Connection<T = Record<string, unknown>> {
   sendFrame(data: string | Buffer | ArrayBuffer | ArrayBufferView, binary: boolean): boolean {
     const ws = this.socket;
     if (ws.readyState !== 1) return false;
+    // Everything below writes to the corked socket: bufferedAmount (ws counts the stream's
+    // writableLength, corked bytes included) and the cap check see this frame at once.
+    this.cork();
     // A received message is a view into the socket read chunk it arrived in (up to 64 KiB,
     // 16 KiB with TLS), which the peer can fill with other frames (pongs). While its send is
     // queued, the view keeps the whole chunk alive, and bufferedAmount counts only the view:
@@ -156,9 +172,17 @@ export class Connection<T = Record<string, unknown>> {
     } else {
       held = this.holdNewChunk(ws, h, data, binary);
     }
-    if (ws.bufferedAmount + held > this.maxBuffered) {
+    const buffered = ws.bufferedAmount;
+    if (buffered + held > this.maxBuffered) {
       this.onSlow(this);
       return false;
+    }
+    // A large turn leaves in slices of about COALESCE_FLUSH_BYTES: the kernel takes what it can
+    // at once, as without the cork, and a burst to a client that reads is not counted against
+    // maxBufferedAmount in full before any of it left.
+    if (buffered >= COALESCE_FLUSH_BYTES && this.raw !== null) {
+      this.raw.uncork();
+      this.raw.cork();
     }
     return true;
   }
@@ -167,7 +191,7 @@ export class Connection<T = Record<string, unknown>> {
   private holdNewChunk(ws: WebSocket, h: Held | undefined, data: ArrayBufferView, binary: boolean): number {
     if (h !== undefined && ws.bufferedAmount === 0) h = this.held = undefined; // drained: all free
     ws.send(data, binary ? BINARY : TEXT, h?.release);
-    if (ws.bufferedAmount === 0) return h === undefined ? 0 : h.total; // written at once: holds nothing
+    if (ws.bufferedAmount === 0) return h === undefined ? 0 : h.total; // written at once (plain ws, not corked): holds nothing
     const extra = data.buffer.byteLength - data.byteLength;
     if (h === undefined) {
       this.held = newHeld(data.buffer, extra);
@@ -184,7 +208,22 @@ export class Connection<T = Record<string, unknown>> {
    */
   close(code = 1000, reason = ''): void {
     if (!this.endReason) this.endReason = 'closed by server';
+    // The close frame queues behind this turn's frames in the same write; the stream keeps
+    // the order either way, and ws ends the socket (which uncorks fully) only after it.
+    if (this.socket.readyState === 1) this.cork();
     this.socket.close(code, reason);
+  }
+
+  /** Corks the socket until the end of this turn, unless coalescing is off or it already is. */
+  private cork(): void {
+    if (this.raw !== null && !this.inTurn) corkForTurn(this as unknown as TurnCorked);
+  }
+
+  /** @internal heartbeat ping, through the turn's cork like every other frame. */
+  ping(): void {
+    if (this.socket.readyState !== 1) return;
+    this.cork();
+    this.socket.ping();
   }
 
   /** Destroys the socket at once, without a closing handshake. */

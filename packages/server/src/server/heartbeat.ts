@@ -8,7 +8,8 @@
 export interface Beating {
   alive: boolean;
   terminate(reason: string): void;
-  readonly socket: { ping(): void };
+  /** Sends a protocol ping through the connection's send path (coalesced with its turn). */
+  ping(): void;
 }
 
 export function sweep(conns: Iterable<Beating>): void {
@@ -19,7 +20,7 @@ export function sweep(conns: Iterable<Beating>): void {
     }
     conn.alive = false;
     try {
-      conn.socket.ping();
+      conn.ping();
     } catch {
       /* closing already */
     }

@@ -27,6 +27,8 @@ export class ServerSocket extends WebSocket {
 
 export interface HubOptions<T> extends ServerHooks<T>, Caps {
   maxBufferedAmount: number;
+  /** Frames of one event-loop turn to a connection leave as one write (cork.ts). */
+  coalesceWrites: boolean;
 }
 
 const PING_BUF = Buffer.from(PING_FRAME);
@@ -97,6 +99,7 @@ export class Hub<T = Record<string, unknown>> {
       headers: this.keepHeaders ? req.headers : NO_HEADERS,
       maxBufferedAmount: this.o.maxBufferedAmount,
       onSlowConsumer: this.onSlowConsumer,
+      raw: this.o.coalesceWrites ? req.socket : null,
     });
     this.conns.add(conn);
     ws.conn = conn;
@@ -153,7 +156,7 @@ export class Hub<T = Record<string, unknown>> {
     }
     if (conn && conn.isOpen && hook !== 'onClose' && hook !== 'onError') {
       conn.endReason = `${hook} threw`;
-      conn.socket.close(CloseCode.INTERNAL_ERROR, 'internal error');
+      conn.close(CloseCode.INTERNAL_ERROR, 'internal error');
     }
   }
 }

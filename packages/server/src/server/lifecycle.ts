@@ -69,7 +69,8 @@ export async function drain(
       if (c.socket.readyState === 3) return resolve();
       c.socket.once('close', () => resolve());
       c.endReason = 'drain';
-      c.socket.close(CloseCode.GOING_AWAY, 'server shutting down');
+      // Behind any frames still corked for this turn, which end() flushes first.
+      c.close(CloseCode.GOING_AWAY, 'server shutting down');
     })),
   );
   let timer: NodeJS.Timeout | undefined;

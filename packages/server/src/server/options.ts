@@ -43,6 +43,9 @@ export const SERVER_DEFAULTS = Object.freeze({
   /** TLS mode: answer plain HTTP (http://, ws://) on the TLS port with a 400 naming wss://.
    * Off: such requests are closed without an answer, as Node does by default. */
   plainHttpAnswer: true,
+  /** Frames sent to one connection in one event-loop turn leave as one write (see cork.ts).
+   * Off: each frame is its own write, as with bare ws. */
+  coalesceWrites: true,
   /** Silence per-connection log lines. */
   quiet: false,
 });
@@ -106,6 +109,11 @@ export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<
   /** TLS mode: answer plain HTTP on the TLS port with `400` naming wss:// (false: close it
    * silently, as Node does). @default true */
   plainHttpAnswer?: boolean;
+  /** Frames sent to one connection within one event-loop turn (echoes, sends, broadcasts,
+   * pongs, pings, a close) leave as one write: one TLS record and one syscall instead of one
+   * per frame. Order, bufferedAmount and maxBufferedAmount are unchanged, and nothing waits
+   * past the end of the turn. false: one write per frame, as bare ws does. @default true */
+  coalesceWrites?: boolean;
   /** Where log entries go: false for none, or a function. @default JSON lines on stdout */
   logger?: false | ((entry: LogEntry) => void);
   /** @default false */
@@ -131,6 +139,7 @@ export interface ResolvedOptions<T> extends ServerHooks<T> {
   staticDir: string | undefined;
   watchCertificate: boolean;
   plainHttpAnswer: boolean;
+  coalesceWrites: boolean;
   logger: false | ((entry: LogEntry) => void) | undefined;
   quiet: boolean;
 }
@@ -198,7 +207,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
   for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
   }
-  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'quiet'] as const) {
+  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'coalesceWrites', 'quiet'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
   }
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
@@ -226,6 +235,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     staticDir: o.staticDir,
     watchCertificate: o.watchCertificate ?? d.watchCertificate,
     plainHttpAnswer: o.plainHttpAnswer ?? d.plainHttpAnswer,
+    coalesceWrites: o.coalesceWrites ?? d.coalesceWrites,
     logger: o.logger,
     quiet: o.quiet ?? d.quiet,
     onConnect: o.onConnect,

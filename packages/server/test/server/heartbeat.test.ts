@@ -8,7 +8,7 @@ function fakeConn(name: string, events: string[]): Beating {
   return {
     alive: true,
     terminate: (reason) => events.push(`${name} terminated: ${reason}`),
-    socket: { ping: () => events.push(`${name} ping`) },
+    ping: () => events.push(`${name} ping`),
   };
 }
 
@@ -27,7 +27,7 @@ test('sweep pings live connections and clears their flag; one silent interval la
 
 test('sweep survives a ping on a closing socket', () => {
   const events: string[] = [];
-  const broken: Beating = { alive: true, terminate: () => {}, socket: { ping: () => { throw new Error('closing'); } } };
+  const broken: Beating = { alive: true, terminate: () => {}, ping: () => { throw new Error('closing'); } };
   sweep([broken, fakeConn('ok', events)]);
   assert.deepEqual(events, ['ok ping']);
 });

@@ -74,6 +74,15 @@ test('plainHttpAnswer: on by default, a boolean, off with --no-plain-http-answer
   assert.match(helpText(SERVE), /^\s+--no-plain-http-answer\s/m);
 });
 
+test('coalesceWrites: on by default, a boolean, off with --no-coalesce-writes', () => {
+  assert.equal(resolveOptions({}).coalesceWrites, true);
+  assert.equal(resolveOptions({ coalesceWrites: false }).coalesceWrites, false);
+  rejects(() => resolveOptions({ coalesceWrites: 0 as never }), 'coalesceWrites', /true or false/);
+  assert.equal(flagsToOptions({ 'no-coalesce-writes': true }).coalesceWrites, false);
+  assert.equal(flagsToOptions({}).coalesceWrites, undefined);
+  assert.match(helpText(SERVE), /^\s+--no-coalesce-writes\s/m);
+});
+
 test('createServer validates before doing anything', () => {
   rejects(() => createServer({ port: -1, logger: false }), 'port', /0–65535/);
   assert.throws(() => createServer({ tls: { cert: 'not a pem', key: 'nope' }, logger: false }), { code: 'ERR_CERTIFICATE' });

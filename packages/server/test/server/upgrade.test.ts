@@ -14,7 +14,7 @@ import { parseTrustList } from '../../src/server/trust-proxy';
 async function setup(t: { after(fn: () => unknown): void }) {
   const logs: LogEntry[] = [];
   const log = new Logger((e) => logs.push(e), false);
-  const hub = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20 }, log);
+  const hub = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: true }, log);
   const server = http.createServer();
   serveUpgrades(server, {
     paths: ['/wss', '/'],
