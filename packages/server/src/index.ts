@@ -13,7 +13,7 @@ export {
   type TlsOptions,
   type MessageData,
 } from './server/options';
-export { WssMpServerError, OptionError, CertificateError, ERROR_CODES, type WssMpServerErrorCode } from './shared/errors';
+export { WssMpServerError, OptionError, CertificateError, ERROR_CODES, type WssMpServerErrorCode } from './common/errors';
 export {
   MOZILLA_INTERMEDIATE_CIPHERS,
   TLS_MIN_VERSION,
@@ -23,8 +23,8 @@ export {
   HSTS_HEADER,
   describeCertificate,
   type CertificateInfo,
-} from './shared/tls';
+} from './common/tls';
 export { parseTrustList, resolveClientIp, isTrusted, normalizeIp, TRUST_KEYWORDS, DEFAULT_IP_HEADERS } from './server/trust-proxy';
 export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } from './server/dev-cert/index';
 export { PLAIN_HTTP_BODY } from './server/plain-http';
-export type { LogEntry, LogLevel } from './shared/log';
+export type { LogEntry, LogLevel } from './common/log';

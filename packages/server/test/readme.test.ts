@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SERVER_DEFAULTS } from '../src/server/options';
-import { ERROR_CODES } from '../src/shared/errors';
+import { ERROR_CODES } from '../src/common/errors';
 import { firstTableRows } from '../../../test/support/markdown';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,5 +1,5 @@
 // The layout is part of the design: small functions, and imports that only go one way
-// (cli → server | doctor | proxy-config → shared). Checked on the TypeScript syntax tree.
+// (cli → server | doctor | proxy-config → common). Checked on the TypeScript syntax tree.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -44,16 +44,16 @@ const area = (rel: string) => (rel.includes(path.sep) ? rel.split(path.sep)[0]! 
 
 /** Which folders each folder may import from (besides itself). */
 const ALLOWED: Record<string, readonly string[]> = {
-  shared: [],
-  server: ['shared'],
-  doctor: ['shared'],
-  'proxy-config': ['shared'],
-  cli: ['shared', 'server', 'doctor', 'proxy-config'],
+  common: [],
+  server: ['common'],
+  doctor: ['common'],
+  'proxy-config': ['common'],
+  cli: ['common', 'server', 'doctor', 'proxy-config'],
   // The package root is the server: it must not pull in the doctor or proxy-config.
-  '': ['shared', 'server'],
+  '': ['common', 'server'],
 };
 
-test('imports go one way: cli → server | doctor | proxy-config → shared; the root loads only the server', () => {
+test('imports go one way: cli → server | doctor | proxy-config → common; the root loads only the server', () => {
   const wrong: string[] = [];
   for (const { file, rel, sf } of files) {
     const from = area(rel);

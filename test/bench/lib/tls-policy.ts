@@ -1,6 +1,6 @@
 // The TLS settings every TLS target in the benchmark uses. The raw https+ws baseline and the
 // tls byte echo must run with exactly wss-mp-server's policy, so we take it from the server's
-// own source (packages/server/src/shared/tls.ts) and only fall back to the documented policy
+// own source (packages/server/src/common/tls.ts) and only fall back to the documented policy
 // (docs/tls-policy.md#the-policy) — loudly, and recorded in the results — if that module
 // is missing or its shape changed.
 import { existsSync } from 'node:fs';
@@ -42,7 +42,7 @@ function pick(o: Record<string, unknown>): TlsPolicy | null {
  * has `minVersion` and `ciphers`. Returns where it came from, for the results file.
  */
 export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: string }> {
-  const file = path.join(ROOT, 'packages/server/src/shared/tls.ts');
+  const file = path.join(ROOT, 'packages/server/src/common/tls.ts');
   if (existsSync(file)) {
     try {
       const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
@@ -60,7 +60,7 @@ export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: stri
         if (cand && typeof cand === 'object') {
           const p = pick(cand as Record<string, unknown>);
           // server.ts adds ALPN http/1.1 next to the policy (docs/tls-policy.md#node-specifics); so do we.
-          if (p) return { policy: { ALPNProtocols: ['http/1.1'], ...p }, source: `packages/server/src/shared/tls.ts#${name}` };
+          if (p) return { policy: { ALPNProtocols: ['http/1.1'], ...p }, source: `packages/server/src/common/tls.ts#${name}` };
         }
       }
       // Separate constants (CIPHERS, CURVES, MIN_VERSION...)?
@@ -71,11 +71,11 @@ export async function loadTlsPolicy(): Promise<{ policy: TlsPolicy; source: stri
       if (ciphers && curves) {
         return {
           policy: { ...DOCUMENTED_POLICY, ciphers, ecdhCurve: curves, minVersion: minVersion ?? DOCUMENTED_POLICY.minVersion },
-          source: 'packages/server/src/shared/tls.ts (constants)',
+          source: 'packages/server/src/common/tls.ts (constants)',
         };
       }
     } catch (e) {
-      console.warn(`!!! could not import packages/server/src/shared/tls.ts: ${(e as Error).message}`);
+      console.warn(`!!! could not import packages/server/src/common/tls.ts: ${(e as Error).message}`);
     }
   }
   console.warn('!!! TLS policy: using the documented policy (docs/tls-policy.md), not the server\'s own export');

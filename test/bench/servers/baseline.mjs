@@ -9,7 +9,7 @@
 // Usage: node baseline.mjs '<json>'  {kind, port, host?, burst?, tls?: {cert, key, ...tls options}}
 // `burst` (default 1): the ws echo answers each message with that many copies (the burst mode).
 // `tls` carries file paths for cert/key plus the policy options (minVersion, ciphers, ecdhCurve,
-// ...) as the orchestrator read them from packages/server/src/shared/tls.ts. Prints
+// ...) as the orchestrator read them from packages/server/src/common/tls.ts. Prints
 // "listening on <url>" once bound. SIGTERM/SIGINT exit normally, so --cpu-prof gets written.
 import { readFileSync } from 'node:fs';
 import http from 'node:http';

@@ -4,8 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { EXIT_USAGE, writeCliError, type CliIo } from './io';
-import { OptionError, WssMpServerError } from '../shared/errors';
-import { formatDuration } from '../shared/units';
+import { OptionError, WssMpServerError } from '../common/errors';
+import { formatDuration } from '../common/units';
 import { runDoctor } from '../doctor/run';
 import { renderReport } from '../doctor/render';
 import { parseTarget, parseResolve } from '../doctor/target';

@@ -5,8 +5,8 @@
  * the README's flag tables equal to them.
  */
 import { parseArgs } from 'node:util';
-import { OptionError } from '../shared/errors';
-import { parseCount, parseDuration, parseSize } from '../shared/units';
+import { OptionError } from '../common/errors';
+import { parseCount, parseDuration, parseSize } from '../common/units';
 
 /** How a flag's value is read. `text` is taken as is. */
 export type FlagKind = 'switch' | 'text' | 'duration' | 'size' | 'count' | 'port';

@@ -3,8 +3,8 @@
  * config. Exit codes: 0 printed, 2 usage or invalid option (the message names the option).
  */
 import { EXIT_USAGE, writeCliError, type CliIo } from './io';
-import { WssMpServerError } from '../shared/errors';
-import { formatDuration } from '../shared/units';
+import { WssMpServerError } from '../common/errors';
+import { formatDuration } from '../common/units';
 import { PROXY_CONFIG_DEFAULTS as D, PROXY_KINDS, type ProxyKind } from '../proxy-config/options';
 import { renderProxyConfig } from '../proxy-config/index';
 import { helpText, parseFlags, type Command } from './flags';

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureDevCert, defaultDevCertDir } from '../server/dev-cert/index';
-import { OptionError, WssMpServerError } from '../shared/errors';
-import { Logger, jsonLines } from '../shared/log';
+import { OptionError, WssMpServerError } from '../common/errors';
+import { Logger, jsonLines } from '../common/log';
 import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
 import { createServer, type WssMpServer } from '../server/server';
-import { formatDuration, formatSize } from '../shared/units';
+import { formatDuration, formatSize } from '../common/units';
 import { EXIT_USAGE, writeCliError } from './io';
 import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 

@@ -1,7 +1,7 @@
 /** Extra trusted roots (`--ca`): the probes' `ca` list and the fingerprints that mark a private anchor. */
 import { X509Certificate } from 'node:crypto';
 import { rootCertificates } from 'node:tls';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 
 export interface LoadedCa {
   /** Node's bundled roots plus the extras; undefined = Node's defaults. */

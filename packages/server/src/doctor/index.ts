@@ -3,4 +3,4 @@ export { runDoctor } from './run';
 export { renderReport, type RenderOptions } from './render';
 export { DOCTOR_DEFAULTS, CHECK_IDS } from './types';
 export type { CheckId, CheckStatus, DoctorCheck, DoctorOptions, DoctorReport } from './types';
-export { WssMpServerError, OptionError, ERROR_CODES, type WssMpServerErrorCode } from '../shared/errors';
+export { WssMpServerError, OptionError, ERROR_CODES, type WssMpServerErrorCode } from '../common/errors';

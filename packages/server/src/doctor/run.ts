@@ -4,7 +4,7 @@
  * A step that cannot run because an earlier one failed is reported as SKIP with the reason.
  */
 import { isIP } from 'node:net';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 import { DOCTOR_DEFAULTS, type CheckId, type CheckStatus, type DoctorCheck, type DoctorOptions, type DoctorReport } from './types';
 import { parseTarget, scrub, type Target } from './target';
 import { resolveHost, probeTcp } from './net-probe';

@@ -3,7 +3,7 @@
  * curl-style `--resolve host:port:address` override.
  */
 import { isIP } from 'node:net';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 
 export interface Target {
   /** The URL as given (may hold tokens: never print it, print `display`). */

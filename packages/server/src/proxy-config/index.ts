@@ -14,7 +14,7 @@ import {
   type ProxyKind,
   type ResolvedProxyConfigOptions,
 } from './options';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 import { PROXY_KINDS } from './options';
 import { header, type RenderedParts } from './shared';
 
@@ -25,7 +25,7 @@ export {
   resolveProxyConfigOptions,
 } from './options';
 export type { ProxyKind, ProxyConfigOptions, ResolvedProxyConfigOptions, HostPort } from './options';
-export { WssMpServerError, OptionError, ERROR_CODES, type WssMpServerErrorCode } from '../shared/errors';
+export { WssMpServerError, OptionError, ERROR_CODES, type WssMpServerErrorCode } from '../common/errors';
 export { MOZILLA_INTERMEDIATE_CIPHERS_IANA, PROXY_CURVES, PROXY_CURVES_PQ } from './policy';
 
 export interface ProxyConfig {

@@ -8,8 +8,8 @@
  */
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
-import { OptionError } from '../shared/errors';
-import { formatDuration, parseDuration } from '../shared/units';
+import { OptionError } from '../common/errors';
+import { formatDuration, parseDuration } from '../common/units';
 
 export const PROXY_KINDS = ['nginx', 'apache', 'caddy'] as const;
 export type ProxyKind = (typeof PROXY_KINDS)[number];

@@ -4,7 +4,7 @@
  * What differs here is that it runs in the proxy's TLS library, not Node's: the group list
  * depends on the proxy's OpenSSL, and Caddy (Go) names suites differently.
  */
-import { HSTS_HEADER, MOZILLA_INTERMEDIATE_CIPHERS } from '../shared/tls';
+import { HSTS_HEADER, MOZILLA_INTERMEDIATE_CIPHERS } from '../common/tls';
 
 export { HSTS_HEADER, MOZILLA_INTERMEDIATE_CIPHERS };
 

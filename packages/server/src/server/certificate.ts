@@ -2,7 +2,7 @@
  * The certificate being served (TLS mode): loaded and validated at start, reloaded on demand
  * (API, SIGHUP) or when its files change. A bad new pair is refused and the old one kept.
  */
-import type { Logger } from '../shared/log';
+import type { Logger } from '../common/log';
 import {
   TLS_POLICY,
   certificateWarnings,
@@ -12,7 +12,7 @@ import {
   watchKeyPair,
   type CertificateInfo,
   type KeyPair,
-} from '../shared/tls';
+} from '../common/tls';
 import type { TlsOptions } from './options';
 
 /** Where a reloaded pair goes: the https server. */

@@ -6,7 +6,7 @@
 import type http from 'node:http';
 import { WebSocket } from 'ws';
 import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
-import type { Logger } from '../shared/log';
+import type { Logger } from '../common/log';
 import { Connection } from './connection';
 import { admitOpen, type Caps } from './admission';
 import type { MessageData, ServerHooks } from './options';

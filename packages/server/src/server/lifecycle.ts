@@ -5,9 +5,9 @@
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CloseCode } from '@wss-mp/protocol';
-import { WssMpServerError } from '../shared/errors';
-import type { Logger } from '../shared/log';
-import type { CertificateInfo } from '../shared/tls';
+import { WssMpServerError } from '../common/errors';
+import type { Logger } from '../common/log';
+import type { CertificateInfo } from '../common/tls';
 import type { Connection } from './connection';
 
 /** Binds `server`; rejects with ERR_LISTEN and a message saying what to do. */

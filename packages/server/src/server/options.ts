@@ -3,10 +3,10 @@
  * SERVER_DEFAULTS, which a test compares with the README's options table.
  */
 import type { IncomingMessage } from 'node:http';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 import { parseTrustList, DEFAULT_IP_HEADERS, type Cidr } from './trust-proxy';
 import type { Connection } from './connection';
-import type { LogEntry } from '../shared/log';
+import type { LogEntry } from '../common/log';
 
 export const SERVER_DEFAULTS = Object.freeze({
   /** 8282, the FAQ's port. 0 picks a free port (listen() resolves with the real URL). */

@@ -6,7 +6,7 @@
  * IPv4 rule matches a peer that a dual-stack socket reports as `::ffff:127.0.0.1`.
  */
 import { isIP, isIPv4 } from 'node:net';
-import { OptionError } from '../shared/errors';
+import { OptionError } from '../common/errors';
 
 export interface Cidr {
   /** The rule as written (after keyword expansion), for messages. */

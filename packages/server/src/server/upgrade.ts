@@ -6,8 +6,8 @@
 import type http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
-import type { Logger } from '../shared/log';
-import { pathOnly } from '../shared/log';
+import type { Logger } from '../common/log';
+import { pathOnly } from '../common/log';
 import { admitUpgrade, type UpgradeRules } from './admission';
 import { httpReject, normalizePath } from './http-front';
 import { ServerSocket, type Hub } from './hub';

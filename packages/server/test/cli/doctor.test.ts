@@ -6,7 +6,7 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { main, parseDoctorArgs, EXIT } from '../../src/cli/doctor';
-import { OptionError } from '../../src/shared/errors';
+import { OptionError } from '../../src/common/errors';
 
 function capture() {
   let out = '';

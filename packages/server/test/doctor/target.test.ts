@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseTarget, redactUrl, scrub, classifyHost, parseResolve } from '../../src/doctor/target';
-import { OptionError } from '../../src/shared/errors';
+import { OptionError } from '../../src/common/errors';
 
 test('parseTarget: ports, paths, schemes', () => {
   const t = parseTarget('wss://wss.example.com/wss');

@@ -3,7 +3,7 @@
 // config syntax gets through.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { OptionError } from '../../src/shared/errors';
+import { OptionError } from '../../src/common/errors';
 import {
   PROXY_CONFIG_DEFAULTS,
   PROXY_KINDS,

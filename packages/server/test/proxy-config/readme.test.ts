@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PROXY_CONFIG } from '../../src/cli/proxy-config';
-import { formatDuration } from '../../src/shared/units';
+import { formatDuration } from '../../src/common/units';
 import { PROXY_CONFIG_DEFAULTS as D, renderProxyConfig } from '../../src/proxy-config/index';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -2,7 +2,7 @@
 // test/proxy-*.e2e.test.ts; here we pin the content that makes them safe, per proxy.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MOZILLA_INTERMEDIATE_CIPHERS, HSTS_HEADER } from '../../src/shared/tls';
+import { MOZILLA_INTERMEDIATE_CIPHERS, HSTS_HEADER } from '../../src/common/tls';
 import { MOZILLA_INTERMEDIATE_CIPHERS_IANA, PROXY_KINDS, renderProxyConfig } from '../../src/proxy-config/index';
 
 const opts = { domain: 'example.com' };

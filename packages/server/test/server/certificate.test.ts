@@ -7,9 +7,9 @@ import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createPki, issueLeaf } from '../../../../test/support/certs';
 import { Certificate } from '../../src/server/certificate';
-import { CertificateError } from '../../src/shared/errors';
-import { Logger, type LogEntry } from '../../src/shared/log';
-import { TLS_POLICY } from '../../src/shared/tls';
+import { CertificateError } from '../../src/common/errors';
+import { Logger, type LogEntry } from '../../src/common/log';
+import { TLS_POLICY } from '../../src/common/tls';
 
 function setup(t: { after(fn: () => void): void }) {
   const pki = createPki('wss-mp-cert');

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { createHttpFront, httpReject, normalizePath } from '../../src/server/http-front';
-import { Logger } from '../../src/shared/log';
+import { Logger } from '../../src/common/log';
 
 function raw(port: number, payload: string): Promise<string> {
   return new Promise((resolve, reject) => {

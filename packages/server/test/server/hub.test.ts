@@ -7,7 +7,7 @@ import { EventEmitter } from 'node:events';
 import type http from 'node:http';
 import { CloseCode } from '@wss-mp/protocol';
 import { Hub, REFUSE_GRACE_MS, type HubOptions, type ServerSocket } from '../../src/server/hub';
-import { Logger, type LogEntry } from '../../src/shared/log';
+import { Logger, type LogEntry } from '../../src/common/log';
 
 class FakeSocket extends EventEmitter {
   readyState = 1;
@@ -39,7 +39,7 @@ const req = (url = '/wss', headers: http.IncomingHttpHeaders = {}) => ({ url, he
 
 function hub(opts: Partial<HubOptions<any>> = {}) {
   const logs: LogEntry[] = [];
-  const h = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: true, ...opts }, new Logger((e) => logs.push(e), false));
+  const h = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: false, ...opts }, new Logger((e) => logs.push(e), false));
   const open = (ip = '203.0.113.1', url?: string, headers?: http.IncomingHttpHeaders) => {
     const ws = new FakeSocket();
     h.open(ws as unknown as ServerSocket, req(url, headers), ip, ip, '/wss', undefined);

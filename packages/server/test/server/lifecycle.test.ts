@@ -8,9 +8,9 @@ import http from 'node:http';
 import { CloseCode } from '@wss-mp/protocol';
 import type { Connection } from '../../src/server/connection';
 import { displayHost, drain, listenOn, publicUrl } from '../../src/server/lifecycle';
-import { WssMpServerError } from '../../src/shared/errors';
-import { Logger, type LogEntry } from '../../src/shared/log';
-import type { CertificateInfo } from '../../src/shared/tls';
+import { WssMpServerError } from '../../src/common/errors';
+import { Logger, type LogEntry } from '../../src/common/log';
+import type { CertificateInfo } from '../../src/common/tls';
 
 test('listenOn: resolves with the bound address; a busy port is ERR_LISTEN naming host and port', async (t) => {
   const a = http.createServer();
@@ -46,6 +46,10 @@ class FakeConn {
   terminatedFor: string | undefined;
   constructor(private readonly set: Set<FakeConn>) {
     set.add(this);
+  }
+  /** Connection.close: through the send path, then the socket's close. */
+  close(code: number, reason: string) {
+    this.socket.close(code, reason);
   }
   terminate(reason: string) {
     this.terminatedFor = reason;

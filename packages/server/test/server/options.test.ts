@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { resolveOptions, SERVER_DEFAULTS } from '../../src/server/options';
-import { OptionError, WssMpServerError } from '../../src/shared/errors';
-import { formatDuration, formatSize, parseDuration, parseSize, parseCount } from '../../src/shared/units';
+import { OptionError, WssMpServerError } from '../../src/common/errors';
+import { formatDuration, formatSize, parseDuration, parseSize, parseCount } from '../../src/common/units';
 import { SERVE, flagsToOptions } from '../../src/cli/serve';
 import { helpText, parseFlags } from '../../src/cli/flags';
 import { createServer } from '../../src/index';

@@ -4,7 +4,7 @@ import { isIPv4 } from 'node:net';
 import {
   clientIpFor, isTrusted, normalizeIp, parseCidr, parseIp, parseIpGeneral, parsePeer, parseTrustList, resolveClientIp,
 } from '../../src/server/trust-proxy';
-import { OptionError } from '../../src/shared/errors';
+import { OptionError } from '../../src/common/errors';
 
 test('parseIp: IPv4 becomes IPv4-mapped; IPv6 forms expand; garbage is null', () => {
   assert.deepEqual([...parseIp('127.0.0.1')!], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 255, 127, 0, 0, 1]);

@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { Hub } from '../../src/server/hub';
 import { maxFragmentsFor, serveUpgrades } from '../../src/server/upgrade';
-import { Logger, type LogEntry } from '../../src/shared/log';
+import { Logger, type LogEntry } from '../../src/common/log';
 import { parseTrustList } from '../../src/server/trust-proxy';
 
 async function setup(t: { after(fn: () => unknown): void }) {

@@ -13,7 +13,7 @@ import { X509Certificate, createPrivateKey, createPublicKey, generateKeyPairSync
 import { promises as fsp, readFileSync } from 'node:fs';
 import { homedir, hostname, userInfo } from 'node:os';
 import path from 'node:path';
-import { WssMpServerError } from '../../shared/errors';
+import { WssMpServerError } from '../../common/errors';
 import { buildCertificate } from './x509';
 
 export const DEV_CERT_HOSTS = ['localhost', '127.0.0.1', '::1'] as const;
