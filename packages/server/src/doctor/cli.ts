@@ -26,7 +26,8 @@ Options:
                             certificate check still use HOST. Repeatable; must match the URL
   --echo TEXT               message sent after the upgrade; its echo or {"type":"pong"} passes
                             (default {"type":"ping"})
-  --timeout S               seconds allowed for each network step (default 10)
+  --timeout S               seconds allowed for each network step, however slowly the server
+                            answers (default 10); the whole run stops after 4 × S
   --json                    print the report as JSON (schema in the package README)
   -h, --help                show this help
 

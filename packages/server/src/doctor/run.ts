@@ -29,6 +29,9 @@ const TLS_IDS: CheckId[] = ['tls1.2', 'tls1.3', 'legacy-tls', 'ats-forward-secre
 const CERT_IDS: CheckId[] = ['chain', 'hostname', 'validity', 'key', 'signature'];
 const WS_IDS: CheckId[] = ['upgrade', 'echo'];
 
+/** The whole run's deadline, in network steps of `timeoutMs` (DNS, TCP, TLS, upgrade + echo). */
+export const RUN_BUDGET_STEPS = 4;
+
 const skip = (ids: CheckId[], summary: string): DoctorCheck[] => ids.map((id) => ({ id, status: 'SKIP', summary }));
 
 export async function runDoctor(url: string, options: DoctorOptions = {}): Promise<DoctorReport> {
@@ -44,6 +47,10 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
     throw new OptionError('connectTo', 'an IP address', options.connectTo);
   }
   const { ca, extraRoots } = loadCa(options.ca, 'ca');
+  // Each network step gets timeoutMs, and the whole run RUN_BUDGET_STEPS of them, counted
+  // from here whatever the server trickles: later steps get what is left.
+  const deadline = t0 + RUN_BUDGET_STEPS * timeoutMs;
+  const stepMs = () => Math.max(1, Math.min(timeoutMs, Math.floor(deadline - performance.now())));
   const now = options.now ?? (() => new Date());
 
   const checks: DoctorCheck[] = [checkScheme(target), checkHost(target), checkPort(target)];
@@ -61,7 +68,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   } else if (isIP(target.host)) {
     address = target.host;
   } else {
-    const dns = await resolveHost(target.host, timeoutMs);
+    const dns = await resolveHost(target.host, stepMs());
     checks.push(checkDns(target, dns, null));
     if (!dns.ok) {
       checks.push(...skip(rest, 'needs DNS (see dns)'));
@@ -71,7 +78,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   }
 
   // TCP.
-  const tcp = await probeTcp(address, target.port, timeoutMs);
+  const tcp = await probeTcp(address, target.port, stepMs());
   checks.push(checkTcp(address, target.port, tcp));
   if (!tcp.ok) {
     checks.push(...skip(rest.slice(1), 'needs a TCP connection (see tcp)'));
@@ -81,7 +88,7 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   // TLS and certificate. `trusted` decides whether the URL's query (often a token) may be sent.
   let trusted = !target.secure;
   if (target.secure) {
-    const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca, timeoutMs };
+    const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca, timeoutMs: stepMs() };
     const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
       // No ALPN here: an h2-only ALPN setup must not read as "no TLS 1.2" (the alpn check uses main).
       probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
@@ -113,13 +120,18 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   }
 
   // Upgrade and echo.
-  // Never hand a token to a server whose certificate did not verify: upgrade without the query.
-  const withholdQuery = !trusted && target.url.search.length > 1;
-  const ws = await probeWebSocket(target, { address, ca, timeoutMs, payload, withholdQuery });
+  // Never hand a token to a server whose certificate did not verify: upgrade without the
+  // query and without user:pass@ (which would go out as `Authorization: Basic`).
+  const hasQuery = target.url.search.length > 1;
+  const hasCredentials = target.url.username !== '' || target.url.password !== '';
+  const withholdSecrets = !trusted && (hasQuery || hasCredentials);
+  const wsTimeoutMs = Math.max(1, Math.min(timeoutMs, Math.floor((deadline - performance.now()) / 2)));
+  const ws = await probeWebSocket(target, { address, ca, timeoutMs: wsTimeoutMs, payload, withholdSecrets });
   const upgrade = checkUpgrade(ws.upgrade, target.url.pathname);
-  if (withholdQuery) {
-    upgrade.summary += ' (query string not sent: the certificate is not trusted)';
-    upgrade.data = { ...upgrade.data, queryWithheld: true };
+  if (withholdSecrets) {
+    const what = hasQuery && hasCredentials ? 'query string and credentials' : hasQuery ? 'query string' : 'credentials';
+    upgrade.summary += ` (${what} not sent: the certificate is not trusted)`;
+    upgrade.data = { ...upgrade.data, queryWithheld: hasQuery, credentialsWithheld: hasCredentials };
   }
   checks.push(upgrade);
   if (ws.echo) checks.push(checkEcho(ws.echo, payload, timeoutMs));
