@@ -29,7 +29,7 @@ const secs = (ms: number) => (ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`);
 const D = SERVER_DEFAULTS;
 
 export const CLI_FLAGS: readonly CliFlag[] = [
-  { name: 'host', arg: 'HOST', default: `all interfaces; ${D.plainHost} with --behind-proxy`, help: 'interface to bind' },
+  { name: 'host', arg: 'HOST', default: `${D.plainHost}; all interfaces with --cert`, help: 'interface to bind (give 0.0.0.0 to reach the dev server from a phone on the LAN)' },
   { name: 'port', arg: 'PORT', short: 'p', default: String(D.port), help: 'port to listen on; 0 picks a free one (the printed URL has the real port)' },
   { name: 'path', arg: 'PATHS', default: D.path.join(','), help: 'comma-separated paths accepting WebSocket upgrades; the first is printed' },
   { name: 'cert', arg: 'FILE', default: '-', help: 'PEM certificate chain (leaf first, then intermediates: fullchain.pem)' },
@@ -47,6 +47,13 @@ export const CLI_FLAGS: readonly CliFlag[] = [
   { name: 'handshake-timeout', arg: 'DURATION', default: secs(D.handshakeTimeout), help: 'limit for the TLS handshake and for the HTTP upgrade request' },
   { name: 'heartbeat-interval', arg: 'DURATION', default: secs(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
   { name: 'drain-timeout', arg: 'DURATION', default: secs(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
+  { name: 'max-pending', arg: 'N', default: String(D.maxPendingConnections), help: 'connections not yet WebSockets (TLS handshake, upgrade request) at once, 0 = unlimited; beyond: closed at accept' },
+  { name: 'max-pending-per-ip', arg: 'N', default: String(D.maxPendingPerIp), help: 'connections not yet WebSockets per client address (trusted proxies exempt), 0 = unlimited' },
+  { name: 'ipv6-prefix', arg: 'BITS', default: String(D.ipv6Prefix), help: 'per-IP caps count IPv6 clients by this prefix length' },
+  { name: 'max-unfinished', arg: 'SIZE', default: `${kib(D.maxUnfinishedBytes)} or 2 × --max-payload`, help: 'memory one connection\'s unfinished (fragmented) message may hold; beyond: close 1009' },
+  { name: 'max-unfinished-total', arg: 'SIZE', default: kib(D.maxUnfinishedTotal), help: 'memory all unfinished messages may hold together; beyond: close 1013' },
+  { name: 'message-timeout', arg: 'DURATION', default: secs(D.messageTimeout), help: 'a fragmented message must complete within this; beyond: close 1008' },
+  { name: 'subprotocol', arg: 'NAMES', default: 'none', help: 'comma-separated subprotocols the server speaks; others offered are not accepted' },
   { name: 'no-watch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
   { name: 'no-plain-http-answer', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
   { name: 'quiet', short: 'q', default: 'off', help: 'no per-connection log lines' },
@@ -83,7 +90,8 @@ export function helpText(): string {
     ...rows,
     '',
     'Durations: 500ms, 25s, 2m (bare numbers are ms). Sizes: 65536, 64KiB, 1MiB.',
-    'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate.',
+    'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate;',
+    'SIGUSR2 reloads it even when it fails validation (expired, not yet valid, not covering the current names).',
     '',
   ].join('\n');
 }
@@ -102,6 +110,9 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: 'cert' | 'dev
   const mode = v['behind-proxy'] ? 'behind-proxy' : has('cert') ? 'cert' : 'dev-cert';
   const o: ServerOptions & { mode: typeof mode } = { mode };
   if (has('host')) o.host = str('host');
+  // The development server is for this machine: a laptop on café Wi-Fi must not serve it to
+  // the room. Loopback unless --host says otherwise (--cert is a deployment: all interfaces).
+  else if (mode === 'dev-cert') o.host = D.plainHost;
   if (has('port')) o.port = parseCount('--port', str('port')!, 65535);
   if (has('path')) o.path = str('path')!.split(',').map((s) => s.trim());
   if (has('trust-proxy')) o.trustProxy = str('trust-proxy')!;
@@ -115,6 +126,17 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: 'cert' | 'dev
   if (has('handshake-timeout')) o.handshakeTimeout = parseDuration('--handshake-timeout', str('handshake-timeout')!);
   if (has('heartbeat-interval')) o.heartbeatInterval = parseDuration('--heartbeat-interval', str('heartbeat-interval')!);
   if (has('drain-timeout')) o.drainTimeout = parseDuration('--drain-timeout', str('drain-timeout')!);
+  if (has('max-pending')) o.maxPendingConnections = parseCount('--max-pending', str('max-pending')!);
+  if (has('max-pending-per-ip')) o.maxPendingPerIp = parseCount('--max-pending-per-ip', str('max-pending-per-ip')!);
+  if (has('ipv6-prefix')) {
+    const bits = parseCount('--ipv6-prefix', str('ipv6-prefix')!);
+    if (bits < 1 || bits > 128) throw new OptionError('--ipv6-prefix', 'a prefix length 1–128, e.g. 64 or 56', str('ipv6-prefix'));
+    o.ipv6Prefix = bits;
+  }
+  if (has('max-unfinished')) o.maxUnfinishedBytes = parseSize('--max-unfinished', str('max-unfinished')!);
+  if (has('max-unfinished-total')) o.maxUnfinishedTotal = parseSize('--max-unfinished-total', str('max-unfinished-total')!);
+  if (has('message-timeout')) o.messageTimeout = parseDuration('--message-timeout', str('message-timeout')!);
+  if (has('subprotocol')) o.subprotocols = str('subprotocol')!.split(',').map((s) => s.trim()).filter(Boolean);
   if (v['no-watch']) o.watchCertificate = false;
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
   if (v.quiet) o.quiet = true;
@@ -184,6 +206,11 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGHUP', () => {
     if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
     else server?.reloadCertificate('SIGHUP');
+  });
+  // SIGUSR2: reload even a certificate that fails validation (expired, other names): logged.
+  process.on('SIGUSR2', () => {
+    if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGUSR2', msg: 'no certificate in --behind-proxy mode' });
+    else server?.reloadCertificate('SIGUSR2', { force: true });
   });
   try {
     if (mode === 'cert') {

@@ -12,9 +12,10 @@ import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
 import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import { Connection } from './connection';
-import { WssMpServerError } from './errors';
+import { CertificateError, WssMpServerError } from './errors';
 import { Logger, jsonLines, pathOnly } from './log';
-import { normalizeOrigin, resolveOptions, type MessageData, type ServerOptions } from './options';
+import { resolveOptions, type MessageData, type ServerOptions } from './options';
+import { originRefusal } from './origin';
 import { answerPlainHttp, underlyingSocket } from './plain-http';
 import { createStaticHandler } from './static';
 import {
@@ -24,11 +25,15 @@ import {
   createPolicyContext,
   describeCertificate,
   readKeyPair,
+  replacementProblems,
   watchKeyPair,
   type CertificateInfo,
   type KeyPair,
 } from './tls';
-import { clientIpFor, normalizeIp, parsePeer } from './trust-proxy';
+import { clientIpFor, ipCapKey, normalizeIp, parsePeer } from './trust-proxy';
+import { PendingConnections } from './pending-caps';
+import { MessageBudget } from './message-budget';
+import { protocolSelector } from './subprotocols';
 
 export interface BroadcastOptions {
   /** Skip this connection (typically the sender). */
@@ -57,7 +62,7 @@ export interface WssMpServer<T = Record<string, unknown>> {
    * Re-reads certFile/keyFile and, if valid, serves them to new handshakes (open connections
    * keep theirs). On failure logs the error, keeps the old pair and resolves false.
    */
-  reloadCertificate(trigger?: string): boolean;
+  reloadCertificate(trigger?: string, options?: { force?: boolean }): boolean;
   address(): AddressInfo | null;
 }
 
@@ -110,6 +115,8 @@ function httpReject(socket: Duplex, status: number, reason: string, body: string
  * certificate holds: its first DNS name (not a wildcard), else localhost.
  */
 function displayHost(host: string | undefined, cert: CertificateInfo | undefined): string {
+  // Bound to loopback (the dev default) with a localhost certificate: the name it is for.
+  if ((host === '127.0.0.1' || host === '::1') && cert?.names.includes('localhost')) return 'localhost';
   if (host === undefined || host === '0.0.0.0' || host === '::') {
     if (!cert) return '127.0.0.1';
     return cert.names.find((n) => !n.startsWith('*') && !n.includes(':') && !/^[\d.]+$/.test(n)) ?? 'localhost';
@@ -144,6 +151,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   };
   const serveStatic = o.staticDir ? createStaticHandler(o.staticDir, { hsts: o.tls ? HSTS_HEADER : undefined }) : undefined;
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    pending.requestSeen(req.socket);
     res.on('error', ignore);
     if (serveStatic) {
       serveStatic(req, res).catch((err) => {
@@ -180,6 +188,16 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     : http.createServer(serverOpts, onRequest);
 
   server.on('error', (err) => log.error('error', { where: 'server', error: err }));
+  // Connections that are not WebSockets yet: capped and given an absolute deadline.
+  const pending = new PendingConnections({
+    maxPending: o.maxPendingConnections,
+    maxPendingPerIp: o.maxPendingPerIp,
+    deadlineMs: 2 * o.handshakeTimeout,
+    ipv6Prefix: o.ipv6Prefix,
+    trusted: o.trustProxy,
+    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
+  });
+  server.on('connection', (socket: Duplex & import('node:net').Socket) => pending.admit(socket));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed HTTP, header timeouts: answer like Node would, never throw. Anything else
     // (notably TLS errors such as a handshake timeout, which also land here) is destroyed:
@@ -211,6 +229,17 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     perMessageDeflate: false,
     clientTracking: false,
     WebSocket: ServerSocket,
+    handleProtocols: protocolSelector(o.subprotocols),
+  });
+  const budget = new MessageBudget({
+    perConnection: o.maxUnfinishedBytes,
+    total: o.maxUnfinishedTotal,
+    timeoutMs: o.messageTimeout,
+    onTimeout: (ws) => {
+      const conn = (ws as ServerSocket).conn;
+      if (conn) conn.endReason = `message not completed within ${o.messageTimeout} ms`;
+      closeWithGrace(ws, CloseCode.POLICY_VIOLATION, 'message not completed in time');
+    },
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
 
@@ -264,7 +293,10 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   function refuse(ws: WebSocket, ip: string, path: string, reason: string): void {
     ws.on('error', ignore);
     log.warn('reject', { ip, path, code: CloseCode.TRY_AGAIN_LATER, reason });
-    ws.close(CloseCode.TRY_AGAIN_LATER, reason);
+    closeWithGrace(ws, CloseCode.TRY_AGAIN_LATER, reason);
+  }
+  function closeWithGrace(ws: WebSocket, code: number, reason: string): void {
+    ws.close(code, reason);
     const t = setTimeout(() => ws.terminate(), REFUSE_GRACE_MS);
     t.unref();
     ws.once('close', () => clearTimeout(t));
@@ -310,9 +342,11 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     const conn = (this as ServerSocket).conn as Connection<T>;
     const { ip, path } = conn;
     conns.delete(conn);
-    const left = (perIp.get(ip) ?? 1) - 1;
-    if (left > 0) perIp.set(ip, left);
-    else perIp.delete(ip);
+    budget.forget(this);
+    const key = ipCapKey(ip, o.ipv6Prefix);
+    const left = (perIp.get(key) ?? 1) - 1;
+    if (left > 0) perIp.set(key, left);
+    else perIp.delete(key);
     const reason = reasonBuf.toString();
     log.info('close', {
       id: conn.id,
@@ -343,11 +377,13 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       return;
     }
     if (o.maxConnections > 0 && conns.size >= o.maxConnections) return refuse(ws, ip, path, 'server full');
-    const count = perIp.get(ip) ?? 0;
+    // IPv6 clients count by prefix (ipCapKey): one subscriber holds a whole /64.
+    const key = ipCapKey(ip, o.ipv6Prefix);
+    const count = perIp.get(key) ?? 0;
     if (o.maxConnectionsPerIp > 0 && count >= o.maxConnectionsPerIp) {
       return refuse(ws, ip, path, 'too many connections from your address');
     }
-    perIp.set(ip, count + 1);
+    perIp.set(key, count + 1);
     const url = req.url;
     const conn = new Connection<T>(ws, {
       id: nextId++,
@@ -361,6 +397,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     });
     conns.add(conn);
     ws.conn = conn;
+    budget.install(ws);
     ws.on('message', socketMessage);
     ws.on('pong', socketAlive);
     ws.on('ping', socketAlive);
@@ -375,6 +412,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     // No `error` listener here: every refusal below goes through httpReject, which adds one,
     // and ws's handleUpgrade adds its own first thing. One left on the socket for the
     // connection's lifetime would cost a listener array per connection.
+    pending.settle(req.socket);
     const path = normalizePath(pathOnly(req.url));
     // Parsed once: the trust check, conn.ip and conn.remoteAddress all come from this.
     const peer = parsePeer(req.socket.remoteAddress);
@@ -389,13 +427,10 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       return httpReject(socket, 404, 'Not Found', `No WebSocket endpoint at ${path}; use ${o.paths[0]}\n`);
     }
     const originHeader = req.headers.origin;
-    if (originHeader !== undefined && o.allowedOrigins.size > 0) {
-      const browserOrigin = normalizeOrigin(originHeader);
-      // Absent and non-http(s) origins (mini programs, apps) pass; only browsers are checked.
-      if (browserOrigin !== null && !o.allowedOrigins.has(browserOrigin)) {
-        log.warn('reject', { ip, path, status: 403, origin: originHeader, reason: 'origin not allowed' });
-        return httpReject(socket, 403, 'Forbidden', 'origin not allowed\n');
-      }
+    const badOrigin = originRefusal(originHeader, o.allowedOrigins);
+    if (badOrigin !== undefined) {
+      log.warn('reject', { ip, path, status: 403, origin: originHeader, reason: badOrigin });
+      return httpReject(socket, 403, 'Forbidden', 'origin not allowed\n');
     }
     // The configured string, not this request's copy, is what the connection keeps.
     const knownPath = o.paths[pathIndex]!;
@@ -421,7 +456,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
 
   // ---- certificate reload -------------------------------------------------------------
   let stopWatching: (() => void) | undefined;
-  function reloadCertificate(trigger = 'api'): boolean {
+  function reloadCertificate(trigger = 'api', { force = false }: { force?: boolean } = {}): boolean {
     if (!tlsFiles || !(server instanceof https.Server)) {
       log.warn('reload', { ok: false, trigger, error: 'no certificate files to reload (TLS off or PEM given inline)' });
       return false;
@@ -433,6 +468,11 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       if (trigger === 'file change' && pair && next.cert === pair.cert && next.key === pair.key) return true;
       createPolicyContext(next);
       info = describeCertificate(next.cert);
+      // A pair that matches its key can still be wrong to serve: expired, early, or for
+      // other names. Refused unless forced (SIGUSR2 from the CLI), which is logged.
+      const problems = replacementProblems(certInfo, info);
+      if (problems.length > 0 && !force) throw new CertificateError(`${problems.join('; ')} (force with SIGUSR2 or reloadCertificate(trigger, { force: true }))`);
+      if (problems.length > 0) log.warn('reload', { forced: true, trigger, serial: info.serial, problems, msg: 'serving a certificate that failed validation, as forced' });
       // setSecureContext resets every TLS option it is not given: pass the whole policy.
       server.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
     } catch (err) {
@@ -490,6 +530,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         if (tlsFiles && o.watchCertificate) {
           stopWatching = watchKeyPair([tlsFiles.cert, tlsFiles.key], () => reloadCertificate('file change'));
         }
+        pending.start();
         if (o.staticDir && !existsSync(o.staticDir)) {
           log.warn('hint', { msg: `static directory ${o.staticDir} does not exist (yet): plain requests get 404 until it does` });
         }
@@ -520,6 +561,11 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         server.close(() => resolve());
       });
       server.closeIdleConnections();
+      // Not WebSockets yet (mid-TLS-handshake, no request): nothing to drain, and Node's
+      // closeAllConnections() does not see a socket before its TLS handshake completes.
+      pending.stop();
+      pending.destroyAll();
+      budget.stop();
       const allClosed = Promise.all(
         open.map((c) => new Promise<void>((resolve) => {
           if (c.socket.readyState === 3) return resolve();
