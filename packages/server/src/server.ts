@@ -237,7 +237,10 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     timeoutMs: o.messageTimeout,
     onTimeout: (ws) => {
       const conn = (ws as ServerSocket).conn;
-      if (conn) conn.endReason = `message not completed within ${o.messageTimeout} ms`;
+      if (conn) {
+        conn.endReason = `message not completed within ${o.messageTimeout} ms`;
+        conn.sentCode = CloseCode.POLICY_VIOLATION; // the log shows what the client was sent
+      }
       closeWithGrace(ws, CloseCode.POLICY_VIOLATION, 'message not completed in time');
     },
   });
