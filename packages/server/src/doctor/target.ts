@@ -52,7 +52,7 @@ export function parseTarget(input: string): Target {
   if (user) secrets.push(user);
   // What `Authorization: Basic` would carry, should a server reflect the header.
   if (user || pass) secrets.push(Buffer.from(`${user}:${pass}`).toString('base64'));
-  if (url.search.length > 1) secrets.push(url.search.slice(1));
+  if (url.search.length > 1) secrets.push(url.search);
   return {
     url,
     scheme: url.protocol,
