@@ -41,9 +41,24 @@ function assertAlive(server: RunningServer): void {
 async function idleSockets(port: number, count: number, localAddress?: string): Promise<net.Socket[]> {
   return Promise.all(Array.from({ length: count }, () => new Promise<net.Socket>((resolve, reject) => {
     const s = net.connect({ port, host: '127.0.0.1', localAddress });
+    s.resume(); // read, so that the server's FIN is seen and `destroyed` follows it
     s.once('connect', () => resolve(s));
     s.once('error', reject);
   })));
+}
+
+/** openWs, retried while the server has not yet seen freed slots go (refused at accept). */
+async function openEventually(url: string, opts: Parameters<typeof openWs>[1] = {}): Promise<OpenedSocket> {
+  let last: unknown;
+  const c = await waitFor(async () => {
+    try {
+      return await openWs(url, opts, 2_000);
+    } catch (err) {
+      last = err;
+      return undefined;
+    }
+  }, { timeout: 5_000, what: `a connection to ${url} (last error: ${String(last)})` });
+  return c;
 }
 
 describe('1. the log reader goes away (EPIPE)', () => {
@@ -195,10 +210,10 @@ describe('4. connections that never finish the handshake are capped', () => {
       // A client from another address is not held back by them.
       const bystander = await openWs(server.url, { caFile: pki.caCert, localAddress: '127.0.0.2' });
       await echoes(bystander);
-      // The 5 held slots are released when their sockets go.
+      // The 5 held slots are released when their sockets go (once the server has seen them go).
       for (const s of idle) s.destroy();
       await Promise.all(closed);
-      const again = await openWs(server.url, { caFile: pki.caCert });
+      const again = await openEventually(server.url, { caFile: pki.caCert });
       await echoes(again);
       for (const c of [bystander, again]) c.ws.close();
       assertAlive(server);
@@ -216,21 +231,37 @@ describe('4. connections that never finish the handshake are capped', () => {
       assert.equal(idle.filter((s) => s.destroyed).length, 2);
       await server.waitForLog((l) => l.event === 'limit' && /server/.test(String(l.reason)));
       for (const s of idle) s.destroy();
-      await waitFor(async () => {
-        try {
-          const c = await openWs(server.url, {}, 2_000);
-          await echoes(c);
-          c.ws.close();
-          return true;
-        } catch {
-          return false; // not all slots freed yet
-        }
-      }, { timeout: 5_000, what: 'a slot to be free again' });
+      const c = await openEventually(server.url);
+      await echoes(c);
+      c.ws.close();
       assertAlive(server);
     } finally {
       await server.stop();
     }
   });
+});
+
+describe('4b. the pre-upgrade deadline stops at the upgrade', () => {
+  for (const mode of ['TLS', 'plain'] as const) {
+    test(`${mode}: a WebSocket lives on past 2 × --handshake-timeout; a socket that never sends a request does not`, async () => {
+      const args = mode === 'TLS' ? ['--cert', leaf.fullchain, '--key', leaf.key] : ['--behind-proxy'];
+      const server = await startServer([...args, '--handshake-timeout', '200ms', '--heartbeat-interval', '250ms']);
+      try {
+        const c = await openWs(server.url, mode === 'TLS' ? { caFile: pki.caCert } : {});
+        const [idle] = await idleSockets(server.port, 1);
+        idle!.on('error', () => {});
+        // The server's own pings are the clock: 4 of them span well over 2 × 200 ms.
+        let pings = 0;
+        await within(new Promise<void>((resolve) => c.ws.on('ping', () => ++pings === 4 && resolve())), 10_000, '4 pings');
+        assert.equal(idle!.destroyed, true, 'the idle socket was cut');
+        await echoes(c, 'still open');
+        c.ws.close();
+        assertAlive(server);
+      } finally {
+        await server.stop();
+      }
+    });
+  }
 });
 
 describe('5. --allow-origin parses the Origin header strictly', () => {
@@ -486,6 +517,10 @@ describe('10–11. certificate reload', () => {
       // good covers localhost, not evil.example: refused unless forced.
       await server.waitForLog((l) => server.logs.indexOf(l) >= s2 && l.event === 'reload' && l.ok === false && /evil\.example/.test(String(l.error)));
       assertAlive(server);
+    } catch (err) {
+      // Say what the server did: the reload lines, in order.
+      const lines = server.logs.filter((l) => l.event === 'reload').map((l) => JSON.stringify(l));
+      throw new Error(`${(err as Error).message}\nreload log:\n${lines.join('\n')}`, { cause: err });
     } finally {
       await server.stop();
     }
@@ -516,6 +551,9 @@ describe('10–11. certificate reload', () => {
       await server.waitForLog((l) => server.logs.indexOf(l) >= again && l.event === 'reload' && l.ok === true && l.serial === leaf.serial, 10_000);
       await echoes(open);
       open.ws.close();
+    } catch (err) {
+      const lines = server.logs.filter((l) => l.event === 'reload').map((l) => JSON.stringify(l));
+      throw new Error(`${(err as Error).message}\nreload log:\n${lines.join('\n')}`, { cause: err });
     } finally {
       await server.stop();
     }

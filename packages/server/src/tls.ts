@@ -181,8 +181,8 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
  * inotify limits). Returns a function that stops watching.
  *
  * An fs.watch on a directory dies silently with that directory (inotify drops the watch),
- * so each directory is also stat-polled every `dirPollMs`: when its inode changes, the
- * watch is re-armed on the new directory and the files are reloaded.
+ * so each directory is also stat-polled every `dirPollMs`: when it changes, the watch is
+ * re-armed on whatever directory is there now and the files are reloaded.
  */
 export function watchKeyPair(
   files: readonly string[],
@@ -231,9 +231,12 @@ export function watchKeyPair(
   const dirListeners: Array<[string, (curr: Stats, prev: Stats) => void]> = [];
   for (const [dir, names] of byDir) {
     watchDir(dir, names);
-    const onDirStat = (curr: Stats, prev: Stats) => {
-      // ino 0: the directory is gone (for now); a new ino: it was replaced.
-      if (curr.ino === prev.ino || curr.ino === 0) return;
+    // Called when the directory's stat changes. ino 0: it is gone (for now). Otherwise it may
+    // have been replaced, and a replacement can reuse the inode number (ext4 does), so any
+    // change re-arms the watch: cheap, and the reload that follows is a no-op when the files
+    // are the same.
+    const onDirStat = (curr: Stats) => {
+      if (curr.ino === 0) return;
       watchDir(dir, names);
       fire();
     };

@@ -5,7 +5,11 @@ import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { originRefusal } from '../src/origin';
 import { protocolSelector } from '../src/subprotocols';
-import { nameCovers, replacementProblems, type CertificateInfo } from '../src/tls';
+import { nameCovers, replacementProblems, watchKeyPair, type CertificateInfo } from '../src/tls';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { waitFor } from '../../../test/support/wait';
 import { hstsApplies } from '../src/static';
 import { parseTarget, redactUrl, scrub } from '../src/doctor/target';
 import { resolveOptions, SERVER_DEFAULTS } from '../src/options';
@@ -112,4 +116,29 @@ test('jsonLines: a stream that fails (EPIPE) is dropped, not thrown at the proce
   assert.equal(stream.listenerCount('error'), 1, 'one listener per stream, however many sinks');
   jsonLines(stream);
   assert.equal(stream.listenerCount('error'), 1);
+});
+
+test('watchKeyPair: the watch survives its directory being removed and created again (even with the same inode)', async (t) => {
+  const base = mkdtempSync(path.join(tmpdir(), 'wss-mp-watch-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dir = path.join(base, 'live');
+  mkdirSync(dir);
+  const file = path.join(dir, 'cert.pem');
+  writeFileSync(file, 'a');
+  let fired = 0;
+  const stop = watchKeyPair([file], () => fired++, { debounceMs: 20, dirPollMs: 100 });
+  t.after(stop);
+  rmSync(dir, { recursive: true });
+  mkdirSync(dir);
+  writeFileSync(file, 'b');
+  await waitFor(() => fired >= 1, { timeout: 5_000, what: 'a reload after the swap' });
+  // Settled: the re-armed watch must see the next write in the new directory.
+  await waitFor(async () => {
+    const before = fired;
+    await new Promise((r) => setTimeout(r, 300)); // a quiet period: no more events from the swap
+    return fired === before;
+  }, { timeout: 5_000, what: 'the swap events to settle' });
+  const before = fired;
+  writeFileSync(file, 'c');
+  await waitFor(() => fired > before, { timeout: 5_000, what: 'a reload after writing into the new directory' });
 });
