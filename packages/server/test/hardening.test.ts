@@ -131,14 +131,14 @@ test('watchKeyPair: the watch survives its directory being removed and created a
   rmSync(dir, { recursive: true });
   mkdirSync(dir);
   writeFileSync(file, 'b');
-  await waitFor(() => fired >= 1, { timeout: 5_000, what: 'a reload after the swap' });
+  await waitFor(() => fired >= 1, { timeout: 10_000, what: 'a reload after the swap' });
   // Settled: the re-armed watch must see the next write in the new directory.
   await waitFor(async () => {
     const before = fired;
     await new Promise((r) => setTimeout(r, 300)); // a quiet period: no more events from the swap
     return fired === before;
-  }, { timeout: 5_000, what: 'the swap events to settle' });
+  }, { timeout: 10_000, what: `the swap events to settle (${fired} so far)` });
   const before = fired;
   writeFileSync(file, 'c');
-  await waitFor(() => fired > before, { timeout: 5_000, what: 'a reload after writing into the new directory' });
+  await waitFor(() => fired > before, { timeout: 10_000, what: `a reload after writing into the new directory (${before} before)` });
 });
