@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { WebSocket, WebSocketServer } from 'ws';
@@ -60,7 +60,9 @@ export interface WssMpServer<T = Record<string, unknown>> {
   broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: BroadcastOptions): number;
   /**
    * Re-reads certFile/keyFile and, if valid, serves them to new handshakes (open connections
-   * keep theirs). On failure logs the error, keeps the old pair and resolves false.
+   * keep theirs). On failure logs the error, keeps the old pair and resolves false. A pair
+   * that is expired, not yet valid, or does not cover the names the current one covers is a
+   * failure too, unless `force` (then it is served, with a warning naming the problems).
    */
   reloadCertificate(trigger?: string, options?: { force?: boolean }): boolean;
   address(): AddressInfo | null;
@@ -197,7 +199,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     trusted: o.trustProxy,
     report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
   });
-  server.on('connection', (socket: Duplex & import('node:net').Socket) => pending.admit(socket));
+  server.on('connection', (socket: Socket) => pending.admit(socket));
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // Malformed HTTP, header timeouts: answer like Node would, never throw. Anything else
     // (notably TLS errors such as a handshake timeout, which also land here) is destroyed:
