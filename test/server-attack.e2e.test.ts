@@ -176,7 +176,7 @@ describe('3. IPv6: canonical addresses, per-IP caps by /64', () => {
   });
 
   test('three spellings of one address are one client, logged in RFC 5952 form', async () => {
-    const server = await startServer(['--behind-proxy', '--max-connections-per-ip', '2', '--ipv6-prefix', '128', '--heartbeat-interval', '0']);
+    const server = await startServer(['--behind-proxy', '--max-connections-per-ip', '2', '--heartbeat-interval', '0']);
     try {
       const a = await openWs(server.url, { headers: { 'X-Real-IP': '2001:db8::1' } });
       const b = await openWs(server.url, { headers: { 'X-Real-IP': '2001:DB8:0:0::1' } });
@@ -184,8 +184,8 @@ describe('3. IPv6: canonical addresses, per-IP caps by /64', () => {
       assert.equal((await within(c.closed, ANSWER_MS, 'the third spelling to be refused'))[0], 1013);
       const lines = server.logs.filter((l) => l.event === 'connection' || l.event === 'reject');
       assert.deepEqual(lines.map((l) => l.ip), ['2001:db8::1', '2001:db8::1', '2001:db8::1']);
-      // --ipv6-prefix 128: the neighbouring address is another client.
-      const d = await openWs(server.url, { headers: { 'X-Real-IP': '2001:db8::2' } });
+      // Another /64 is another client.
+      const d = await openWs(server.url, { headers: { 'X-Real-IP': '2001:db8:0:1::2' } });
       await echoes(d);
       for (const x of [a, b, d]) x.ws.close();
     } finally {
@@ -216,6 +216,23 @@ describe('4. connections that never finish the handshake are capped', () => {
       const again = await openEventually(server.url, { caFile: pki.caCert });
       await echoes(again);
       for (const c of [bystander, again]) c.ws.close();
+      assertAlive(server);
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test('defaults: one address holding 40 idle TLS sockets gets 32; the rest are closed at accept', async () => {
+    const server = await startServer([...tlsArgs(), '--trust-proxy', 'none']);
+    try {
+      const idle = await idleSockets(server.port, 40);
+      for (const s of idle) s.on('error', () => {});
+      await waitFor(() => idle.filter((s) => s.destroyed).length >= 8, { timeout: 3_000, what: '8 sockets over the default cap to be closed' });
+      assert.equal(idle.filter((s) => s.destroyed).length, 8);
+      const bystander = await openWs(server.url, { caFile: pki.caCert, localAddress: '127.0.0.2' });
+      await echoes(bystander);
+      bystander.ws.close();
+      for (const s of idle) s.destroy();
       assertAlive(server);
     } finally {
       await server.stop();
@@ -312,8 +329,8 @@ describe('8. memory held by unfinished messages is bounded', () => {
     if (!c.send(b)) await Promise.race([new Promise((r) => c.socket.once('drain', r)), c.ended]);
   }
 
-  test('one connection over --max-unfinished: close 1009, logged; the bystander echoes', async () => {
-    const server = await startServer(['--behind-proxy', '--max-unfinished', '256KiB', '--heartbeat-interval', '0']);
+  test('one connection over the default --max-unfinished (1 MiB): close 1009, logged; the bystander echoes', async () => {
+    const server = await startServer(['--behind-proxy', '--heartbeat-interval', '0']);
     try {
       const bystander = await openWs(server.url);
       const c = await rawConnect({ port: server.port }, { headers: { Origin: 'raw://pinner' } });
