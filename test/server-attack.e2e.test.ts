@@ -281,6 +281,30 @@ describe('4b. the pre-upgrade deadline stops at the upgrade', () => {
   }
 });
 
+describe('4c. the handshake deadline is absolute', () => {
+  // A guard rather than a regression test: Node's own TLS and header timeouts also end this
+  // one near 2 × --handshake-timeout; the server's deadline must not let it live longer.
+  test('TLS: a client that completes the handshake and then sends nothing is cut by 2 × --handshake-timeout', async () => {
+    const server = await startServer([...tlsArgs(), '--handshake-timeout', '300ms']);
+    try {
+      const s = tls.connect({ port: server.port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(pki.caCert) });
+      s.on('error', () => {});
+      await within(new Promise<void>((resolve) => s.once('secureConnect', () => resolve())), ANSWER_MS, 'the TLS handshake');
+      const t0 = Date.now();
+      s.resume();
+      await within(new Promise<void>((resolve) => s.once('close', () => resolve())), 8_000, 'the silent socket to be cut');
+      const elapsed = Date.now() - t0;
+      assert.ok(elapsed < 2_500, `cut after ${elapsed} ms`);
+      const bystander = await openWs(server.url, { caFile: pki.caCert });
+      await echoes(bystander);
+      bystander.ws.close();
+      assertAlive(server);
+    } finally {
+      await server.stop();
+    }
+  });
+});
+
 describe('5. --allow-origin parses the Origin header strictly', () => {
   test('null, a path, two origins and a repeated header get 403; allowed, absent and app origins pass', async () => {
     const server = await startServer(['--behind-proxy', '--allow-origin', 'https://app.example.com', '--heartbeat-interval', '0']);
