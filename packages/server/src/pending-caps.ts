@@ -6,9 +6,10 @@
  * Why: the WebSocket caps (maxConnections, maxConnectionsPerIp) count upgraded sockets only.
  * Sockets still in the TLS handshake or before their upgrade headers cost a descriptor each
  * and were free: one client holding ~1,100 of them exhausted a 1,024 descriptor limit, and
- * legitimate handshakes failed with ECONNRESET while nothing was logged. Node's own timeouts
- * do not bound such a socket either: the TLS handshake timeout and the HTTP header timeout
- * run one after the other.
+ * legitimate handshakes failed with ECONNRESET while nothing was logged. Node's TLS
+ * handshake timeout and HTTP header timeout run one after the other and end most such sockets
+ * near 2 × handshakeTimeout (measured); the deadline here is a backstop that holds whatever
+ * the peer does, and it logs what it cuts.
  *
  * Policy:
  * - at most `maxPending` such sockets in total, and `maxPendingPerIp` per client (IPv6 by
