@@ -30,7 +30,7 @@ export interface EndpointOptions {
   /** @default '/wss' */
   path?: string;
   /** Called with the request target (path + query) of every upgrade request. */
-  onUpgrade?: (url: string) => void;
+  onUpgrade?: (url: string, headers: import('node:http').IncomingHttpHeaders) => void;
 }
 
 export interface Endpoint {
@@ -69,7 +69,7 @@ export async function startEndpoint(opts: EndpointOptions): Promise<Endpoint> {
     });
     server.on('upgrade', (req, socket, head) => {
       socket.on('error', () => {});
-      opts.onUpgrade?.(req.url ?? '');
+      opts.onUpgrade?.(req.url ?? '', req.headers);
       if (new URL(req.url ?? '/', 'https://x').pathname !== path) {
         socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 10\r\nConnection: close\r\n\r\nnot found\n');
         return;

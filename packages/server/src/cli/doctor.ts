@@ -31,7 +31,7 @@ export const DOCTOR: Command = {
     { name: 'ca', kind: 'text', arg: 'FILE', default: '-', help: 'also trust the root certificate(s) in FILE (PEM), e.g. a test CA' },
     { name: 'resolve', kind: 'text', arg: 'HOST:PORT:ADDR', multiple: true, default: '-', help: 'connect to ADDR instead of resolving HOST (like curl); SNI and the certificate check still use HOST. Repeatable; must match the URL' },
     { name: 'echo', kind: 'text', arg: 'TEXT', default: DOCTOR_DEFAULTS.echo, help: 'message sent after the upgrade; its echo or {"type":"pong"} passes' },
-    { name: 'timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(DOCTOR_DEFAULTS.timeoutMs), help: `time allowed for each network step, up to ${formatDuration(MAX_TIMEOUT_MS)}` },
+    { name: 'timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(DOCTOR_DEFAULTS.timeoutMs), help: `time allowed for each network step, however slowly the server answers, up to ${formatDuration(MAX_TIMEOUT_MS)}; the whole run stops after 4 × this` },
     { name: 'json', kind: 'switch', default: 'off', help: 'print the report as JSON (schema in the package README)' },
     { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'show this help' },
   ],

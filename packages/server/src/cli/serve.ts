@@ -18,7 +18,7 @@ import { helpText as commandHelp, parseFlags, type Command, type Flag, type Pars
 const D = SERVER_DEFAULTS;
 
 export const CLI_FLAGS: readonly Flag[] = [
-  { name: 'host', kind: 'text', arg: 'HOST', default: `all interfaces; ${D.plainHost} with --behind-proxy`, help: 'interface to bind' },
+  { name: 'host', kind: 'text', arg: 'HOST', default: `${D.plainHost}; all interfaces with --cert`, help: 'interface to bind (give 0.0.0.0 to reach the dev server from a phone on the LAN)' },
   { name: 'port', kind: 'port', arg: 'PORT', short: 'p', default: String(D.port), help: 'port to listen on; 0 picks a free one (the printed URL has the real port)' },
   { name: 'path', kind: 'text', arg: 'PATHS', default: D.path.join(','), help: 'comma-separated paths accepting WebSocket upgrades; the first is printed' },
   { name: 'cert', kind: 'text', arg: 'FILE', default: '-', help: 'PEM certificate chain (leaf first, then intermediates: fullchain.pem)' },
@@ -36,6 +36,13 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'handshake-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.handshakeTimeout), help: 'limit for the TLS handshake and for the HTTP upgrade request' },
   { name: 'heartbeat-interval', kind: 'duration', arg: 'DURATION', default: formatDuration(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
   { name: 'drain-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
+  { name: 'max-pending', kind: 'count', arg: 'N', default: String(D.maxPendingConnections), help: 'connections not yet WebSockets (TLS handshake, upgrade request) at once, 0 = unlimited; beyond: closed at accept' },
+  { name: 'max-pending-per-ip', kind: 'count', arg: 'N', default: String(D.maxPendingPerIp), help: 'connections not yet WebSockets per client address (trusted proxies exempt), 0 = unlimited' },
+  { name: 'ipv6-prefix', kind: 'count', arg: 'BITS', default: String(D.ipv6Prefix), help: 'per-IP caps count IPv6 clients by this prefix length (1-128)' },
+  { name: 'max-unfinished', kind: 'size', arg: 'SIZE', default: `${formatSize(D.maxUnfinishedBytes)} or 2 × --max-payload`, help: 'memory one connection\'s unfinished (fragmented) message may hold; beyond: close 1009' },
+  { name: 'max-unfinished-total', kind: 'size', arg: 'SIZE', default: formatSize(D.maxUnfinishedTotal), help: 'memory all unfinished messages may hold together; beyond: close 1013' },
+  { name: 'message-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.messageTimeout), help: 'a fragmented message must complete within this; beyond: close 1008' },
+  { name: 'subprotocol', kind: 'text', arg: 'NAMES', default: 'none', help: 'comma-separated subprotocols the server speaks; others offered are not accepted' },
   { name: 'no-watch', kind: 'switch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
   { name: 'no-plain-http-answer', kind: 'switch', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
   { name: 'no-coalesce-writes', kind: 'switch', default: 'off', help: 'one write per frame, as bare ws does (default: the frames of one event-loop turn to a connection leave as one write)' },
@@ -56,7 +63,10 @@ export const SERVE: Command = {
     'wss-mp-server proxy-config ...             print a proxy configuration',
   ],
   flags: CLI_FLAGS,
-  footer: ['Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate.'],
+  footer: [
+    'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate;',
+    'SIGUSR2 reloads it even when it fails validation (expired, not yet valid, not covering the current names).',
+  ],
 };
 
 /** The package version: package.json next to dist/ (built) or two levels up (from source). */
@@ -94,6 +104,9 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   const mode: Mode = v['behind-proxy'] ? 'behind-proxy' : has('cert') ? 'cert' : 'dev-cert';
   const o: ServerOptions & { mode: Mode } = { mode };
   if (has('host')) o.host = str('host');
+  // The development server is for this machine: a laptop on café Wi-Fi must not serve it to
+  // the room. Loopback unless --host says otherwise (--cert is a deployment: all interfaces).
+  else if (mode === 'dev-cert') o.host = D.plainHost;
   if (has('port')) o.port = num('port');
   if (has('path')) o.path = list('path');
   if (has('trust-proxy')) o.trustProxy = str('trust-proxy')!;
@@ -107,6 +120,17 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   if (has('handshake-timeout')) o.handshakeTimeout = num('handshake-timeout');
   if (has('heartbeat-interval')) o.heartbeatInterval = num('heartbeat-interval');
   if (has('drain-timeout')) o.drainTimeout = num('drain-timeout');
+  if (has('max-pending')) o.maxPendingConnections = num('max-pending');
+  if (has('max-pending-per-ip')) o.maxPendingPerIp = num('max-pending-per-ip');
+  if (has('ipv6-prefix')) {
+    const bits = num('ipv6-prefix');
+    if (bits < 1 || bits > 128) throw new OptionError('--ipv6-prefix', 'a prefix length 1–128, e.g. 64 or 56', String(bits));
+    o.ipv6Prefix = bits;
+  }
+  if (has('max-unfinished')) o.maxUnfinishedBytes = num('max-unfinished');
+  if (has('max-unfinished-total')) o.maxUnfinishedTotal = num('max-unfinished-total');
+  if (has('message-timeout')) o.messageTimeout = num('message-timeout');
+  if (has('subprotocol')) o.subprotocols = list('subprotocol').filter(Boolean);
   if (v['no-watch']) o.watchCertificate = false;
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
   if (v['no-coalesce-writes']) o.coalesceWrites = false;
@@ -188,6 +212,11 @@ function handleSignals(log: Logger, mode: Mode): { server: WssMpServer | undefin
   process.on('SIGHUP', () => {
     if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
     else ctl.server?.reloadCertificate('SIGHUP');
+  });
+  // SIGUSR2: reload even a certificate that fails validation (expired, other names): logged.
+  process.on('SIGUSR2', () => {
+    if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGUSR2', msg: 'no certificate in --behind-proxy mode' });
+    else ctl.server?.reloadCertificate('SIGUSR2', { force: true });
   });
   return ctl;
 }

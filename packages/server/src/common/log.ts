@@ -15,9 +15,25 @@ export interface LogEntry {
 
 export type LogSink = (entry: LogEntry) => void;
 
-/** Writes each entry as one JSON line to `stream` (stdout by default). */
+/** Streams whose write failed (EPIPE: the log reader went away): logging to them stops. */
+const broken = new WeakSet<NodeJS.WritableStream>();
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
+/**
+ * Writes each entry as one JSON line to `stream` (stdout by default).
+ *
+ * A pipe whose reader exits (`| head`, a crashed log shipper) fails the next write with EPIPE,
+ * delivered later as an `error` event: without a listener Node turns it into an uncaught
+ * exception and the whole server exits. So the stream gets one listener that marks it broken,
+ * and entries for a broken stream are dropped: losing logs beats dropping every client.
+ */
 export function jsonLines(stream: NodeJS.WritableStream = process.stdout): LogSink {
+  if (!guarded.has(stream)) {
+    guarded.add(stream);
+    stream.on('error', () => broken.add(stream));
+  }
   return (entry) => {
+    if (broken.has(stream) || (stream as { destroyed?: boolean }).destroyed) return;
     stream.write(JSON.stringify(entry, errorReplacer) + '\n');
   };
 }

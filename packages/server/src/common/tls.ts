@@ -8,7 +8,7 @@
  * suites such as AES128-GCM-SHA256, so `ciphers` is always passed explicitly.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, realpathSync, watch, watchFile, unwatchFile, type FSWatcher } from 'node:fs';
+import { readFileSync, realpathSync, watch, watchFile, unwatchFile, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { CertificateError } from './errors';
@@ -115,6 +115,33 @@ export function certificateWarnings(info: CertificateInfo, now = Date.now()): st
   return out;
 }
 
+/** True when certificate name `pattern` (a SAN entry, maybe `*.example.com`) covers `name`. */
+export function nameCovers(pattern: string, name: string): boolean {
+  const p = pattern.toLowerCase();
+  const n = name.toLowerCase();
+  if (p === n) return true;
+  // A wildcard covers exactly one left-most label (RFC 6125 §6.4.3), never an IP address.
+  if (!p.startsWith('*.') || n.startsWith('*.') || !n.includes('.')) return false;
+  const dot = n.indexOf('.');
+  return dot > 0 && n.slice(dot + 1) === p.slice(2);
+}
+
+/**
+ * Why `next` must not replace the certificate being served (`current`), or [] when it may:
+ * expired, not valid yet, or a name the current one covers that the new one does not (a
+ * certificate for another site would break every client on the old names).
+ */
+export function replacementProblems(current: CertificateInfo | undefined, next: CertificateInfo, now = Date.now()): string[] {
+  const out: string[] = [];
+  if (Date.parse(next.validTo) < now) out.push(`new certificate expired on ${next.validTo}`);
+  if (Date.parse(next.validFrom) > now) out.push(`new certificate is not valid before ${next.validFrom}`);
+  if (current) {
+    const lost = current.names.filter((n) => !next.names.some((p) => nameCovers(p, n)));
+    if (lost.length > 0) out.push(`new certificate does not cover ${lost.join(', ')} (it names ${next.names.join(', ') || 'nothing'})`);
+  }
+  return out;
+}
+
 /**
  * Builds a secure context with the policy from PEM text; this is also the validation step
  * (a key that does not match the certificate fails here with "key values mismatch").
@@ -148,22 +175,29 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
 
 /**
  * Calls `onChange` (debounced) when either file changes: written in place, replaced by a
- * rename (editors, `mv`), or a symlink retargeted (certbot's live/ → archive/). Watches the
+ * rename (editors, `mv`), a symlink retargeted (certbot's live/ → archive/), or the whole
+ * directory removed and created again (a deploy that swaps the directory). Watches the
  * parent directories with fs.watch, falling back to stat polling where fs.watch fails (e.g.
  * inotify limits). Returns a function that stops watching.
+ *
+ * An fs.watch on a directory dies silently with that directory (inotify drops the watch),
+ * so each directory is also stat-polled every `dirPollMs`: when it changes, the watch is
+ * re-armed on whatever directory is there now and the files are reloaded.
  */
 export function watchKeyPair(
   files: readonly string[],
   onChange: () => void,
-  { debounceMs = 300, pollMs = 5_000 }: { debounceMs?: number; pollMs?: number } = {},
+  { debounceMs = 300, pollMs = 5_000, dirPollMs = 1_000 }: { debounceMs?: number; pollMs?: number; dirPollMs?: number } = {},
 ): () => void {
   let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
   const fire = () => {
+    if (stopped) return;
     clearTimeout(timer);
     timer = setTimeout(onChange, debounceMs);
     timer.unref();
   };
-  const watchers: FSWatcher[] = [];
+  const watchers = new Map<string, FSWatcher>();
   const polled = new Set<string>();
   const byDir = new Map<string, Set<string>>();
   for (const f of files) {
@@ -177,19 +211,37 @@ export function watchKeyPair(
     polled.add(f);
     watchFile(f, { interval: pollMs, persistent: false }, fire);
   };
-  for (const [dir, names] of byDir) {
+  const watchDir = (dir: string, names: Set<string>) => {
+    watchers.get(dir)?.close();
+    watchers.delete(dir);
     try {
       const w = watch(dir, { persistent: false }, (_event, name) => {
         if (name === null || names.has(name.toString())) fire();
       });
       w.on('error', () => {
         w.close();
+        if (watchers.get(dir) === w) watchers.delete(dir);
         for (const n of names) poll(path.join(dir, n));
       });
-      watchers.push(w);
+      watchers.set(dir, w);
     } catch {
       for (const n of names) poll(path.join(dir, n));
     }
+  };
+  const dirListeners: Array<[string, (curr: Stats, prev: Stats) => void]> = [];
+  for (const [dir, names] of byDir) {
+    watchDir(dir, names);
+    // Called when the directory's stat changes. ino 0: it is gone (for now). Otherwise it may
+    // have been replaced, and a replacement can reuse the inode number (ext4 does), so any
+    // change re-arms the watch: cheap, and the reload that follows is a no-op when the files
+    // are the same.
+    const onDirStat = (curr: Stats) => {
+      if (curr.ino === 0) return;
+      watchDir(dir, names);
+      fire();
+    };
+    watchFile(dir, { interval: dirPollMs, persistent: false }, onDirStat);
+    dirListeners.push([dir, onDirStat]);
   }
   // Symlinked files (certbot): the link's directory sees nothing when the target is
   // rewritten in place, so also poll those by stat.
@@ -201,8 +253,10 @@ export function watchKeyPair(
     }
   }
   return () => {
+    stopped = true;
     clearTimeout(timer);
-    for (const w of watchers) w.close();
+    for (const w of watchers.values()) w.close();
     for (const f of polled) unwatchFile(f, fire);
+    for (const [dir, l] of dirListeners) unwatchFile(dir, l);
   };
 }

@@ -29,13 +29,16 @@ const TLS_IDS: CheckId[] = ['tls1.2', 'tls1.3', 'legacy-tls', 'ats-forward-secre
 const CERT_IDS: CheckId[] = ['chain', 'hostname', 'validity', 'key', 'signature'];
 const WS_IDS: CheckId[] = ['upgrade', 'echo'];
 
+/** The whole run's deadline, in network steps of `timeoutMs` (DNS, TCP, TLS, upgrade + echo). */
+export const RUN_BUDGET_STEPS = 4;
+
 const skip = (ids: CheckId[], summary: string): DoctorCheck[] => ids.map((id) => ({ id, status: 'SKIP', summary }));
 
 export async function runDoctor(url: string, options: DoctorOptions = {}): Promise<DoctorReport> {
   const startedAt = new Date();
   const t0 = performance.now();
   const target = parseTarget(url);
-  const o = resolveRunOptions(options);
+  const o = resolveRunOptions(options, t0);
 
   const checks: DoctorCheck[] = [checkScheme(target), checkHost(target), checkPort(target)];
   let address: string | null = null;
@@ -45,14 +48,14 @@ export async function runDoctor(url: string, options: DoctorOptions = {}): Promi
   };
   const rest: CheckId[] = ['tcp', ...(target.secure ? [...TLS_IDS, ...CERT_IDS] : []), ...WS_IDS];
 
-  address = await dnsStep(target, options.connectTo, o.timeoutMs, checks);
+  address = await dnsStep(target, options.connectTo, o.stepMs(), checks);
   if (address === null) {
     checks.push(...skip(rest, 'needs DNS (see dns)'));
     return finish();
   }
 
   // TCP.
-  const tcp = await probeTcp(address, target.port, o.timeoutMs);
+  const tcp = await probeTcp(address, target.port, o.stepMs());
   checks.push(checkTcp(address, target.port, tcp));
   if (!tcp.ok) {
     checks.push(...skip(rest.slice(1), 'needs a TCP connection (see tcp)'));
@@ -82,9 +85,14 @@ interface RunOptions {
   ca: ReturnType<typeof loadCa>['ca'];
   extraRoots: ReturnType<typeof loadCa>['extraRoots'];
   now: () => Date;
+  /** A network step's time: timeoutMs, or what is left of the whole run's budget if less.
+   * Each step's own timer runs from the step's start, whatever the server trickles. */
+  stepMs(): number;
+  /** performance.now() at which the whole run must end (RUN_BUDGET_STEPS × timeoutMs). */
+  deadline: number;
 }
 
-function resolveRunOptions(options: DoctorOptions): RunOptions {
+function resolveRunOptions(options: DoctorOptions, t0: number): RunOptions {
   const timeoutMs = options.timeoutMs ?? DOCTOR_DEFAULTS.timeoutMs;
   if (!(Number.isFinite(timeoutMs) && timeoutMs > 0)) throw new OptionError('timeoutMs', 'a positive number of milliseconds', timeoutMs);
   const expiryWarnDays = options.expiryWarnDays ?? DOCTOR_DEFAULTS.expiryWarnDays;
@@ -95,7 +103,9 @@ function resolveRunOptions(options: DoctorOptions): RunOptions {
   }
   const { ca, extraRoots } = loadCa(options.ca, 'ca');
   const now = options.now ?? (() => new Date());
-  return { timeoutMs, expiryWarnDays, payload, ca, extraRoots, now };
+  const deadline = t0 + RUN_BUDGET_STEPS * timeoutMs;
+  const stepMs = () => Math.max(1, Math.min(timeoutMs, Math.floor(deadline - performance.now())));
+  return { timeoutMs, expiryWarnDays, payload, ca, extraRoots, now, stepMs, deadline };
 }
 
 /** DNS (or the --resolve pin): the address to connect to, or null when DNS failed (reported). */
@@ -112,7 +122,7 @@ async function dnsStep(target: Target, connectTo: string | undefined, timeoutMs:
 
 /** The seven TLS probes and the certificate checks. `usable`: a TLS 1.2+ handshake worked. */
 async function tlsSteps(target: Target, address: string, o: RunOptions, checks: DoctorCheck[]): Promise<{ usable: boolean; trusted: boolean }> {
-  const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca: o.ca, timeoutMs: o.timeoutMs };
+  const ep: ProbeEndpoint = { host: target.host, address, port: target.port, ca: o.ca, timeoutMs: o.stepMs() };
   const [tls12, tls13, tls10, tls11, ats, staticRsa, main] = await Promise.all([
     // No ALPN here: an h2-only ALPN setup must not read as "no TLS 1.2" (the alpn check uses main).
     probeTls(ep, { minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' }),
@@ -143,13 +153,19 @@ async function tlsSteps(target: Target, address: string, o: RunOptions, checks: 
 
 /** Upgrade and echo. */
 async function wsSteps(target: Target, address: string, o: RunOptions, trusted: boolean, checks: DoctorCheck[]): Promise<void> {
-  // Never hand a token to a server whose certificate did not verify: upgrade without the query.
-  const withholdQuery = !trusted && target.url.search.length > 1;
-  const ws = await probeWebSocket(target, { address, ca: o.ca, timeoutMs: o.timeoutMs, payload: o.payload, withholdQuery });
+  // Never hand a token to a server whose certificate did not verify: upgrade without the
+  // query and without user:pass@ (which would go out as `Authorization: Basic`).
+  const hasQuery = target.url.search.length > 1;
+  const hasCredentials = target.url.username !== '' || target.url.password !== '';
+  const withholdSecrets = !trusted && (hasQuery || hasCredentials);
+  // The upgrade and the echo share what is left: half each at most.
+  const wsTimeoutMs = Math.max(1, Math.min(o.timeoutMs, Math.floor((o.deadline - performance.now()) / 2)));
+  const ws = await probeWebSocket(target, { address, ca: o.ca, timeoutMs: wsTimeoutMs, payload: o.payload, withholdSecrets });
   const upgrade = checkUpgrade(ws.upgrade, target.url.pathname);
-  if (withholdQuery) {
-    upgrade.summary += ' (query string not sent: the certificate is not trusted)';
-    upgrade.data = { ...upgrade.data, queryWithheld: true };
+  if (withholdSecrets) {
+    const what = hasQuery && hasCredentials ? 'query string and credentials' : hasQuery ? 'query string' : 'credentials';
+    upgrade.summary += ` (${what} not sent: the certificate is not trusted)`;
+    upgrade.data = { ...upgrade.data, queryWithheld: hasQuery, credentialsWithheld: hasCredentials };
   }
   checks.push(upgrade);
   if (ws.echo) checks.push(checkEcho(ws.echo, o.payload, o.timeoutMs));

@@ -41,9 +41,17 @@ export function parseTarget(input: string): Target {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port ? Number(url.port) : secure ? 443 : 80;
   const secrets: string[] = [];
-  for (const [, v] of url.searchParams) if (v.length >= 3) secrets.push(v, encodeURIComponent(v));
-  if (url.password) secrets.push(url.password);
-  if (url.username) secrets.push(url.username);
+  for (const [k, v] of url.searchParams) {
+    if (v.length >= 3) secrets.push(v);
+    // A bare token (`?eyJ…sig`) parses as a key with an empty value: the key is the secret.
+    if (!isParamName(k) && k.length >= 3) secrets.push(k);
+  }
+  const user = decodeURIComponent(url.username);
+  const pass = decodeURIComponent(url.password);
+  if (pass) secrets.push(pass);
+  if (user) secrets.push(user);
+  // What `Authorization: Basic` would carry, should a server reflect the header.
+  if (user || pass) secrets.push(Buffer.from(`${user}:${pass}`).toString('base64'));
   if (url.search.length > 1) secrets.push(url.search);
   return {
     url,
@@ -57,22 +65,69 @@ export function parseTarget(input: string): Target {
   };
 }
 
-/** The URL with every query value and any credentials replaced by `***`; the fragment dropped. */
+/** A query key that reads as a parameter name (`token`, `room_id`), not as a secret itself. */
+function isParamName(k: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_.-]{0,23}$/.test(k);
+}
+
+/**
+ * The URL with every query value and any credentials replaced by `***`; the fragment dropped.
+ * Keys are kept only when they look like parameter names: a bare token is a key too.
+ */
 export function redactUrl(url: URL): string {
   const u = new URL(url.href);
   if (u.username) u.username = '***';
   if (u.password) u.password = '***';
   u.hash = '';
   const keys = [...u.searchParams.keys()];
-  if (keys.length) u.search = keys.map((k) => `${encodeURIComponent(k)}=***`).join('&');
+  if (keys.length) u.search = keys.map((k) => (isParamName(k) ? `${encodeURIComponent(k)}=***` : '***')).join('&');
   return u.href;
 }
 
-/** Replaces every secret of the target inside `text` with `***`. */
+/**
+ * Shortest piece of a secret that counts as a copy of it. A server may reflect a token cased,
+ * encoded, cut short (an 80-character reason) or altered by a character; any run of text
+ * sharing this many consecutive characters with a secret is taken for one.
+ */
+const MIN_SHARED = 8;
+/** Characters a token is made of (base64, base64url, hex, percent-encoding, JWT dots); not `=`,
+ * so that `token=value` keeps its name. */
+const TOKEN_RUN = /[A-Za-z0-9._~%+/-]+/g;
+
+function decodeLoosely(s: string): string {
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
+}
+
+/**
+ * Replaces every secret of the target inside `text` with `***`: exact copies, and any run
+ * of token characters that, lower-cased and percent-decoded, contains a secret or shares
+ * MIN_SHARED consecutive characters with one (truncated, one-character-off and re-encoded
+ * copies). Shorter secrets are matched as whole runs, case-insensitively.
+ */
 export function scrub(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s) out = out.split(s).join('***');
-  return out;
+  const lower = secrets.filter(Boolean).map((s) => decodeLoosely(s).toLowerCase());
+  if (lower.length === 0) return out;
+  const grams = new Set<string>();
+  for (const s of lower) {
+    if (s.length < MIN_SHARED) continue;
+    for (let i = 0; i + MIN_SHARED <= s.length; i++) grams.add(s.slice(i, i + MIN_SHARED));
+  }
+  const short = lower.filter((s) => s.length < MIN_SHARED);
+  const isCopy = (run: string): boolean => {
+    const forms = new Set([run.toLowerCase(), decodeLoosely(run).toLowerCase()]);
+    for (const f of forms) {
+      for (const s of short) if (f === s) return true;
+      for (let i = 0; i + MIN_SHARED <= f.length; i++) if (grams.has(f.slice(i, i + MIN_SHARED))) return true;
+    }
+    return false;
+  };
+  return out.replace(TOKEN_RUN, (run) => (run !== '***' && isCopy(run) ? '***' : run));
 }
 
 export type HostKind = 'domain' | 'ipv4' | 'ipv6' | 'localhost';

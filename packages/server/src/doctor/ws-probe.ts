@@ -48,8 +48,9 @@ export interface WsProbeOptions {
   ca?: Array<string | Buffer>;
   timeoutMs: number;
   payload: string;
-  /** Upgrade on the path alone, without the URL's query (it may carry a token). */
-  withholdQuery?: boolean;
+  /** Upgrade on the path alone, without the URL's query or credentials (they may carry a
+   * token): for a server whose certificate did not verify. */
+  withholdSecrets?: boolean;
 }
 
 const BODY_BYTES = 300;
@@ -67,7 +68,12 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
   const url = new URL(target.url.href);
   url.protocol = target.secure ? 'wss:' : 'ws:';
   url.hash = '';
-  if (opts.withholdQuery) url.search = '';
+  if (opts.withholdSecrets) {
+    url.search = '';
+    // ws sends user:pass@ as `Authorization: Basic`: as secret as the query.
+    url.username = '';
+    url.password = '';
+  }
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
 
@@ -86,6 +92,7 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
     const done = (r: WsProbeResult) => {
       if (settled) return;
       settled = true;
+      clearTimeout(upgradeTimer);
       clearTimeout(echoTimer);
       resolve(r);
       if (ws.readyState === WebSocket.OPEN) {
@@ -95,13 +102,21 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
       } else if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
     };
     let echoTimer: NodeJS.Timeout | undefined;
+    // ws's own handshakeTimeout is an idle timer that every received byte restarts: a server
+    // trickling its answer a byte at a time held the doctor for minutes. This one is absolute.
+    const upgradeTimer = setTimeout(() => {
+      const errorMessage = `no complete upgrade answer within ${opts.timeoutMs} ms`;
+      done({ upgrade: upgrade ?? { ok: false, ms: elapsed(), errorCode: 'ETIMEDOUT', errorMessage } });
+    }, opts.timeoutMs);
     let sentAt = 0;
     let other: string | undefined;
 
     ws.on('upgrade', (res: IncomingMessage) => {
+      clearTimeout(upgradeTimer);
       upgrade = { ok: true, ms: elapsed(), status: res.statusCode, statusText: res.statusMessage, server: header(res, 'server') };
     });
     ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
+      clearTimeout(upgradeTimer);
       const base: UpgradeResult = {
         ok: false,
         ms: elapsed(),

@@ -5,7 +5,7 @@
  * checked against the connection set only after the handshake has finished).
  */
 import { CloseCode } from '@wss-mp/protocol';
-import { normalizeOrigin } from './options';
+import { originRefusal } from './origin';
 
 /** An upgrade refused with an HTTP answer. */
 export interface UpgradeRefusal {
@@ -57,12 +57,11 @@ export function admitUpgrade(
       level: 'info',
     };
   }
-  if (originHeader !== undefined && rules.allowedOrigins.size > 0) {
-    const browserOrigin = normalizeOrigin(originHeader);
-    // Absent and non-http(s) origins (mini programs, apps) pass; only browsers are checked.
-    if (browserOrigin !== null && !rules.allowedOrigins.has(browserOrigin)) {
-      return { status: 403, statusText: 'Forbidden', body: 'origin not allowed\n', reason: 'origin not allowed', level: 'warn', origin: originHeader };
-    }
+  // Parsed strictly (origin.ts): with an allow-list, `null`, paths, lists and duplicates are refused;
+  // an absent or non-web origin (mini programs, apps) passes.
+  const badOrigin = originRefusal(originHeader, rules.allowedOrigins);
+  if (badOrigin !== undefined) {
+    return { status: 403, statusText: 'Forbidden', body: 'origin not allowed\n', reason: badOrigin, level: 'warn', origin: String(originHeader) };
   }
   return pathIndex;
 }

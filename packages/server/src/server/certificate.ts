@@ -2,6 +2,7 @@
  * The certificate being served (TLS mode): loaded and validated at start, reloaded on demand
  * (API, SIGHUP) or when its files change. A bad new pair is refused and the old one kept.
  */
+import { CertificateError } from '../common/errors';
 import type { Logger } from '../common/log';
 import {
   TLS_POLICY,
@@ -9,6 +10,7 @@ import {
   createPolicyContext,
   describeCertificate,
   readKeyPair,
+  replacementProblems,
   watchKeyPair,
   type CertificateInfo,
   type KeyPair,
@@ -68,7 +70,7 @@ export class Certificate {
   }
 
   /** See WssMpServer.reloadCertificate. */
-  reload(trigger: string): boolean {
+  reload(trigger: string, { force = false }: { force?: boolean } = {}): boolean {
     if (!this.files || !this.target) {
       this.log.warn('reload', { ok: false, trigger, error: 'no certificate files to reload (TLS off or PEM given inline)' });
       return false;
@@ -80,6 +82,15 @@ export class Certificate {
       if (trigger === 'file change' && next.cert === this.pair.cert && next.key === this.pair.key) return true;
       createPolicyContext(next);
       info = describeCertificate(next.cert);
+      // A pair that matches its key can still be wrong to serve: expired, early, or for
+      // other names. Refused unless forced (SIGUSR2 from the CLI), which is logged.
+      const problems = replacementProblems(this.info, info);
+      if (problems.length > 0 && !force) {
+        throw new CertificateError(`${problems.join('; ')} (force with SIGUSR2 or reloadCertificate(trigger, { force: true }))`);
+      }
+      if (problems.length > 0) {
+        this.log.warn('reload', { forced: true, trigger, serial: info.serial, problems, msg: 'serving a certificate that failed validation, as forced' });
+      }
       // setSecureContext resets every TLS option it is not given: pass the whole policy.
       this.target.setSecureContext({ ...TLS_POLICY, cert: next.cert, key: next.key });
     } catch (err) {

@@ -9,6 +9,8 @@ import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import type { Logger } from '../common/log';
 import { Connection } from './connection';
 import { admitOpen, type Caps } from './admission';
+import { MessageBudget } from './message-budget';
+import { ipCapKey } from './trust-proxy';
 import type { MessageData, ServerHooks } from './options';
 
 export interface BroadcastOptions {
@@ -29,6 +31,12 @@ export interface HubOptions<T> extends ServerHooks<T>, Caps {
   maxBufferedAmount: number;
   /** Frames of one event-loop turn to a connection leave as one write (cork.ts). */
   coalesceWrites: boolean;
+  /** Per-IP caps count IPv6 clients by this prefix length (ipCapKey). */
+  ipv6Prefix: number;
+  /** Bounds on what unfinished (fragmented) messages pin: message-budget.ts. */
+  maxUnfinishedBytes: number;
+  maxUnfinishedTotal: number;
+  messageTimeout: number;
 }
 
 const PING_BUF = Buffer.from(PING_FRAME);
@@ -67,6 +75,9 @@ export class Hub<T = Record<string, unknown>> {
   private readonly listeners: SharedListeners;
   private readonly onSlowConsumer: (conn: Connection<any>) => void;
 
+  /** Memory held by unfinished messages, per connection and in total, and their timeout. */
+  readonly budget: MessageBudget;
+
   constructor(
     private readonly o: HubOptions<T>,
     private readonly log: Logger,
@@ -74,13 +85,28 @@ export class Hub<T = Record<string, unknown>> {
     this.keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
     this.listeners = sharedListeners(this, o, log);
     const max = o.maxBufferedAmount;
+    this.budget = new MessageBudget({
+      perConnection: o.maxUnfinishedBytes,
+      total: o.maxUnfinishedTotal,
+      timeoutMs: o.messageTimeout,
+      onTimeout: (ws) => {
+        const conn = (ws as ServerSocket).conn;
+        if (conn) {
+          conn.endReason = `message not completed within ${o.messageTimeout} ms`;
+          conn.sentCode = CloseCode.POLICY_VIOLATION; // the log shows what the client was sent
+        }
+        this.refuse(ws, CloseCode.POLICY_VIOLATION, 'message not completed in time');
+      },
+    });
     this.onSlowConsumer = (conn) =>
       conn.terminate(`slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`);
   }
 
   /** A WebSocket just finished its handshake: admit it into the hub, or refuse it. */
   open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined): void {
-    const count = this.perIp.get(ip) ?? 0;
+    // IPv6 clients count by prefix (ipCapKey): one subscriber holds a whole /64.
+    const key = ipCapKey(ip, this.o.ipv6Prefix);
+    const count = this.perIp.get(key) ?? 0;
     const refusal = admitOpen(this.o, this.draining, this.conns.size, count);
     if (refusal !== undefined) {
       ws.on('error', ignore);
@@ -88,7 +114,7 @@ export class Hub<T = Record<string, unknown>> {
       this.log.warn('reject', { ip, path, code: refusal.code, reason: refusal.reason });
       return this.refuse(ws, refusal.code, refusal.reason);
     }
-    this.perIp.set(ip, count + 1);
+    this.perIp.set(key, count + 1);
     const url = req.url;
     const conn = new Connection<T>(ws, {
       id: this.nextId++,
@@ -103,6 +129,7 @@ export class Hub<T = Record<string, unknown>> {
     });
     this.conns.add(conn);
     ws.conn = conn;
+    this.budget.install(ws);
     const l = this.listeners;
     ws.on('message', l.message);
     ws.on('pong', l.alive);
@@ -115,7 +142,7 @@ export class Hub<T = Record<string, unknown>> {
   }
 
   /** Closes with `code`, and terminates if the peer has not finished closing after a grace period. */
-  private refuse(ws: WebSocket, code: number, reason: string): void {
+  refuse(ws: WebSocket, code: number, reason: string): void {
     ws.close(code, reason);
     const t = setTimeout(() => ws.terminate(), REFUSE_GRACE_MS);
     t.unref();
@@ -125,9 +152,11 @@ export class Hub<T = Record<string, unknown>> {
   /** @internal a connection's socket closed: forget it. */
   remove(conn: Connection<T>): void {
     this.conns.delete(conn);
-    const left = (this.perIp.get(conn.ip) ?? 1) - 1;
-    if (left > 0) this.perIp.set(conn.ip, left);
-    else this.perIp.delete(conn.ip);
+    this.budget.forget(conn.socket);
+    const key = ipCapKey(conn.ip, this.o.ipv6Prefix);
+    const left = (this.perIp.get(key) ?? 1) - 1;
+    if (left > 0) this.perIp.set(key, left);
+    else this.perIp.delete(key);
   }
 
   broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, opts: BroadcastOptions = {}): number {

@@ -33,6 +33,8 @@ export function listenOn(server: http.Server, port: number, host: string | undef
  * certificate holds: its first DNS name (not a wildcard), else localhost.
  */
 export function displayHost(host: string | undefined, cert: CertificateInfo | undefined): string {
+  // Bound to loopback (the dev default) with a localhost certificate: the name it is for.
+  if ((host === '127.0.0.1' || host === '::1') && cert?.names.includes('localhost')) return 'localhost';
   if (host === undefined || host === '0.0.0.0' || host === '::') {
     if (!cert) return '127.0.0.1';
     return cert.names.find((n) => !n.startsWith('*') && !n.includes(':') && !/^[\d.]+$/.test(n)) ?? 'localhost';

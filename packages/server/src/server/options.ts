@@ -4,6 +4,10 @@
  */
 import type { IncomingMessage } from 'node:http';
 import { OptionError } from '../common/errors';
+import { normalizeOrigin } from './origin';
+import { SUBPROTOCOL_TOKEN } from './subprotocols';
+
+export { normalizeOrigin };
 import { parseTrustList, DEFAULT_IP_HEADERS, type Cidr } from './trust-proxy';
 import type { Connection } from './connection';
 import type { LogEntry } from '../common/log';
@@ -48,6 +52,23 @@ export const SERVER_DEFAULTS = Object.freeze({
   coalesceWrites: true,
   /** Silence per-connection log lines. */
   quiet: false,
+  /** Connections not yet WebSockets (TLS handshake, upgrade request) at once; 0 = unlimited.
+   * Beyond it a new TCP connection is closed at accept. */
+  maxPendingConnections: 1_000,
+  /** Connections not yet WebSockets per client address (the TCP peer; trusted proxies are
+   * exempt); 0 = unlimited. */
+  maxPendingPerIp: 32,
+  /** Per-IP caps count IPv6 clients by this prefix: one subscriber usually holds a /64. */
+  ipv6Prefix: 64,
+  /** Bytes one connection's unfinished (fragmented) message may hold in memory, counting the
+   * read chunks its fragments pin; at least 2 × maxPayload. Beyond it: close 1009. */
+  maxUnfinishedBytes: 1024 * 1024,
+  /** Bytes all unfinished messages together may hold. Beyond it: close 1013. */
+  maxUnfinishedTotal: 64 * 1024 * 1024,
+  /** A fragmented message must complete within this, ms. Beyond it: close 1008. */
+  messageTimeout: 30_000,
+  /** Subprotocols the server speaks; an offered one is accepted only if listed. */
+  subprotocols: Object.freeze([]) as readonly string[],
 });
 
 /** Native TLS from PEM files (reloadable) or from PEM text/buffers. */
@@ -118,6 +139,20 @@ export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<
   logger?: false | ((entry: LogEntry) => void);
   /** @default false */
   quiet?: boolean;
+  /** @default 1000 */
+  maxPendingConnections?: number;
+  /** @default 32 */
+  maxPendingPerIp?: number;
+  /** @default 64 */
+  ipv6Prefix?: number;
+  /** @default 1048576, or 2 × maxPayload if larger */
+  maxUnfinishedBytes?: number;
+  /** @default 67108864 */
+  maxUnfinishedTotal?: number;
+  /** @default 30000 */
+  messageTimeout?: number;
+  /** @default [] */
+  subprotocols?: readonly string[];
 }
 
 /** Options after validation, with defaults applied. */
@@ -142,6 +177,13 @@ export interface ResolvedOptions<T> extends ServerHooks<T> {
   coalesceWrites: boolean;
   logger: false | ((entry: LogEntry) => void) | undefined;
   quiet: boolean;
+  maxPendingConnections: number;
+  maxPendingPerIp: number;
+  ipv6Prefix: number;
+  maxUnfinishedBytes: number;
+  maxUnfinishedTotal: number;
+  messageTimeout: number;
+  subprotocols: string[];
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -151,17 +193,6 @@ function int(name: string, v: unknown, min: number, max: number, accepted?: stri
     throw new OptionError(name, accepted ?? `an integer ${min}–${max}`, v);
   }
   return v;
-}
-
-/** Normalises an Origin for comparison: scheme://host[:port], lower-case, default port dropped. */
-export function normalizeOrigin(origin: string): string | null {
-  if (!/^https?:\/\/[^\s,/]+\/?$/i.test(origin)) return null;
-  try {
-    const u = new URL(origin);
-    return u.origin.toLowerCase();
-  } catch {
-    return null;
-  }
 }
 
 function normalizePath(name: string, p: unknown): string {
@@ -211,6 +242,14 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
   }
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
+  const maxPayload = int('maxPayload', o.maxPayload ?? d.maxPayload, 1, 2 ** 31 - 1, 'a size in bytes, at least 1');
+  const subprotocols = o.subprotocols ?? d.subprotocols;
+  if (!Array.isArray(subprotocols)) throw new OptionError('subprotocols', 'an array of subprotocol names', subprotocols);
+  for (const p of subprotocols) {
+    if (typeof p !== 'string' || !SUBPROTOCOL_TOKEN.test(p)) {
+      throw new OptionError('subprotocols', 'subprotocol names (RFC 6455 tokens) such as "chat" or "v1.wss-mp"', p);
+    }
+  }
   const heartbeatInterval = int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_TIMER_MS,
     'milliseconds, 0 (off) or more');
   return {
@@ -220,7 +259,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     tls: tlsOpt,
     trustProxy,
     ipHeaders,
-    maxPayload: int('maxPayload', o.maxPayload ?? d.maxPayload, 1, 2 ** 31 - 1, 'a size in bytes, at least 1'),
+    maxPayload,
     maxConnections: int('maxConnections', o.maxConnections ?? d.maxConnections, 0, Number.MAX_SAFE_INTEGER,
       'an integer, 0 (unlimited) or more'),
     maxConnectionsPerIp: int('maxConnectionsPerIp', o.maxConnectionsPerIp ?? d.maxConnectionsPerIp, 0,
@@ -238,6 +277,17 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     coalesceWrites: o.coalesceWrites ?? d.coalesceWrites,
     logger: o.logger,
     quiet: o.quiet ?? d.quiet,
+    maxPendingConnections: int('maxPendingConnections', o.maxPendingConnections ?? d.maxPendingConnections, 0,
+      Number.MAX_SAFE_INTEGER, 'an integer, 0 (unlimited) or more'),
+    maxPendingPerIp: int('maxPendingPerIp', o.maxPendingPerIp ?? d.maxPendingPerIp, 0, Number.MAX_SAFE_INTEGER,
+      'an integer, 0 (unlimited) or more'),
+    ipv6Prefix: int('ipv6Prefix', o.ipv6Prefix ?? d.ipv6Prefix, 1, 128, 'a prefix length 1–128, e.g. 64 or 56'),
+    maxUnfinishedBytes: int('maxUnfinishedBytes', o.maxUnfinishedBytes ?? Math.max(d.maxUnfinishedBytes, 2 * maxPayload), 1,
+      Number.MAX_SAFE_INTEGER, 'a size in bytes, at least 1'),
+    maxUnfinishedTotal: int('maxUnfinishedTotal', o.maxUnfinishedTotal ?? d.maxUnfinishedTotal, 1, Number.MAX_SAFE_INTEGER,
+      'a size in bytes, at least 1'),
+    messageTimeout: int('messageTimeout', o.messageTimeout ?? d.messageTimeout, 1, MAX_TIMER_MS, 'milliseconds, at least 1'),
+    subprotocols: [...subprotocols],
     onConnect: o.onConnect,
     onMessage: o.onMessage,
     onClose: o.onClose,

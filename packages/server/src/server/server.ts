@@ -16,6 +16,7 @@ import { Certificate, reloadWithoutTls } from './certificate';
 import { startHeartbeat } from './heartbeat';
 import { createHttpFront } from './http-front';
 import { Hub, type BroadcastOptions } from './hub';
+import { PendingConnections, guardHandshakes } from './pending-caps';
 import { drain, listenOn, publicUrl } from './lifecycle';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options';
 import { serveUpgrades } from './upgrade';
@@ -42,9 +43,11 @@ export interface WssMpServer<T = Record<string, unknown>> {
   broadcast(data: string | Buffer | ArrayBuffer | ArrayBufferView, options?: BroadcastOptions): number;
   /**
    * Re-reads certFile/keyFile and, if valid, serves them to new handshakes (open connections
-   * keep theirs). On failure logs the error, keeps the old pair and resolves false.
+   * keep theirs). On failure logs the error, keeps the old pair and resolves false. A pair
+   * that is expired, not yet valid, or does not cover the names the current one covers is a
+   * failure too, unless `force` (then it is served, with a warning naming the problems).
    */
-  reloadCertificate(trigger?: string): boolean;
+  reloadCertificate(trigger?: string, options?: { force?: boolean }): boolean;
   address(): AddressInfo | null;
 }
 
@@ -54,6 +57,16 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   const cert = o.tls ? new Certificate(o.tls, log) : undefined;
   const server = createHttpFront(o, cert?.pair, log);
   cert?.serveOn(server as https.Server);
+  // Connections that are not WebSockets yet: capped and given an absolute deadline.
+  const pending = new PendingConnections({
+    maxPending: o.maxPendingConnections,
+    maxPendingPerIp: o.maxPendingPerIp,
+    deadlineMs: 2 * o.handshakeTimeout,
+    ipv6Prefix: o.ipv6Prefix,
+    trusted: o.trustProxy,
+    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
+  });
+  guardHandshakes(server, pending);
   const hub = new Hub<T>(o, log);
   serveUpgrades(server, o, hub, log);
 
@@ -76,6 +89,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
       listening ??= listenOn(server, o.port, o.host).then((addr) => {
         url = publicUrl(!!o.tls, o.host, cert?.info, addr.port, o.paths[0]!);
         stopHeartbeat = startHeartbeat(hub.conns, o.heartbeatInterval);
+        pending.start();
         started(o, log, cert, url, addr);
         return url;
       });
@@ -86,13 +100,18 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         hub.draining = true;
         stopHeartbeat?.();
         cert?.unwatch();
+        // Not WebSockets yet (mid-TLS-handshake, no request): nothing to drain, and Node's
+        // closeAllConnections() does not see a socket before its TLS handshake completes.
+        pending.stop();
+        pending.destroyAll();
+        hub.budget.stop();
         const terminated = await drain(server, hub.conns, o.drainTimeout, log);
         log.info('stopped', { terminated });
       })();
       return closing;
     },
     broadcast: (data, opts) => hub.broadcast(data, opts),
-    reloadCertificate: (trigger = 'api') => (cert ? cert.reload(trigger) : reloadWithoutTls(log, trigger)),
+    reloadCertificate: (trigger = 'api', opts) => (cert ? cert.reload(trigger, opts) : reloadWithoutTls(log, trigger)),
     address: () => server.address() as AddressInfo | null,
   };
 }

@@ -5,7 +5,9 @@
  */
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { isIP } from 'node:net';
 import path from 'node:path';
+import { pipeline } from 'node:stream';
 
 export const CONTENT_TYPES: Readonly<Record<string, string>> = {
   '.html': 'text/html; charset=utf-8',
@@ -69,12 +71,25 @@ export async function resolveStaticPath(root: string, urlPath: string): Promise<
   }
 }
 
+/**
+ * HSTS only for real domain names. Browsers key HSTS on the host alone, not the port: sent for
+ * `localhost` it would force https on every http://localhost:* project for two years once
+ * the development CA is trusted. IP literals are ignored by browsers anyway (RFC 6797 §8.1).
+ */
+export function hstsApplies(hostHeader: string | undefined): boolean {
+  if (!hostHeader) return false;
+  const host = hostHeader.startsWith('[') ? hostHeader.slice(1, hostHeader.indexOf(']')) : hostHeader.replace(/:\d*$/, '');
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (h === '' || h === 'localhost' || h.endsWith('.localhost') || isIP(h) !== 0) return false;
+  return true;
+}
+
 export function createStaticHandler(dir: string, { hsts }: { hsts?: string } = {}) {
   let rootPromise: Promise<string> | undefined;
   const root = () => (rootPromise ??= fsp.realpath(path.resolve(dir)));
   return async function serveStatic(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const security: Record<string, string> = { 'X-Content-Type-Options': 'nosniff' };
-    if (hsts) security['Strict-Transport-Security'] = hsts;
+    if (hsts && hstsApplies(req.headers.host)) security['Strict-Transport-Security'] = hsts;
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       return text(res, 405, 'Method Not Allowed\n', { Allow: 'GET, HEAD', ...security });
     }
@@ -96,8 +111,22 @@ export function createStaticHandler(dir: string, { hsts }: { hsts?: string } = {
       ...security,
     });
     if (req.method === 'HEAD') return void res.end();
-    const stream = createReadStream(file);
-    stream.on('error', () => res.destroy());
-    stream.pipe(res);
+    // A pipelined request's response waits its turn without a socket: open the file only
+    // when it is this response's turn, or 10,000 pipelined GETs hold 10,000 descriptors.
+    if (res.socket) sendFile(file, res);
+    else res.once('socket', () => sendFile(file, res));
   };
+}
+
+/**
+ * Streams `file` into `res`. pipeline() (not pipe()) destroys the file stream when the
+ * response closes early: an aborted download otherwise keeps its descriptor open for good.
+ */
+function sendFile(file: string, res: ServerResponse): void {
+  if (res.destroyed) return;
+  pipeline(createReadStream(file), res, ignore);
+}
+
+function ignore(): void {
+  /* the response is destroyed either way; an aborted download is not an error */
 }

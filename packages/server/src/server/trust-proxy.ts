@@ -134,9 +134,48 @@ export function normalizeIp(input: string): string {
 function canonicalText(input: string, b: Uint8Array | null): string {
   if (!b) return input;
   if (isMapped(b)) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const s = input.trim().replace(/^\[|\]$/g, '');
-  const zone = s.indexOf('%');
-  return (zone === -1 ? s : s.slice(0, zone)).toLowerCase();
+  return formatIpv6(b);
+}
+
+/**
+ * RFC 5952 text of a 16-byte address: lower-case hex, no leading zeros, the longest run of
+ * two or more zero groups (the first one on a tie) as `::`. One client has one spelling, so
+ * `2001:DB8:0:0::1` and `2001:0db8::0001` count (and log) as the same `2001:db8::1`.
+ */
+export function formatIpv6(b: Uint8Array): string {
+  const g: number[] = [];
+  for (let i = 0; i < 16; i += 2) g.push((b[i]! << 8) | b[i + 1]!);
+  let bestAt = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestAt = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number) => g.slice(from, to).map((x) => x.toString(16)).join(':');
+  if (bestAt === -1) return hex(0, 8);
+  return `${hex(0, bestAt)}::${hex(bestAt + bestLen, 8)}`;
+}
+
+/**
+ * The key a client's connections are counted under for per-IP caps: the address itself for
+ * IPv4, its `/prefix` network for IPv6 (`2001:db8:1:2::/64` by default). One IPv6 subscriber
+ * usually gets a whole /64 (RFC 6177), so counting full addresses would give one client 2^64
+ * separate allowances. IPv4 and unknown peers cost no allocation here.
+ */
+export function ipCapKey(ip: string, ipv6Prefix: number): string {
+  if (!ip.includes(':') || ipv6Prefix >= 128) return ip;
+  const b = parseIpGeneral(ip);
+  if (!b || isMapped(b)) return ip;
+  return `${formatIpv6(maskTo(b, ipv6Prefix))}/${ipv6Prefix}`;
 }
 
 /** A TCP peer parsed once per upgrade: bytes for the trust check, text for everything else. */

@@ -11,10 +11,13 @@ import { pathOnly } from '../common/log';
 import { admitUpgrade, type UpgradeRules } from './admission';
 import { httpReject, normalizePath } from './http-front';
 import { ServerSocket, type Hub } from './hub';
+import { protocolSelector } from './subprotocols';
 import { clientIpFor, parsePeer, type Cidr } from './trust-proxy';
 
 export interface UpgradeOptions extends UpgradeRules {
   maxPayload: number;
+  /** Subprotocols the server speaks; an offer of anything else selects none. */
+  subprotocols: readonly string[];
   trustProxy: Cidr[];
   ipHeaders: string[];
 }
@@ -41,6 +44,7 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
     perMessageDeflate: false,
     clientTracking: false,
     WebSocket: ServerSocket,
+    handleProtocols: protocolSelector(o.subprotocols),
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
 

@@ -10,7 +10,7 @@ import type { Socket } from 'node:net';
 import { createServer, type Connection, type LogEntry, type ServerOptions } from '../../src/index';
 import { corkedCount } from '../../src/server/cork';
 import { createPki, issueLeaf, type Pki } from '../../../../test/support/certs';
-import { OP, closePayload, encodeFrame, parseClose, rawConnect, type ServerFrame, type Transport } from '../../../../test/support/raw-frames';
+import { OP, closePayload, parseClose, rawConnect, type ServerFrame, type Transport } from '../../../../test/support/raw-frames';
 import { waitFor, within } from '../../../../test/support/wait';
 
 const DEADLINE = 15_000; // generous: the machine may be loaded

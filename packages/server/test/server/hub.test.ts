@@ -39,7 +39,7 @@ const req = (url = '/wss', headers: http.IncomingHttpHeaders = {}) => ({ url, he
 
 function hub(opts: Partial<HubOptions<any>> = {}) {
   const logs: LogEntry[] = [];
-  const h = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: false, ...opts }, new Logger((e) => logs.push(e), false));
+  const h = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: false, ipv6Prefix: 64, maxUnfinishedBytes: 1 << 20, maxUnfinishedTotal: 64 << 20, messageTimeout: 30_000, ...opts }, new Logger((e) => logs.push(e), false));
   const open = (ip = '203.0.113.1', url?: string, headers?: http.IncomingHttpHeaders) => {
     const ws = new FakeSocket();
     h.open(ws as unknown as ServerSocket, req(url, headers), ip, ip, '/wss', undefined);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isIPv4 } from 'node:net';
 import {
-  clientIpFor, isTrusted, normalizeIp, parseCidr, parseIp, parseIpGeneral, parsePeer, parseTrustList, resolveClientIp,
+  clientIpFor, ipCapKey, isTrusted, normalizeIp, parseCidr, parseIp, parseIpGeneral, parsePeer, parseTrustList, resolveClientIp,
 } from '../../src/server/trust-proxy';
 import { OptionError } from '../../src/common/errors';
 
@@ -23,15 +23,34 @@ test('normalizeIp: mapped to dotted quad, IPv6 lower-case without zone', () => {
   assert.equal(normalizeIp('::1'), '::1');
 });
 
+test('normalizeIp: one spelling per IPv6 address (RFC 5952), so caps and logs see one client', () => {
+  for (const spelling of ['2001:db8::1', '2001:DB8:0:0::1', '2001:0db8::0001', '[2001:db8:0:0:0:0:0:1]', '2001:db8::1%eth0']) {
+    assert.equal(normalizeIp(spelling), '2001:db8::1', spelling);
+  }
+  assert.equal(normalizeIp('2001:db8:0:1:0:0:0:1'), '2001:db8:0:1::1', 'the longest zero run is the one shortened');
+  assert.equal(normalizeIp('2001:db8:0:0:1:0:0:1'), '2001:db8::1:0:0:1', 'first run on a tie');
+  assert.equal(normalizeIp('2001:db8:1:1:1:1:0:1'), '2001:db8:1:1:1:1:0:1', 'a single zero group is not shortened');
+});
+
+test('ipCapKey: IPv4 as is, IPv6 by its prefix network', () => {
+  assert.equal(ipCapKey('198.51.100.7', 64), '198.51.100.7');
+  assert.equal(ipCapKey('unknown', 64), 'unknown');
+  assert.equal(ipCapKey('2001:db8:1:2:aaaa::1', 64), '2001:db8:1:2::/64');
+  assert.equal(ipCapKey('2001:db8:1:2:ffff:ffff:ffff:ffff', 64), '2001:db8:1:2::/64');
+  assert.equal(ipCapKey('2001:db8:1:3::1', 64), '2001:db8:1:3::/64', 'the next /64 is another client');
+  assert.equal(ipCapKey('2001:db8:1:2:aaaa::1', 48), '2001:db8:1::/48');
+  assert.equal(ipCapKey('2001:db8::1', 128), '2001:db8::1');
+});
+
 /** normalizeIp as it was before the fast path, on the general parser: the reference. */
 function normalizeIpReference(input: string): string {
   if (isIPv4(input)) return input;
   const b = parseIpGeneral(input);
   if (!b) return input;
   if (b.subarray(0, 12).every((v, i) => v === (i < 10 ? 0 : 0xff))) return `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
-  const s = input.trim().replace(/^\[|\]$/g, '');
-  const zone = s.indexOf('%');
-  return (zone === -1 ? s : s.slice(0, zone)).toLowerCase();
+  // RFC 5952 text, from an independent implementation: the WHATWG URL host serializer.
+  const full = Array.from({ length: 8 }, (_, i) => ((b[i * 2]! << 8) | b[i * 2 + 1]!).toString(16)).join(':');
+  return new URL(`http://[${full}]/`).hostname.slice(1, -1);
 }
 
 const EDGE_ADDRESSES = [

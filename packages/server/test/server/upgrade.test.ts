@@ -14,12 +14,13 @@ import { parseTrustList } from '../../src/server/trust-proxy';
 async function setup(t: { after(fn: () => unknown): void }) {
   const logs: LogEntry[] = [];
   const log = new Logger((e) => logs.push(e), false);
-  const hub = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: true }, log);
+  const hub = new Hub({ maxConnections: 0, maxConnectionsPerIp: 0, maxBufferedAmount: 1 << 20, coalesceWrites: true, ipv6Prefix: 64, maxUnfinishedBytes: 1 << 20, maxUnfinishedTotal: 64 << 20, messageTimeout: 30_000 }, log);
   const server = http.createServer();
   serveUpgrades(server, {
     paths: ['/wss', '/'],
     allowedOrigins: new Set(['https://ok.example']),
     maxPayload: 1024,
+    subprotocols: [],
     trustProxy: parseTrustList('loopback'),
     ipHeaders: ['x-real-ip'],
   }, hub, log);
