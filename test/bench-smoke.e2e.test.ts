@@ -40,7 +40,7 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
   const res = JSON.parse(readFileSync(out, 'utf8'));
   assert.equal(res.errors.length, 0, res.errors.join('\n'));
   assert.ok(res.machine.cores >= 1 && typeof res.machine.node === 'string' && typeof res.machine.nodeOpenssl === 'string');
-  assert.match(res.tlsPolicy.source, /packages\/server\/src\/shared\/tls\.ts/, 'baselines must use the server\'s own TLS policy');
+  assert.match(res.tlsPolicy.source, /packages\/server\/src\/common\/tls\.ts/, 'baselines must use the server\'s own TLS policy');
   const f = res.runs[0].figures as Record<string, number | null>;
   const num = (k: string) => {
     const v = f[k];

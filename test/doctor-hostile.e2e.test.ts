@@ -56,7 +56,7 @@ for (const [name, answer] of [
   test(`the deadline is absolute: ${name} → upgrade FAIL within --timeout, whole run bounded`, async (t) => {
     const port = await trickler(answer, 150, t);
     const t0 = Date.now();
-    const r = await doctorJson([`ws://127.0.0.1:${port}/wss`, '--timeout', '1.5']);
+    const r = await doctorJson([`ws://127.0.0.1:${port}/wss`, '--timeout', '1.5s']);
     const elapsed = Date.now() - t0;
     expectCheck(r, 'upgrade', 'FAIL');
     const upgrade = r.checks.find((c) => c.id === 'upgrade')!;
@@ -73,7 +73,7 @@ test('an unverified server gets neither the query nor user:pass@ (no Authorizati
   try {
     const port = server.port;
     const r = await runDoctorCli([`wss://alice:pa55w0rd-s3cret@${HOST}:${port}/wss?token=s3cr3t-t0ken`, '--resolve', `${HOST}:${port}:127.0.0.1`,
-      '--ca', pki.caCert, '--timeout', '5']);
+      '--ca', pki.caCert, '--timeout', '5s']);
     assert.equal(r.code, 1);
     assert.deepEqual(seen, [{ url: '/wss', auth: undefined }]);
     assert.match(r.stdout, /PASS  upgrade .*\(query string and credentials not sent: the certificate is not trusted\)/);
@@ -88,7 +88,7 @@ test('a verified server gets the credentials (the user asked for them)', async (
   const server = await startEndpoint({ key: good.key, cert: good.fullchain, onUpgrade: (_url, h) => seen.push(h.authorization) });
   try {
     const port = server.port;
-    const r = await doctorJson([`wss://alice:pa55w0rd-s3cret@${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--ca', pki.caCert, '--timeout', '5']);
+    const r = await doctorJson([`wss://alice:pa55w0rd-s3cret@${HOST}:${port}/wss`, '--resolve', `${HOST}:${port}:127.0.0.1`, '--ca', pki.caCert, '--timeout', '5s']);
     assert.equal(r.ok, true);
     assert.deepEqual(seen, [`Basic ${Buffer.from('alice:pa55w0rd-s3cret').toString('base64')}`]);
     assert.doesNotMatch(r.stdout, /pa55w0rd|alice|YWxpY2U6/);
@@ -115,8 +115,8 @@ test('redaction covers reflected variants: cased, percent-encoded, truncated, on
   t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
   const port = (server.address() as AddressInfo).port;
   for (const url of [`ws://127.0.0.1:${port}/wss?token=${TOKEN}`, `ws://127.0.0.1:${port}/wss?${TOKEN}`]) {
-    const text = await runDoctorCli([url, '--timeout', '5']);
-    const json = await runDoctorCli([url, '--timeout', '5', '--json']);
+    const text = await runDoctorCli([url, '--timeout', '5s']);
+    const json = await runDoctorCli([url, '--timeout', '5s', '--json']);
     const out = text.stdout + text.stderr + json.stdout + json.stderr;
     // The reflection reached the report (so it was scrubbed, not lost).
     assert.match(out, /v0:\*\*\*/);

@@ -64,16 +64,31 @@ export function pinnedLookup(address: string): LookupFunction {
   }) as unknown as LookupFunction;
 }
 
-export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<WsProbeResult> {
+/** The URL the probe connects to: ws(s), no fragment, and without secrets when asked. */
+function probeUrl(target: Target, withholdSecrets: boolean | undefined): URL {
   const url = new URL(target.url.href);
   url.protocol = target.secure ? 'wss:' : 'ws:';
   url.hash = '';
-  if (opts.withholdSecrets) {
+  if (withholdSecrets) {
     url.search = '';
     // ws sends user:pass@ as `Authorization: Basic`: as secret as the query.
     url.username = '';
     url.password = '';
   }
+  return url;
+}
+
+/** Ends the probe's socket without keeping the CLI alive for the peer's close frame. */
+function endProbe(ws: WebSocket): void {
+  if (ws.readyState === WebSocket.OPEN) {
+    ws.close(1000, 'doctor done');
+    // ws waits up to 30 s for the peer's close frame; do not keep the CLI alive for it.
+    setTimeout(() => ws.terminate(), 1000).unref();
+  } else if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+}
+
+export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<WsProbeResult> {
+  const url = probeUrl(target, opts.withholdSecrets);
   const t0 = performance.now();
   const elapsed = () => Math.round(performance.now() - t0);
 
@@ -95,11 +110,7 @@ export function probeWebSocket(target: Target, opts: WsProbeOptions): Promise<Ws
       clearTimeout(upgradeTimer);
       clearTimeout(echoTimer);
       resolve(r);
-      if (ws.readyState === WebSocket.OPEN) {
-        ws.close(1000, 'doctor done');
-        // ws waits up to 30 s for the peer's close frame; do not keep the CLI alive for it.
-        setTimeout(() => ws.terminate(), 1000).unref();
-      } else if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+      endProbe(ws);
     };
     let echoTimer: NodeJS.Timeout | undefined;
     // ws's own handshakeTimeout is an idle timer that every received byte restarts: a server

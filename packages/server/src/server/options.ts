@@ -229,27 +229,10 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     if (!n) throw new OptionError('allowedOrigins', 'origins such as https://example.com', origin);
     origins.add(n);
   }
-  if (o.staticDir !== undefined && (typeof o.staticDir !== 'string' || o.staticDir === '')) {
-    throw new OptionError('staticDir', 'a directory path', o.staticDir);
-  }
-  if (o.logger !== undefined && o.logger !== false && typeof o.logger !== 'function') {
-    throw new OptionError('logger', 'false or a function(entry)', o.logger);
-  }
-  for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
-    if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
-  }
-  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'coalesceWrites', 'quiet'] as const) {
-    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
-  }
+  checkShapes(o);
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
   const maxPayload = int('maxPayload', o.maxPayload ?? d.maxPayload, 1, 2 ** 31 - 1, 'a size in bytes, at least 1');
-  const subprotocols = o.subprotocols ?? d.subprotocols;
-  if (!Array.isArray(subprotocols)) throw new OptionError('subprotocols', 'an array of subprotocol names', subprotocols);
-  for (const p of subprotocols) {
-    if (typeof p !== 'string' || !SUBPROTOCOL_TOKEN.test(p)) {
-      throw new OptionError('subprotocols', 'subprotocol names (RFC 6455 tokens) such as "chat" or "v1.wss-mp"', p);
-    }
-  }
+  const subprotocols = resolveSubprotocols(o.subprotocols ?? d.subprotocols);
   const heartbeatInterval = int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_TIMER_MS,
     'milliseconds, 0 (off) or more');
   return {
@@ -277,6 +260,46 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     coalesceWrites: o.coalesceWrites ?? d.coalesceWrites,
     logger: o.logger,
     quiet: o.quiet ?? d.quiet,
+    ...resolveAttackLimits(o, maxPayload),
+    subprotocols,
+    onConnect: o.onConnect,
+    onMessage: o.onMessage,
+    onClose: o.onClose,
+    onError: o.onError,
+  };
+}
+
+/** Types of the options that are used as given (paths, hooks, switches). Throws OptionError. */
+function checkShapes<T>(o: ServerOptions<T>): void {
+  if (o.staticDir !== undefined && (typeof o.staticDir !== 'string' || o.staticDir === '')) {
+    throw new OptionError('staticDir', 'a directory path', o.staticDir);
+  }
+  if (o.logger !== undefined && o.logger !== false && typeof o.logger !== 'function') {
+    throw new OptionError('logger', 'false or a function(entry)', o.logger);
+  }
+  for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
+    if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
+  }
+  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'coalesceWrites', 'quiet'] as const) {
+    if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
+  }
+}
+
+/** RFC 6455 tokens only; the server accepts an offered subprotocol only when it is listed here. */
+function resolveSubprotocols(subprotocols: unknown): string[] {
+  if (!Array.isArray(subprotocols)) throw new OptionError('subprotocols', 'an array of subprotocol names', subprotocols);
+  for (const p of subprotocols) {
+    if (typeof p !== 'string' || !SUBPROTOCOL_TOKEN.test(p)) {
+      throw new OptionError('subprotocols', 'subprotocol names (RFC 6455 tokens) such as "chat" or "v1.wss-mp"', p);
+    }
+  }
+  return [...(subprotocols as string[])];
+}
+
+/** The limits against connections that never finish their handshake or their messages. */
+function resolveAttackLimits<T>(o: ServerOptions<T>, maxPayload: number) {
+  const d = SERVER_DEFAULTS;
+  return {
     maxPendingConnections: int('maxPendingConnections', o.maxPendingConnections ?? d.maxPendingConnections, 0,
       Number.MAX_SAFE_INTEGER, 'an integer, 0 (unlimited) or more'),
     maxPendingPerIp: int('maxPendingPerIp', o.maxPendingPerIp ?? d.maxPendingPerIp, 0, Number.MAX_SAFE_INTEGER,
@@ -287,10 +310,5 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     maxUnfinishedTotal: int('maxUnfinishedTotal', o.maxUnfinishedTotal ?? d.maxUnfinishedTotal, 1, Number.MAX_SAFE_INTEGER,
       'a size in bytes, at least 1'),
     messageTimeout: int('messageTimeout', o.messageTimeout ?? d.messageTimeout, 1, MAX_TIMER_MS, 'milliseconds, at least 1'),
-    subprotocols: [...subprotocols],
-    onConnect: o.onConnect,
-    onMessage: o.onMessage,
-    onClose: o.onClose,
-    onError: o.onError,
   };
 }

@@ -36,7 +36,7 @@ for (const [cmd, heading] of COMMANDS) {
     const rows = flagRows(heading);
     const documented = new Map<string, { label: string; short?: string; def: string }>();
     for (const r of rows) {
-      const m = /^`(--([a-z-]+)[^`]*)`(?:, `-([a-zA-Z])`)?$/.exec(r[0]!);
+      const m = /^`(--([a-z0-9-]+)[^`]*)`(?:, `-([a-zA-Z])`)?$/.exec(r[0]!);
       assert.ok(m, `${cmd.invocation}: flag cell ${r[0]} reads \`--name ARG\`[, \`-x\`]`);
       documented.set(m[2]!, { label: m[1]!, short: m[3], def: r[1]! });
     }

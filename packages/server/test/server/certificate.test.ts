@@ -14,7 +14,8 @@ import { TLS_POLICY } from '../../src/common/tls';
 function setup(t: { after(fn: () => void): void }) {
   const pki = createPki('wss-mp-cert');
   t.after(() => pki.cleanup());
-  const first = issueLeaf(pki, { name: 'first' });
+  // Both cover example.test: a replacement must cover the names the served one covers.
+  const first = issueLeaf(pki, { name: 'first', hosts: ['example.test'] });
   const second = issueLeaf(pki, { name: 'second', hosts: ['example.test'] });
   const certFile = path.join(pki.dir, 'served.pem');
   const keyFile = path.join(pki.dir, 'served.key');

@@ -20,7 +20,7 @@ import type { IncomingMessage } from 'node:http';
 const allowed = new Set(['https://app.example.com']);
 
 test('originRefusal: strict with an allow-list, permissive without one', () => {
-  for (const ok of [undefined, 'https://app.example.com', 'https://APP.example.com:443', 'weapp://wechat-game-runtime', 'app-scheme://x']) {
+  for (const ok of [undefined, 'https://app.example.com', 'https://APP.example.com:443', 'weapp://wechat-game-runtime', 'app-scheme://x', 'servicewechat.com', 'weapp://a, weapp://b']) {
     assert.equal(originRefusal(ok, allowed), undefined, String(ok));
   }
   for (const [bad, why] of [
