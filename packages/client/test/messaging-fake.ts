@@ -50,7 +50,7 @@ export class FakeProtocolServer {
       }
       const onOpen = t.onOpen.bind(t);
       t.onOpen = (fn) =>
-        onOpen((res: any) => fn({ ...res, header: { ...res.header, ...(this.selectProtocol ? { 'sec-websocket-protocol': 'wss-mp.v1' } : {}) } }));
+        onOpen((res: any) => fn({ ...res, header: { ...res.header, ...(this.selectProtocol ? { 'Sec-Websocket-Protocol': 'wss-mp.v1' } : {}) } }));
       onOpen(() => {
         this.subs.set(t, new Set());
         if (this.welcome) clock.setTimeout(() => t.push(JSON.stringify({ t: 'welcome', v: 1, cid: String(++this.cid), user: null, ping: 25000 })), 1);

@@ -335,9 +335,9 @@ export function createMessaging(
     // Frames queued for an earlier socket: protocol frames go only after the welcome (resent then).
     client.drain();
     // The 101's headers where the host gives them (WeChat ≥ 2.0.0): no subprotocol = plain server.
-    // (Hosts keep the server's spelling or lower-case it.)
+    // Header names in any case (hosts keep the server's spelling, lower-case or canonicalise it).
     const h = e.header;
-    if (h && (h['Sec-WebSocket-Protocol'] || h['sec-websocket-protocol']) !== SUBPROTOCOL) notProtocol('no ' + SUBPROTOCOL);
+    if (h && !/"sec-websocket-protocol":"wss-mp\.v1"/i.test(JSON.stringify(h))) notProtocol('no ' + SUBPROTOCOL);
   });
   client.on('close', () => {
     ready = false;
