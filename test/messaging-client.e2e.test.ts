@@ -150,6 +150,61 @@ describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the 
     assert.deepEqual(got, ['a', 'c']);
   });
 
+  test('app suspended (sockets closed 1000 "interrupted", connects refused) then shown, and network off/on: nothing lost, nothing twice', async () => {
+    const server = await withServer();
+    const wx = shim();
+    const a = app(server, wx);
+    const got: number[] = [];
+    a.mc.subscribe('feed', { onPublication: (d: number) => got.push(d) });
+    assert.ok(await until(() => server.state.streams.has('feed'), DEADLINE));
+    const answers: unknown[] = [];
+    const send = (i: number) => {
+      server.publish('feed', i);
+      a.mc.request(i).then((r: unknown) => answers.push(r));
+    };
+    for (let i = 1; i <= 10; i++) send(i);
+    wx.hide();
+    wx.suspend();
+    for (let i = 11; i <= 30; i++) send(i); // while the app is suspended
+    assert.ok(await until(() => a.mc.client.state === 'paused', DEADLINE));
+    wx.resume();
+    wx.show();
+    for (let i = 31; i <= 40; i++) send(i);
+    assert.ok(await until(() => got.length >= 40 && answers.length === 40, DEADLINE), `got ${got.length}, answers ${answers.length}`);
+    wx.network(false);
+    for (let i = 41; i <= 50; i++) send(i);
+    wx.network(true);
+    assert.ok(await until(() => got.length >= 50 && answers.length === 50, DEADLINE), `got ${got.length}, answers ${answers.length}`);
+    assert.deepEqual(got, Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.equal(server.state.handled.length, 50);
+    assert.equal(wx.callsWhileSuspended, 0);
+  });
+
+  test('hostile callbacks on real sockets: a throwing onPublication and listener are reported (ERR_CALLBACK); delivery goes on', async () => {
+    const server = await withServer();
+    const wx = shim();
+    const a = app(server, wx);
+    a.mc.on('welcome', () => {
+      throw new Error('listener bug');
+    });
+    const seen: number[] = [];
+    a.mc.subscribe('news', {
+      onPublication: (_d: unknown, p: { offset: number }) => {
+        seen.push(p.offset);
+        throw new Error('app bug');
+      },
+    });
+    assert.ok(await until(() => server.state.streams.has('news'), DEADLINE));
+    server.publish('news', 1);
+    server.publish('news', 2);
+    assert.ok(await until(() => seen.length === 2, DEADLINE));
+    server.terminateAll();
+    server.publish('news', 3);
+    assert.ok(await until(() => seen.length === 3, DEADLINE));
+    assert.deepEqual(seen, [1, 2, 3]);
+    assert.deepEqual(a.errors.filter((e) => e.code !== 'ERR_SOCKET').map((e) => e.code), ['ERR_CALLBACK', 'ERR_CALLBACK', 'ERR_CALLBACK', 'ERR_CALLBACK', 'ERR_CALLBACK']);
+  });
+
   test('a bad static token: HTTP 401 before any 101, then ERR_AUTH and the client stays closed', async () => {
     const server = await withServer({ authenticate: (t) => (t === 'good' ? null : 401) });
     const wx = shim();
