@@ -234,6 +234,6 @@ describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the 
     assert.ok(await until(() => a.errors.length >= 1, DEADLINE));
     assert.equal(a.errors[0].code, 'ERR_SOCKET');
     assert.match(a.errors[0].message, /no subprotocol/);
-    assert.equal(server.upgrades, 1);
+    assert.ok(server.upgrades >= 1, 'the server did answer 101 (the client refused it)'); // retried with backoff meanwhile
   });
 });
