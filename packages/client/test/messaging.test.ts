@@ -477,7 +477,7 @@ describe('hostile callbacks, storage, options', () => {
 
   test('options: defaults; a wrong messaging option throws ERR_OPTION naming it; core options still checked', () => {
     assert.deepEqual(MESSAGING_DEFAULTS, { storageKey: 'wss-mp', requestTimeout: 30000, authRetries: 2 });
-    const bad: [string, unknown][] = [['token', 5], ['storage', 'x'], ['storageKey', ''], ['requestTimeout', -1], ['authRetries', Infinity]];
+    const bad: [string, unknown][] = [['token', 5], ['storage', 'x'], ['storage', { getItem() {} }], ['storageKey', ''], ['requestTimeout', -1], ['authRetries', Infinity]];
     for (const [k, v] of bad) {
       assert.throws(
         () => createMessagingClient({ url: URL, platform: new FakeWx(new FakeClock()), [k]: v } as MessagingOptions),

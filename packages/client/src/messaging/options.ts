@@ -54,7 +54,7 @@ export function splitOptions(input: MessagingOptions) {
     delete core[k];
     if (v === undefined) continue;
     const t = typeof v;
-    if (ACCEPTS[k]!.indexOf(t) < 0 || (t !== 'number' && !v) || (t === 'number' && !(v >= 0 && v < Infinity))) {
+    if (ACCEPTS[k]!.indexOf(t) < 0 || (t !== 'number' && !v) || (t === 'number' && !(v >= 0 && v < Infinity)) || (t === 'object' && !(v.getItem && v.setItem && v.removeItem))) {
       throw new MessagingError('ERR_OPTION', `option "${k}" must be ${ACCEPTS[k]}; got ${v}`);
     }
     (m as any)[k] = v;
