@@ -23,7 +23,8 @@ import { after, before, describe, test } from 'node:test';
 import { parse } from 'acorn';
 import WebSocket from 'ws';
 import { startEcho, until } from './comparison/scenarios';
-import { loadMiniprogramModule } from './support/miniprogram-module';
+import { startProtocolServer } from './support/messaging-server';
+import { loadMiniprogramMessaging, loadMiniprogramModule } from './support/miniprogram-module';
 import { loadCi } from './support/pack-npm';
 import { ROOT } from './support/server';
 import { createWxShim } from './support/wx-shim';
@@ -32,6 +33,7 @@ const require = createRequire(import.meta.url);
 const CLIENT = path.join(ROOT, 'packages/client');
 const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 const BUDGET_GZ = 3584;
+const MP_FILES = ['index.js', 'index.js.map', 'messaging.js', 'messaging.js.map'];
 
 let dir = '';
 let modules = '';
@@ -103,7 +105,7 @@ describe('the packed tarball in every kind of project', () => {
     assert.match(readFileSync(path.join(pkgDir, 'LICENSE'), 'utf8'), /^MIT License/);
     assert.equal(pkg.license, 'MIT');
     for (const k of ['repository', 'homepage', 'bugs']) assert.ok(pkg[k], k);
-    assert.deepEqual(readdirSync(path.join(pkgDir, 'miniprogram_dist')).sort(), ['index.js', 'index.js.map']);
+    assert.deepEqual(readdirSync(path.join(pkgDir, 'miniprogram_dist')).sort(), MP_FILES);
     const readme = readFileSync(path.join(pkgDir, 'README.md'), 'utf8');
     const links = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((m) => m[1]!);
     assert.ok(links.length > 5);
@@ -119,14 +121,14 @@ describe('the packed tarball in every kind of project', () => {
     }
   });
 
-  test('WeChat project: Build npm (packNpmManually) ships index.js + map only, ≤ 3.5 KB gzip, ES2015; it runs on the wx shim', async () => {
+  test('WeChat project: Build npm (packNpmManually) ships index.js and messaging.js + maps only, ≤ 3.5 KB gzip, ES2015; both run on the wx shim', async () => {
     const { ci } = loadCi();
     const mp = path.join(dir, 'miniprogram');
     mkdirSync(mp, { recursive: true });
     const result = await ci.packNpmManually({ packageJsonPath: path.join(dir, 'package.json'), miniprogramNpmDistDir: mp + path.sep });
     assert.deepEqual(result.warnList, []);
     const out = path.join(mp, 'miniprogram_npm/wss-mp-client');
-    assert.deepEqual(readdirSync(out).sort(), ['index.js', 'index.js.map']);
+    assert.deepEqual(readdirSync(out).sort(), MP_FILES);
     const code = readFileSync(path.join(out, 'index.js'));
     const gz = gzipSync(code, { level: 9 }).length;
     console.log(`Build npm output: miniprogram_npm/wss-mp-client/index.js ${code.length} B, gzip ${gz} B (budget ${BUDGET_GZ} B)`);
@@ -146,6 +148,23 @@ describe('the packed tarball in every kind of project', () => {
       wx.closeAll();
       await echo.close();
     }
+    // require('wss-mp-client/messaging') in an app = miniprogram_npm/wss-mp-client/messaging.js,
+    // which takes the core from its sibling index.js.
+    const mgz = gzipSync(readFileSync(path.join(out, 'messaging.js')), { level: 9 }).length;
+    console.log(`Build npm output: miniprogram_npm/wss-mp-client/messaging.js gzip ${mgz} B (budget 3072 B on top of index.js)`);
+    assert.ok(mgz <= 3072);
+    const server = await startProtocolServer();
+    const wx2 = createWxShim();
+    const mc = loadMiniprogramMessaging(out, { wx: wx2 }).messaging.exports.createMessagingClient({ url: server.url, storage: { getItem: () => null, setItem() {}, removeItem() {} } });
+    try {
+      let reply: unknown;
+      mc.request('tom').then((r: unknown) => (reply = r));
+      assert.ok(await until(() => reply === 'tom', 5000), 'request acknowledged');
+    } finally {
+      mc.destroy();
+      wx2.closeAll();
+      await server.close();
+    }
   });
 
   test('webpack 4 project (uni-app Vue 2 CLI, Taro ≤ 3.4): wss-mp-client, /web and /alipay resolve, build and run', () => {
@@ -153,7 +172,8 @@ describe('the packed tarball in every kind of project', () => {
       "import { createClient } from 'wss-mp-client';",
       "import { createClient as createWeb, webPlatform } from 'wss-mp-client/web';",
       "import { createClient as createAlipay, alipayPlatform } from 'wss-mp-client/alipay';",
-      'export { createClient, createWeb, webPlatform, createAlipay, alipayPlatform };',
+      "import { createMessagingClient } from 'wss-mp-client/messaging';",
+      'export { createClient, createWeb, webPlatform, createAlipay, alipayPlatform, createMessagingClient };',
       '',
     ].join('\n'));
     const build = write('webpack4/build.cjs', `
@@ -174,11 +194,11 @@ describe('the packed tarball in every kind of project', () => {
     const r = spawnSync(process.execPath, ['--openssl-legacy-provider', build], { encoding: 'utf8' });
     assert.equal(r.status, 0, `webpack 4:\n${r.stdout}${r.stderr}`);
     const names: string[] = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-    for (const f of ['dist/index.mjs', 'dist/web.mjs', 'dist/alipay.mjs']) {
+    for (const f of ['dist/index.mjs', 'dist/web.mjs', 'dist/alipay.mjs', 'dist/messaging.mjs']) {
       assert.ok(names.some((n) => n.includes(`wss-mp-client/${f}`)), `${f} in ${names}`);
     }
     const b = require(path.join(dir, 'webpack4/out/bundle.js'));
-    for (const k of ['createClient', 'createWeb', 'webPlatform', 'createAlipay', 'alipayPlatform']) assert.equal(typeof b[k], 'function', k);
+    for (const k of ['createClient', 'createWeb', 'webPlatform', 'createAlipay', 'alipayPlatform', 'createMessagingClient']) assert.equal(typeof b[k], 'function', k);
     const urls: string[] = [];
     const task = { onOpen() {}, onMessage() {}, onClose() {}, onError() {}, send() {}, close() {} };
     const c = b.createClient({ url: 'wss://example.com/wss', lifecycle: false, platform: { connectSocket: (o: { url: string }) => (urls.push(o.url), task) } });
@@ -193,6 +213,9 @@ describe('the packed tarball in every kind of project', () => {
       "import { createClient, type Client, type Platform } from 'wss-mp-client';",
       "import { webPlatform, type WebSocketConstructor } from 'wss-mp-client/web';",
       "import { alipayPlatform } from 'wss-mp-client/alipay';",
+      "import { createMessagingClient, type MessagingClient } from 'wss-mp-client/messaging';",
+      "const mc: MessagingClient = createMessagingClient({ url: 'wss://example.com/wss', token: () => 't' });",
+      'mc.destroy();',
       'const platform: Platform = wx;',
       "const c: Client = createClient({ url: { url: 'wss://example.com/wss', tcpNoDelay: true }, platform, pongMessage: '{\"type\":\"pong\"}', maxMessageSize: 1 << 16 });",
       'declare const W: WebSocketConstructor;',

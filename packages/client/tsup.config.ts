@@ -2,10 +2,18 @@ import { defineConfig } from 'tsup';
 
 // dist/: ESM + CJS + .d.ts per entry for Node and bundlers.
 // miniprogram_dist/: what WeChat's Build npm copies verbatim into every app that installs us:
-// only the WeChat entry (Alipay apps do not use Build npm, so alipay.js would be dead weight
-// there), one bundled CommonJS file, ES2015 syntax (Build npm drops ES2019+ files silently),
-// minified (this is the file the size budget is about), with a source map. Gates: test/dist.test.ts.
-const entry = { index: 'src/index.ts', web: 'src/web.ts', alipay: 'src/alipay.ts' };
+// only the WeChat entries (Alipay apps do not use Build npm, so alipay.js would be dead weight
+// there), each one bundled CommonJS file, ES2015 syntax (Build npm drops ES2019+ files silently),
+// minified (these are the files the size budgets are about), with source maps. messaging.js
+// takes the core from its sibling: `./index` imported by src/messaging.ts stays a
+// require('./index.js'), so an app that uses both carries one core. Gates: test/dist.test.ts.
+const entry = { index: 'src/index.ts', web: 'src/web.ts', alipay: 'src/alipay.ts', messaging: 'src/messaging.ts' };
+const coreFromSibling = {
+  name: 'core-from-sibling',
+  setup(b: { onResolve(o: { filter: RegExp }, f: (a: { path: string; importer: string }) => { path: string; external: boolean } | undefined): void }) {
+    b.onResolve({ filter: /^\.\/index$/ }, (a) => (/[\\/]src[\\/]messaging\.ts$/.test(a.importer) ? { path: './index.js', external: true } : undefined));
+  },
+};
 const common = { noExternal: ['@wss-mp/protocol'], clean: true, sourcemap: false, splitting: false } as const;
 
 export default defineConfig([
@@ -19,7 +27,8 @@ export default defineConfig([
   },
   {
     ...common,
-    entry: { index: 'src/miniprogram.ts' },
+    entry: { index: 'src/miniprogram.ts', messaging: 'src/miniprogram-messaging.ts' },
+    esbuildPlugins: [coreFromSibling],
     outDir: 'miniprogram_dist',
     minify: true,
     sourcemap: true,
@@ -30,7 +39,7 @@ export default defineConfig([
     dts: false,
     // Internal-only member names shortened (size budget); dist.test.ts runs the result.
     esbuildOptions(o) {
-      o.mangleProps = /^(fails|failed|retries|next|reset|opened|closed|whenGone|items|seen|probe|out|start|stop|emit|clear)$/;
+      o.mangleProps = /^(fails|failed|retries|next|reset|opened|closed|whenGone|items|seen|probe|out|start|stop|emit|clear|sid|api|frame|res|rej|timer)$/;
     },
     outExtension: () => ({ js: '.js' }),
   },

@@ -6,6 +6,7 @@
 // Used by the end-to-end suites (built miniprogram_dist, reconnecting-websocket) and by
 // packages/client's unit tests (the bundled src); only node:fs and node:vm, no `ws`.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import vm from 'node:vm';
 
 // WeChat's module wrapper parameters (base library 2.x/3.x).
@@ -29,8 +30,10 @@ export interface LoadedModule<T = any> {
 /**
  * Runs `code` (a CommonJS bundle) as a WeChat module. `filename` names it in stack traces;
  * `globals` become globals of the realm (e.g. { wx: shim }); timers and console are real.
+ * `modules`: what require(id) gives, for bundles that load a sibling (messaging.js requires
+ * './index.js'); any other require throws.
  */
-export function runMiniprogramModule<T = any>(code: string, filename: string, globals: Record<string, unknown> = {}): LoadedModule<T> {
+export function runMiniprogramModule<T = any>(code: string, filename: string, globals: Record<string, unknown> = {}, modules: Record<string, unknown> = {}): LoadedModule<T> {
   const reads = new Set<string>();
   const importReads = new Set<string>();
   let importing = true;
@@ -66,14 +69,18 @@ export function runMiniprogramModule<T = any>(code: string, filename: string, gl
   vm.runInContext('var __random = 0, __r = Math.random; Math.random = function () { __random++; return __r(); };', context);
   const module = { exports: {} as T };
   context.__module = module;
+  context.__require = (id: string) => {
+    if (id in modules) return modules[id];
+    throw new Error(`require(${id}) in a mini-program bundle`);
+  };
   vm.runInContext(
-    `with (__probe) { (function (${WRAPPER_PARAMS}) {\n${code}\n}).call(undefined, function (id) { throw new Error('require(' + id + ') in a mini-program bundle'); }, __module, __module.exports) }`,
+    `with (__probe) { (function (${WRAPPER_PARAMS}) {\n${code}\n}).call(undefined, __require, __module, __module.exports) }`,
     context,
     { filename },
   );
   importing = false;
   const randomAtImport = vm.runInContext('__random', context) as number;
-  const harness = new Set(['__random', '__r', '__module']);
+  const harness = new Set(['__random', '__r', '__module', '__require']);
   return {
     exports: module.exports,
     context,
@@ -86,6 +93,17 @@ export function runMiniprogramModule<T = any>(code: string, filename: string, gl
 }
 
 /** Reads a built CommonJS file (e.g. packages/client/miniprogram_dist/index.js) and runs it as above. */
-export function loadMiniprogramModule<T = any>(file: string, globals: Record<string, unknown> = {}): LoadedModule<T> {
-  return runMiniprogramModule<T>(readFileSync(file, 'utf8'), file, globals);
+export function loadMiniprogramModule<T = any>(file: string, globals: Record<string, unknown> = {}, modules: Record<string, unknown> = {}): LoadedModule<T> {
+  return runMiniprogramModule<T>(readFileSync(file, 'utf8'), file, globals, modules);
+}
+
+/**
+ * miniprogram_dist/messaging.js the way an app gets it: its sibling index.js loaded first, then
+ * messaging.js with require('./index.js') answered by it (each in its own realm here; WeChat
+ * shares one, which only makes `instanceof` across the two files work there too).
+ */
+export function loadMiniprogramMessaging<T = any>(dir: string, globals: Record<string, unknown> = {}): { core: LoadedModule; messaging: LoadedModule<T> } {
+  const core = loadMiniprogramModule(path.join(dir, 'index.js'), globals);
+  const messaging = loadMiniprogramModule<T>(path.join(dir, 'messaging.js'), globals, { './index.js': core.exports });
+  return { core, messaging };
 }

@@ -47,6 +47,8 @@ export interface Platform {
    * Failures go to `option.fail` (or a rejected Promise), asynchronously; it must not throw.
    */
   connectSocket(option: ConnectSocketOption): SocketTaskLike | PromiseLike<SocketTaskLike> | any;
+  /** The host cannot set handshake headers (browsers): credentials must travel in the URL. */
+  noHeaders?: boolean;
   onAppShow?(listener: (res?: any) => void): void;
   offAppShow?(listener: (res?: any) => void): void;
   onAppHide?(listener: (res?: any) => void): void;

@@ -49,6 +49,7 @@ export function webPlatform(WebSocketImpl?: WebSocketConstructor, host?: EventHo
     wrapped.delete(fn);
   };
   return {
+    noHeaders: true,
     connectSocket(option): SocketTaskLike | undefined {
       const WS = WebSocketImpl || g().WebSocket;
       let ws: WebSocketLike;

@@ -32,3 +32,25 @@ const n: number | null = client.stats.rtt;
 off();
 client.destroy();
 export { r, n };
+
+// wss-mp-client/messaging: the same options plus token/storage; typed events and errors.
+import { createMessagingClient, MESSAGING_DEFAULTS, MessagingError, type Position, type Subscription } from 'wss-mp-client/messaging';
+const mc = createMessagingClient({
+  url: 'wss://example.com/wss',
+  token: async ({ refused }) => (refused ? 'fresh' : 'cached'),
+  storage: { getItem: (k) => wx.getStorageSync(k) as string, setItem: (k, v) => wx.setStorageSync(k, v), removeItem: (k) => wx.removeStorageSync(k) },
+  requestTimeout: MESSAGING_DEFAULTS.requestTimeout,
+});
+const sub: Subscription = mc.subscribe('news', {
+  onPublication: (data, { offset, epoch }: Position) => console.log(data, offset.toFixed(), epoch.trim()),
+  onResync: ({ channel, position, previous }) => console.log(channel, position.offset, previous.epoch),
+  onError: (e) => console.log(e.remoteCode),
+});
+mc.request<{ ok: boolean }>({ to: 'tom' }, { timeout: 5000 }).then((r) => r.ok, (e: MessagingError) => e.code === 'ERR_TIMEOUT');
+mc.on('reply', ({ id, data, error }) => console.log(id, data, error && error.code));
+mc.on('resync', ({ channel }) => channel.length);
+mc.on('welcome', ({ cid, user }) => console.log(cid, user));
+mc.on('error', (e) => console.log(e.code));
+console.log(sub.position && sub.position.offset, mc.pending, mc.client.state);
+sub.unsubscribe();
+mc.destroy();
