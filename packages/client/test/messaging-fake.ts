@@ -32,7 +32,7 @@ export class FakeProtocolServer {
 
   constructor(
     private wx: FakeWx,
-    private clock: FakeClock,
+    clock: FakeClock,
   ) {
     wx.reply = 'none';
     const connect = wx.connectSocket;

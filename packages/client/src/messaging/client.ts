@@ -346,7 +346,7 @@ export function createMessaging(
     let f: any;
     try {
       f = JSON.parse(e.data as string);
-    } catch (x) {
+    } catch (_x) {
       // not JSON (or binary): not a protocol frame
     }
     if (!f || !f.t) return notProtocol('no welcome');

@@ -34,7 +34,7 @@ client.destroy();
 export { r, n };
 
 // wss-mp-client/messaging: the same options plus token/storage; typed events and errors.
-import { createMessagingClient, MESSAGING_DEFAULTS, MessagingError, type Position, type Subscription } from 'wss-mp-client/messaging';
+import { createMessagingClient, MESSAGING_DEFAULTS, type MessagingError, type Position, type Subscription } from 'wss-mp-client/messaging';
 const mc = createMessagingClient({
   url: 'wss://example.com/wss',
   token: async ({ refused }) => (refused ? 'fresh' : 'cached'),
