@@ -1,0 +1,269 @@
+// The seven disruptions of the loss matrix and the runner that drives one of them: a server
+// process, an app, 1,000 publications and 1,000 requests at a steady rate over `duration`, the
+// disruption at `at`, then (once both streams are done) a wait for the app to catch up, and the
+// checker's verdict over the journals and what the app saw.
+import path from 'node:path';
+import { check, parseJournal, type AppEvent, type Verdict } from './checker';
+import { journalDir, memoryStorage, readJournal, startApp, startFixture, startRelay, type App, type Relay, type ServerProc } from './harness';
+import type { FixtureConfig } from './fixture';
+import { CLIENT_MP } from '../comparison/subjects';
+import { loadMiniprogramMessaging } from '../support/miniprogram-module';
+import { DeadlineError } from '../support/wait';
+
+export interface Scenario {
+  id: string;
+  /** The README's row label. */
+  name: string;
+  /** ms over which the 1,000 publications and 1,000 requests are spread. */
+  duration: number;
+  /** ms after the start when the disruption begins. */
+  at: number;
+  /** The server process is replaced: its in-memory history and deduplication are gone. */
+  restarts: boolean;
+  fixture?: Partial<FixtureConfig>;
+  disrupt(ctx: Ctx): Promise<void>;
+}
+
+// What a disruption is expected to cause on the way (the checker proves nothing was lost by it):
+// failed attempts, dead links, a frame refused by a socket that was closing (resent after the
+// reconnect), a request that outlived its promise's timeout (its answer comes as a reply).
+const TRANSIENT = ['ERR_SOCKET', 'ERR_HEARTBEAT_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_SEND', 'ERR_TIMEOUT'];
+
+const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A value that is "not now": waiters get it once it is set again. */
+class Gate<T> {
+  private value: T | undefined;
+  private waiters: ((v: T) => void)[] = [];
+  set(v: T) {
+    this.value = v;
+    for (const w of this.waiters.splice(0)) w(v);
+  }
+  clear() {
+    this.value = undefined;
+  }
+  get(): Promise<T> {
+    return this.value !== undefined ? Promise.resolve(this.value) : new Promise((r) => this.waiters.push(r));
+  }
+  get now(): T | undefined {
+    return this.value;
+  }
+}
+
+export interface Ctx {
+  server: Gate<ServerProc>;
+  app: Gate<App>;
+  relay?: Relay;
+  /** Padding of the publications made now, in bytes. */
+  pad: number;
+  restartServer(sig: NodeJS.Signals): Promise<void>;
+  /** The app process ends (or freezes): requests wait for `resumeApp`. */
+  freezeApp(): App;
+  newApp(): void;
+  resumeApp(app: App): void;
+}
+
+export const SCENARIOS: Scenario[] = [
+  {
+    id: 'kill', name: 'Server SIGKILL + restart', duration: 10_000, at: 3_000, restarts: true,
+    disrupt: (ctx) => ctx.restartServer('SIGKILL'),
+  },
+  {
+    id: 'term', name: 'Server SIGTERM (drain) + restart', duration: 10_000, at: 3_000, restarts: true,
+    disrupt: (ctx) => ctx.restartServer('SIGTERM'),
+  },
+  {
+    id: 'stop', name: 'Server frozen (SIGSTOP) 30 s', duration: 38_000, at: 3_000, restarts: false,
+    async disrupt(ctx) {
+      const s = await ctx.server.get();
+      s.signal('SIGSTOP');
+      await pause(30_000);
+      s.signal('SIGCONT');
+    },
+  },
+  {
+    id: 'suspend', name: 'App suspended 60 s (closed 1000 "interrupted"), then shown', duration: 68_000, at: 3_000, restarts: false,
+    async disrupt(ctx) {
+      const app = ctx.freezeApp();
+      app.wx.hide();
+      app.wx.suspend();
+      await pause(60_000);
+      app.wx.resume();
+      app.wx.show();
+      ctx.resumeApp(app);
+    },
+  },
+  {
+    id: 'network', name: 'Network off 10 s, then on', duration: 18_000, at: 3_000, restarts: false,
+    async disrupt(ctx) {
+      const app = await ctx.app.get();
+      ctx.relay!.off();
+      app.wx.network(false);
+      await pause(10_000);
+      ctx.relay!.on();
+      app.wx.network(true);
+    },
+  },
+  {
+    id: 'cold', name: 'App cold restart (storage kept)', duration: 10_000, at: 3_000, restarts: false,
+    async disrupt(ctx) {
+      ctx.freezeApp().destroy();
+      await pause(2_000); // the app is not running
+      ctx.newApp();
+    },
+  },
+  {
+    id: 'slow', name: 'Slow consumer cut by the server (4008)', duration: 12_000, at: 3_000, restarts: false,
+    fixture: { maxBufferedAmount: 256 * 1024 },
+    async disrupt(ctx) {
+      const app = await ctx.app.get();
+      const task = app.wx.tasks.filter((t) => t.state === 'open').at(-1) as unknown as { ws: { pause(): void; resume(): void } };
+      const s = await ctx.server.get();
+      // The app stops reading while heavier publications flow, until the server gives up on it.
+      task.ws.pause();
+      ctx.pad = 16 * 1024;
+      const end = Date.now() + 20_000;
+      while (!s.logs.some((l) => /slow consumer/.test(String(l.by ?? l.reason ?? ''))) && Date.now() < end) await pause(20);
+      ctx.pad = 0;
+      task.ws.resume();
+    },
+  },
+];
+
+export interface Result {
+  scenario: Scenario;
+  verdict: Verdict;
+  /** Wall time of the scenario, ms. */
+  ms: number;
+  /** Reconnections the app made (opens after the first, over every app instance): the disruption did bite. */
+  reconnects: number;
+  errors: string[];
+}
+
+export interface RunOptions {
+  impl: 'real' | 'double';
+  certDir?: string;
+  ca?: string;
+  serverModule?: string;
+  count?: number;
+  /** ms to wait for the app to catch up after both streams are done. */
+  settle?: number;
+}
+
+export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> {
+  const t0 = Date.now();
+  const n = o.count ?? 1000;
+  const dir = journalDir();
+  const cfg: FixtureConfig = { impl: o.impl, port: 0, dir, certDir: o.certDir, serverModule: o.serverModule, ...sc.fixture };
+  const first = await startFixture(cfg);
+  cfg.port = first.port;
+  const procs: ServerProc[] = [first];
+  const events: AppEvent[] = [];
+  const answers: number[] = [];
+  const storage = memoryStorage();
+  const relay = sc.id === 'network' ? await startRelay(() => cfg.port) : undefined;
+  const url = relay ? first.url.replace(`:${first.port}`, `:${relay.port}`) : first.url;
+  const apps: App[] = [];
+  const dist = path.dirname(CLIENT_MP);
+  const newApp = () => {
+    // A new app process: a fresh realm for the bundle, a fresh wx, the same storage.
+    const create = loadMiniprogramMessaging(dist).messaging.exports.createMessagingClient;
+    const app = startApp({ create, url, ca: o.ca, storage, events, answers });
+    apps.push(app);
+    ctx.app.set(app);
+    return app;
+  };
+  const ctx: Ctx = {
+    server: new Gate(),
+    app: new Gate(),
+    relay,
+    pad: 0,
+    async restartServer(sig) {
+      const s = await ctx.server.get();
+      ctx.server.clear();
+      s.signal(sig);
+      await s.exited;
+      const next = await startFixture(cfg);
+      procs.push(next);
+      ctx.server.set(next);
+    },
+    freezeApp() {
+      const app = ctx.app.now!;
+      ctx.app.clear();
+      return app;
+    },
+    newApp,
+    resumeApp: (app) => ctx.app.set(app),
+  };
+  ctx.server.set(first);
+  const errors: string[] = [];
+  let reconnects = 0;
+  try {
+    const app = newApp();
+    // Streams start once the subscription has its first position ("from now").
+    const end = Date.now() + 30_000;
+    while (!subPosition(app)) {
+      if (Date.now() > end) throw new DeadlineError('the first subscription ack', 30_000);
+      await pause(10);
+    }
+    events.push({ t: 'start', position: { ...subPosition(app)! } });
+    let last: { offset: number; epoch: string } | undefined;
+    const start = Date.now();
+    const due = (i: number) => pause(start + ((i - 1) * sc.duration) / n - Date.now());
+    const publications = (async () => {
+      for (let i = 1; i <= n; i++) {
+        await due(i);
+        for (;;) {
+          const s = await ctx.server.get();
+          try {
+            last = await s.publish(i, ctx.pad || undefined);
+            break;
+          } catch {
+            await s.exited; // the scenario restarts it
+          }
+        }
+      }
+    })();
+    const requests = (async () => {
+      for (let i = 1; i <= n; i++) {
+        await due(i);
+        const a = await ctx.app.get();
+        a.mc.request({ seq: i }).then((r: { seq: number }) => answers.push(r.seq), () => {});
+      }
+    })();
+    const disruption = (async () => {
+      await pause(sc.at);
+      await sc.disrupt(ctx);
+    })();
+    await Promise.all([publications, requests, disruption]);
+    const settle = o.settle ?? 60_000;
+    const until = Date.now() + settle;
+    for (;;) {
+      const a = ctx.app.now!;
+      const p = subPosition(a);
+      if (answers.length >= n && a.mc.pending === 0 && p && last && p.epoch === last.epoch && p.offset >= last.offset) break;
+      if (Date.now() > until) {
+        errors.push(`not caught up after ${settle} ms: ${answers.length} answers, ${a.mc.pending} pending, at ${JSON.stringify(p)}, last published ${JSON.stringify(last)}`);
+        break;
+      }
+      await pause(20);
+    }
+  } catch (e) {
+    errors.push(String(e));
+  } finally {
+    for (const a of apps) {
+      reconnects += a.mc.client.stats.reconnects;
+      errors.push(...a.errors.filter((e) => !TRANSIENT.includes(e.code)).map((e) => `${e.code}: ${e.message}`));
+      a.destroy();
+    }
+    for (const p of procs) {
+      p.signal('SIGCONT');
+      p.signal('SIGKILL');
+    }
+    relay?.close();
+  }
+  const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts });
+  return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, errors };
+}
+
+const subPosition = (app: App) => app.sub.position;
