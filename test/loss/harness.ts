@@ -141,6 +141,8 @@ export interface App {
   /** The `feed` subscription (its `position`). */
   sub: { position: { offset: number; epoch: string } | null };
   errors: { code: string; message: string }[];
+  /** Close codes of the app's sockets, in order. */
+  closes: number[];
   destroy(): void;
 }
 
@@ -173,6 +175,8 @@ export function startApp(o: AppOptions): App {
   });
   const errors: { code: string; message: string }[] = [];
   mc.on('error', (e: { code: string; message: string }) => errors.push(e));
+  const closes: number[] = [];
+  mc.client.on('close', (e: { code: number }) => closes.push(e.code));
   mc.on('reply', (r: { data?: { seq: number } }) => r.data && o.answers.push(r.data.seq));
   const sub = mc.subscribe('feed', {
     onPublication: (d: { seq: number }, p: { offset: number; epoch: string }) => o.events.push({ t: 'pub', offset: p.offset, epoch: p.epoch, seq: d.seq }),
@@ -184,6 +188,7 @@ export function startApp(o: AppOptions): App {
     mc,
     sub,
     errors,
+    closes,
     destroy() {
       mc.destroy();
       wx.closeAll();

@@ -137,6 +137,8 @@ export interface Result {
   ms: number;
   /** Reconnections the app made (opens after the first, over every app instance): the disruption did bite. */
   reconnects: number;
+  /** Close codes the app saw, counted ("4008×2 1006×1"). */
+  closes: string;
   errors: string[];
 }
 
@@ -198,6 +200,7 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   ctx.server.set(first);
   const errors: string[] = [];
   let reconnects = 0;
+  const closes = new Map<number, number>();
   try {
     const app = newApp();
     // Streams start once the subscription has its first position ("from now").
@@ -253,6 +256,7 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   } finally {
     for (const a of apps) {
       reconnects += a.mc.client.stats.reconnects;
+      for (const c of a.closes) closes.set(c, (closes.get(c) ?? 0) + 1);
       errors.push(...a.errors.filter((e) => !TRANSIENT.includes(e.code)).map((e) => `${e.code}: ${e.message}`));
       a.destroy();
     }
@@ -263,7 +267,8 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
     relay?.close();
   }
   const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts });
-  return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, errors };
+  const closeText = [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
+  return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, closes: closeText, errors };
 }
 
 const subPosition = (app: App) => app.sub.position;
