@@ -95,7 +95,11 @@ export interface ErrorFrame {
 }
 export type ServerFrame = WelcomeFrame | AckFrame | PubFrame | MsgFrame | ServerUnsubFrame | ErrorFrame;
 
-/** What a parse that failed returns: the `BAD_FRAME` message, and the id when one was readable. */
+/**
+ * What a parse that failed returns: the `BAD_FRAME` message, and the id of a known frame type
+ * when one was readable (the server then answers with an `ack` carrying the error, so the
+ * client's pending request settles; otherwise with an `error` frame).
+ */
 export interface BadFrame {
   bad: string;
   id?: string;
@@ -131,8 +135,9 @@ export function parseClientFrame(text: string): ClientFrame | BadFrame {
   }
   if (!isObject(v)) return { bad: 'not a JSON object' };
   const t = v.t;
+  // An unknown type gets an `error` frame, not an ack: no id is returned for it.
+  if (t !== 'req' && t !== 'sub' && t !== 'unsub') return { bad: `unknown frame type ${JSON.stringify(t) ?? 'undefined'}` };
   const id = validId(v.id) ? v.id : undefined;
-  if (t !== 'req' && t !== 'sub' && t !== 'unsub') return { bad: `unknown frame type ${JSON.stringify(t) ?? 'undefined'}`, id };
   if (id === undefined) return { bad: `${t}: id must be a string of 1–${MAX_ID_LENGTH} chars` };
   if (t === 'req') return { t, id, data: v.data };
   if (!isValidChannel(v.ch)) return { bad: `${t}: ch must be a string of 1–${MAX_CHANNEL_LENGTH} chars`, id };

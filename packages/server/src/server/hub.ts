@@ -5,10 +5,11 @@
  */
 import type http from 'node:http';
 import { WebSocket } from 'ws';
-import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
+import { CloseCode, MESSAGING_SUBPROTOCOL, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import type { Logger } from '../common/log';
 import { Connection } from './connection';
 import { admitOpen, type Caps } from './admission';
+import type { HubExtension } from './messaging/engine';
 import type { MessageData, ServerHooks } from './options';
 
 export interface BroadcastOptions {
@@ -29,6 +30,14 @@ export interface HubOptions<T> extends ServerHooks<T>, Caps {
   maxBufferedAmount: number;
   /** Frames of one event-loop turn to a connection leave as one write (cork.ts). */
   coalesceWrites: boolean;
+  /** Users and the messaging protocol; undefined when neither is configured. */
+  extension?: HubExtension;
+}
+
+/** Who `authenticate` said the client is. */
+export interface AuthUser {
+  id: string;
+  data?: unknown;
 }
 
 const PING_BUF = Buffer.from(PING_FRAME);
@@ -50,6 +59,8 @@ function statusCodeSymbol(err: Error): symbol {
 /** The four listeners every socket of one hub shares (`this` is the socket). */
 interface SharedListeners {
   message(this: WebSocket, data: Buffer, isBinary: boolean): void;
+  /** `message` for connections that negotiated wss-mp.v1. */
+  protocol(this: WebSocket, data: Buffer, isBinary: boolean): void;
   alive(this: WebSocket): void;
   error(this: WebSocket, err: Error & { code?: string }): void;
   close(this: WebSocket, code: number, reasonBuf: Buffer): void;
@@ -74,12 +85,19 @@ export class Hub<T = Record<string, unknown>> {
     this.keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
     this.listeners = sharedListeners(this, o, log);
     const max = o.maxBufferedAmount;
-    this.onSlowConsumer = (conn) =>
-      conn.terminate(`slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`);
+    this.onSlowConsumer = (conn) => {
+      const why = `slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`;
+      if (conn.session === undefined) return conn.terminate(why);
+      // A protocol client recovers from history: tell it why (4008), behind what is queued,
+      // and cut it if it has not read that far within the grace period.
+      conn.endReason = why;
+      this.refuse(conn.socket, CloseCode.SLOW_CONSUMER, 'slow consumer');
+    };
   }
 
   /** A WebSocket just finished its handshake: admit it into the hub, or refuse it. */
-  open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined): void {
+  open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined,
+    user?: AuthUser): void {
     const count = this.perIp.get(ip) ?? 0;
     const refusal = admitOpen(this.o, this.draining, this.conns.size, count);
     if (refusal !== undefined) {
@@ -103,19 +121,28 @@ export class Hub<T = Record<string, unknown>> {
     });
     this.conns.add(conn);
     ws.conn = conn;
+    if (user !== undefined) {
+      conn.user = user.id;
+      conn.userData = user.data;
+    }
     const l = this.listeners;
-    ws.on('message', l.message);
+    const ext = this.o.extension;
+    const protocol = ext !== undefined && ws.protocol === MESSAGING_SUBPROTOCOL;
+    ws.on('message', protocol ? l.protocol : l.message);
     ws.on('pong', l.alive);
     ws.on('ping', l.alive);
     ws.on('error', l.error);
     ws.on('close', l.close);
 
-    this.log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined });
+    this.log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined, user: conn.user ?? undefined,
+      protocol: protocol ? MESSAGING_SUBPROTOCOL : undefined });
+    // Before onConnect: the welcome is the first frame of a protocol connection.
+    ext?.opened(conn, protocol);
     if (this.o.onConnect) callHook(this, 'onConnect', conn, this.o.onConnect, req);
   }
 
   /** Closes with `code`, and terminates if the peer has not finished closing after a grace period. */
-  private refuse(ws: WebSocket, code: number, reason: string): void {
+  refuse(ws: WebSocket, code: number, reason: string): void {
     ws.close(code, reason);
     const t = setTimeout(() => ws.terminate(), REFUSE_GRACE_MS);
     t.unref();
@@ -181,9 +208,18 @@ function callHook<T, A>(
 }
 
 /** One set of listeners per hub, shared by all its sockets: `this` is the socket. */
-function sharedListeners<T>(hub: Hub<T>, o: ServerHooks<T>, log: Logger): SharedListeners {
-  const { onMessage, onError, onClose } = o;
+function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedListeners {
+  const { onMessage, onError, onClose, extension } = o;
   return {
+    protocol(this: WebSocket, data: Buffer, isBinary: boolean): void {
+      const conn = (this as ServerSocket).conn as Connection<T>;
+      conn.alive = true;
+      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
+        conn.sendFrame(PONG_BUF, false);
+        return;
+      }
+      extension!.message(conn, data, isBinary);
+    },
     /** The hot path: no allocation beyond what ws does (the echo sends the received buffer). */
     message(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
@@ -221,6 +257,7 @@ function sharedListeners<T>(hub: Hub<T>, o: ServerHooks<T>, log: Logger): Shared
     close(this: WebSocket, code: number, reasonBuf: Buffer): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
       hub.remove(conn);
+      extension?.closed(conn);
       const reason = reasonBuf.toString();
       log.info('close', {
         id: conn.id,
