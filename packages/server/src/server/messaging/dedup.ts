@@ -1,8 +1,9 @@
 /**
  * Request ids as idempotency keys: a bounded, time-windowed memory of which requests are in
  * progress (duplicates wait for the first) and which are done (duplicates get the stored ack).
- * Entries live in a Map in insertion order, so the oldest are at its head: expiry and the
- * entry cap only ever look at the head.
+ * Done entries are also queued in the order they finished, so expiry and the entry cap only
+ * ever look at the head of that queue. (Iterating the Map from its start instead was 12 % of
+ * the request path's CPU once the cap was reached: V8 skips every deleted slot at the head.)
  */
 export interface DedupEntry<W> {
   /** The encoded ack once done; undefined while the first request is still being processed. */
@@ -11,10 +12,15 @@ export interface DedupEntry<W> {
   waiters: W[] | undefined;
   /** When it was done (ms); 0 while in progress. */
   doneAt: number;
+  /** Its index in the done queue; -1 while in progress. */
+  at: number;
 }
 
 export class Dedup<W> {
   private readonly entries = new Map<string, DedupEntry<W>>();
+  /** Keys of done entries, oldest first from `head` (stale ones are skipped). */
+  private order: string[] = [];
+  private head = 0;
 
   constructor(
     private readonly window: number,
@@ -39,7 +45,7 @@ export class Dedup<W> {
   /** Marks `key` in progress. */
   begin(key: string): DedupEntry<W> {
     this.evict();
-    const e: DedupEntry<W> = { ack: undefined, waiters: undefined, doneAt: 0 };
+    const e: DedupEntry<W> = { ack: undefined, waiters: undefined, doneAt: 0, at: -1 };
     this.entries.set(key, e);
     return e;
   }
@@ -52,8 +58,8 @@ export class Dedup<W> {
     e.doneAt = this.now();
     if (this.window === 0) this.entries.delete(key);
     else if (this.entries.get(key) === e) {
-      this.entries.delete(key);
-      this.entries.set(key, e);
+      e.at = this.order.length;
+      this.order.push(key);
     }
     return waiters;
   }
@@ -70,14 +76,26 @@ export class Dedup<W> {
    * are bounded by the request timeout and are never dropped here. */
   private evict(): void {
     const expired = this.now() - this.window;
-    for (const [key, e] of this.entries) {
-      const over = this.entries.size >= this.maxEntries;
-      if (e.ack === undefined) {
-        if (over) continue;
-        break;
+    const order = this.order;
+    let h = this.head;
+    while (h < order.length) {
+      const key = order[h]!;
+      const e = this.entries.get(key);
+      if (e !== undefined && e.at === h) {
+        if (this.entries.size < this.maxEntries && e.doneAt > expired) break;
+        this.entries.delete(key);
       }
-      if (!over && e.doneAt > expired) break;
-      this.entries.delete(key);
+      h++;
+    }
+    this.head = h;
+    if (h >= 1024 && h * 2 >= order.length) {
+      // Compact: drop the consumed part and renumber what is left.
+      this.order = order.slice(h);
+      for (let i = 0; i < this.order.length; i++) {
+        const e = this.entries.get(this.order[i]!);
+        if (e !== undefined && e.at === i + h) e.at = i;
+      }
+      this.head = 0;
     }
   }
 }

@@ -38,3 +38,12 @@ test('window 0: nothing is remembered once done', () => {
   d.done('k', d.begin('k'), 'x');
   assert.equal(d.get('k'), undefined);
 });
+
+test('a long run at the cap stays at the cap, keeps the newest and forgets the oldest', () => {
+  const d = new Dedup<string>(60_000, 1_000);
+  for (let i = 0; i < 50_000; i++) d.done(`k${i}`, d.begin(`k${i}`), `a${i}`);
+  assert.ok(d.size <= 1_000, `size ${d.size}`);
+  assert.equal(d.get('k49999')?.ack, 'a49999');
+  assert.equal(d.get('k49000')?.ack, 'a49000');
+  assert.equal(d.get('k48000'), undefined);
+});
