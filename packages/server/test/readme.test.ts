@@ -77,3 +77,10 @@ test('README messaging and wechatLogin tables match MESSAGING_DEFAULTS and WECHA
   check('| messaging option |', MESSAGING_DEFAULTS);
   check('| `wechatLogin` option |', WECHAT_LOGIN_DEFAULTS);
 });
+
+test('docs/errors.md lists every messaging error code of the protocol', async () => {
+  const { MessagingErrorCode } = await import('@wss-mp/protocol');
+  const errors = readFileSync(path.join(here, '../../../docs/errors.md'), 'utf8');
+  const rows = firstTableRows(errors.slice(errors.indexOf('## Messaging error codes')));
+  assert.deepEqual(rows.map((r) => r[0]!.replace(/`/g, '')).sort(), Object.values(MessagingErrorCode).sort());
+});
