@@ -261,3 +261,71 @@ describe('delivery', () => {
     }
   });
 });
+
+describe('server-side subscriptions and id scopes', () => {
+  test('server.subscribe joins a connection to a $ channel (no ack); server.unsubscribe stops it and tells the client', async () => {
+    const { server, url } = await start({ messaging: true });
+    const c = await welcomed(url);
+    const conn = await waitFor(() => [...server.connections][0], { what: 'the connection' });
+    assert.equal(server.subscribe(conn, '$alerts'), true);
+    const p = await server.publish('$alerts', 'fire');
+    const pub = await c.next((f) => f.t === 'pub');
+    assert.deepEqual(pub, { t: 'pub', ch: '$alerts', offset: p.offset, epoch: p.epoch, data: 'fire' });
+    assert.equal(server.unsubscribe(conn, '$alerts', 'FORBIDDEN', 'revoked'), true);
+    assert.deepEqual(await c.next((f) => f.t === 'unsub'), { t: 'unsub', ch: '$alerts', code: 'FORBIDDEN', message: 'revoked' });
+    await server.publish('$alerts', 'again');
+    assert.equal((await c.request('marker')).data, 'marker');
+    assert.equal(c.frames.filter((f) => f.t === 'pub').length, 1);
+    assert.equal(server.unsubscribe(conn, '$alerts'), false, 'not subscribed any more');
+    await c.close();
+  });
+
+  test('request ids are scoped per user: the same id from two users runs twice, from one user once', async () => {
+    let runs = 0;
+    const { url } = await start({ jwt: { secret: SECRET }, messaging: { onRequest: () => ++runs } });
+    const tok = (sub: string) => signHs256(SECRET, { sub, exp: now() + 60 });
+    const [a, a2, b] = await Promise.all([welcomed(url, tok('ann')), welcomed(url, tok('ann')), welcomed(url, tok('ben'))]);
+    const ra = await a.request('x', 'same-id');
+    const ra2 = await a2.request('x', 'same-id'); // ann again, from another device: the stored answer
+    const rb = await b.request('x', 'same-id');
+    assert.equal(ra.data, 1);
+    assert.equal(ra2.data, 1);
+    assert.equal(rb.data, 2);
+    assert.equal(runs, 2);
+    await Promise.all([a.close(), a2.close(), b.close()]);
+  });
+});
+
+describe('wechatLogin hooks', () => {
+  test('onSession gets the session_key (the client never does); a throwing onSession fails the login with 500', async () => {
+    const stand = (await import('node:http')).createServer((_req, res) =>
+      res.end(JSON.stringify({ openid: 'oid-1', session_key: 'SK==', unionid: 'uid-1' })));
+    await new Promise<void>((r) => stand.listen(0, '127.0.0.1', r));
+    const apiBase = `http://127.0.0.1:${(stand.address() as import('node:net').AddressInfo).port}`;
+    const sessions: string[][] = [];
+    let fail = false;
+    const { url } = await start({
+      jwt: { secret: SECRET },
+      onError: () => {},
+      wechatLogin: {
+        appId: 'wx1', appSecret: 's', apiBase, tokenTtl: 60,
+        onSession(openid, key, unionid) {
+          if (fail) throw new Error('db down');
+          sessions.push([openid, key, unionid!]);
+        },
+      },
+    });
+    const login = url.replace(/^ws/, 'http').replace(/\/wss$/, '/login');
+    const ok = await fetch(login, { method: 'POST', body: '{"code":"c"}' });
+    const body = await ok.text();
+    assert.equal(ok.status, 200);
+    assert.deepEqual(sessions, [['oid-1', 'SK==', 'uid-1']]);
+    assert.ok(!body.includes('SK=='));
+    assert.equal(JSON.parse(body).expiresIn, 60);
+    fail = true;
+    const bad = await fetch(login, { method: 'POST', body: '{"code":"c"}' });
+    assert.equal(bad.status, 500);
+    stand.closeAllConnections();
+    await new Promise((r) => stand.close(r));
+  });
+});
