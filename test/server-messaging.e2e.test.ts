@@ -98,6 +98,21 @@ describe('authentication before the upgrade', () => {
     assert.equal(w.user, 'bob');
     await c.close();
   });
+
+  test('a shutdown that starts while authenticate decides refuses that upgrade with 503, not a 101', async () => {
+    let release: (() => void) | undefined;
+    const { server, port } = await start({
+      authenticate: () => new Promise((resolve) => (release = () => resolve({ id: 'late' }))),
+    });
+    const answer = rawExchange(port, upgradeRequest('/wss'));
+    await waitFor(() => release, { what: 'authenticate to be called' });
+    const closing = server.close();
+    release!();
+    const text = (await answer).data.toString();
+    assert.match(text, /^HTTP\/1\.1 503 /);
+    assert.match(text, /server shutting down/);
+    await closing;
+  });
 });
 
 describe('addressing', () => {

@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../common/log';
 import { pathOnly } from '../common/log';
-import { admitUpgrade, type UpgradeRefusal, type UpgradeRules } from './admission';
+import { SHUTTING_DOWN, admitUpgrade, type UpgradeRefusal, type UpgradeRules } from './admission';
 import { runAuthenticate, type Authenticate } from './auth/authenticate';
 import { selectSubprotocol } from './messaging/negotiate';
 import { httpReject, normalizePath } from './http-front';
@@ -89,6 +89,8 @@ function authenticated<T>(wss: WebSocketServer, hub: Hub<T>, log: Logger, d: Aut
   socket: Duplex, head: Buffer, ip: string, peer: string, path: string, origin: string | undefined): void {
   socket.off('error', ignore);
   if (socket.destroyed) return; // the client gave up while we waited
+  // close() may have started while the application decided: refuse as before the decision.
+  if (hub.draining && !('status' in d)) d = SHUTTING_DOWN;
   if ('status' in d) {
     log[d.level]('reject', { ip, path, status: d.status, reason: d.reason });
     return httpReject(socket, d.status, d.statusText, d.body, d.headers);
