@@ -43,12 +43,23 @@ export class Requests<T> {
       return;
     }
     const entry = this.dedup.begin(key);
-    const handler = this.onRequest;
-    this.ask(conn, id, () => handler(conn, data), (value) => this.finish(key, entry, conn, id, value), (ack, store) => {
-      const waiters = store ? this.dedup.done(key, entry, ack) : this.dedup.abandon(key, entry);
-      conn.send(ack);
-      if (waiters !== undefined) for (const w of waiters) w.send(ack);
-    });
+    // A synchronous handler (the default echo) is answered without allocating callbacks.
+    let r: unknown;
+    try {
+      r = this.onRequest(conn, data);
+    } catch (err) {
+      this.report(err, conn, 'messaging callback');
+      return this.answer(key, entry, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
+    }
+    if (!isThenable(r)) return this.finish(key, entry, conn, id, r);
+    this.ask(conn, id, () => r, (value) => this.finish(key, entry, conn, id, value), (ack, store) => this.answer(key, entry, conn, ack, store));
+  }
+
+  /** Answers `conn` and whoever waited on the same id; stores the answer unless `store` is false. */
+  private answer(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, ack: string, store: boolean): void {
+    const waiters = store ? this.dedup.done(key, entry, ack) : this.dedup.abandon(key, entry);
+    conn.send(ack);
+    if (waiters !== undefined) for (const w of waiters) w.send(ack);
   }
 
   private finish(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, id: string, value: unknown): void {
@@ -59,9 +70,7 @@ export class Requests<T> {
       this.report(err, conn, 'onRequest (reply is not JSON)');
       ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');
     }
-    const waiters = this.dedup.done(key, entry, ack);
-    conn.send(ack);
-    if (waiters !== undefined) for (const w of waiters) w.send(ack);
+    this.answer(key, entry, conn, ack, true);
   }
 
   /**
