@@ -383,7 +383,18 @@ export function proxySuite(name: ProxyName): void {
       await ctx.proxy.reload();
       t.diagnostic(`${name} reload took ${Date.now() - reloadStart} ms`);
 
-      const fresh = await open(ctx, port);
+      // Apache's graceful restart has returned once the parent resumed, but a child of the old
+      // generation can still accept a connection or two before it stops listening (seen once in
+      // ~20 runs): the renewed certificate must come within a deadline, not on the first try.
+      let fresh = await open(ctx, port);
+      const renewedBy = Date.now() + 5_000;
+      let tries = 1;
+      while (name === 'apache' && serial(fresh) !== ctx.leaf2.serial && Date.now() < renewedBy) {
+        fresh.terminate();
+        fresh = await open(ctx, port);
+        tries++;
+      }
+      if (tries > 1) t.diagnostic(`${name}: the renewed certificate came on handshake ${tries}`);
       assert.equal(serial(fresh), ctx.leaf2.serial, 'new handshakes get the renewed certificate');
       assert.equal(await echo(fresh, 'tom'), 'tom');
       fresh.close();

@@ -43,6 +43,11 @@ export const CloseCode = {
   UNAUTHORIZED: 4001,
   /** Terminal: authenticated, but not allowed. */
   FORBIDDEN: 4003,
+  /**
+   * Retryable: the server's outbound queue for this connection exceeded its byte limit (a
+   * client that does not read fast enough). The client reconnects and recovers from history.
+   */
+  SLOW_CONSUMER: 4008,
   /** Terminal: this session was replaced by a newer one (same user logged in elsewhere). */
   REPLACED: 4009,
 

@@ -1,2 +1,3 @@
 export * from './close-codes';
 export * from './frames';
+export * from './messaging';

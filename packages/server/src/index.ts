@@ -28,3 +28,10 @@ export { parseTrustList, resolveClientIp, isTrusted, normalizeIp, TRUST_KEYWORDS
 export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } from './server/dev-cert/index';
 export { PLAIN_HTTP_BODY } from './server/plain-http';
 export type { LogEntry, LogLevel } from './common/log';
+export { MESSAGING_DEFAULTS, type MessagingOptions } from './server/messaging/options';
+export { MemoryBroker, type Broker, type Publication, type HistoryResult } from './server/messaging/broker';
+export type { Presence } from './server/messaging/presence';
+export type { AuthResult, AuthRefusal, Authenticate } from './server/auth/authenticate';
+export type { JwtOptions } from './server/auth/jwt';
+export { WECHAT_LOGIN_DEFAULTS, type WechatLoginOptions } from './server/auth/wechat-login';
+export { MESSAGING_SUBPROTOCOL, CloseCode, type StreamPosition } from '@wss-mp/protocol';

@@ -60,3 +60,27 @@ test('README log table lists every event the code logs', () => {
   for (const e of logged) assert.ok(events.has(e), `README documents log event "${e}"`);
   for (const e of events) assert.ok(logged.has(e), `README documents "${e}" but the code never logs it`);
 });
+
+test('README messaging and wechatLogin tables match MESSAGING_DEFAULTS and WECHAT_LOGIN_DEFAULTS', async () => {
+  const { MESSAGING_DEFAULTS } = await import('../src/server/messaging/options');
+  const { WECHAT_LOGIN_DEFAULTS } = await import('../src/server/auth/wechat-login');
+  const check = (heading: string, defaults: Record<string, unknown>) => {
+    const at = readme.indexOf(heading);
+    assert.ok(at !== -1, `README has a table headed ${heading}`);
+    const rows = new Map(firstTableRows(readme.slice(at)).map((r) => [r[0]!.replace(/`/g, ''), r[1]!]));
+    for (const [key, value] of Object.entries(defaults)) {
+      const cell = rows.get(key);
+      assert.ok(cell !== undefined, `README documents ${key}`);
+      assert.ok(cell.includes('`' + JSON.stringify(value) + '`'), `${key}: README says ${cell}, code says ${JSON.stringify(value)}`);
+    }
+  };
+  check('| messaging option |', MESSAGING_DEFAULTS);
+  check('| `wechatLogin` option |', WECHAT_LOGIN_DEFAULTS);
+});
+
+test('docs/errors.md lists every messaging error code of the protocol', async () => {
+  const { MessagingErrorCode } = await import('@wss-mp/protocol');
+  const errors = readFileSync(path.join(here, '../../../docs/errors.md'), 'utf8');
+  const rows = firstTableRows(errors.slice(errors.indexOf('## Messaging error codes')));
+  assert.deepEqual(rows.map((r) => r[0]!.replace(/`/g, '')).sort(), Object.values(MessagingErrorCode).sort());
+});

@@ -12,10 +12,15 @@ import { Logger, jsonLines } from '../common/log';
 import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
 import { createServer, type WssMpServer } from '../server/server';
 import { formatDuration, formatSize } from '../common/units';
+import { MESSAGING_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
+import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
+import { conformanceHandler } from '../server/messaging/conformance';
 import { EXIT_USAGE, writeCliError } from './io';
 import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 
 const D = SERVER_DEFAULTS;
+const M = MESSAGING_DEFAULTS;
+const WL = WECHAT_LOGIN_DEFAULTS;
 
 export const CLI_FLAGS: readonly Flag[] = [
   { name: 'host', kind: 'text', arg: 'HOST', default: `${D.plainHost}; all interfaces with --cert`, help: 'interface to bind (give 0.0.0.0 to reach the dev server from a phone on the LAN)' },
@@ -46,6 +51,15 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'no-watch', kind: 'switch', default: 'off', help: 'do not watch --cert/--key for changes (SIGHUP still reloads)' },
   { name: 'no-plain-http-answer', kind: 'switch', default: 'off', help: 'close plain HTTP/ws:// requests on the TLS port without the 400 that names wss:// (Node\'s default)' },
   { name: 'no-coalesce-writes', kind: 'switch', default: 'off', help: 'one write per frame, as bare ws does (default: the frames of one event-loop turn to a connection leave as one write)' },
+  { name: 'messaging', kind: 'switch', default: 'off', help: 'speak the wss-mp.v1 messaging protocol with clients that offer it (requests echoed)' },
+  { name: 'conformance', kind: 'switch', default: 'off', help: 'with --messaging: answer the conformance suite\'s test requests ({"publish":{"ch","data"}}, {"limits":true}); never in production' },
+  { name: 'history-size', kind: 'count', arg: 'N', default: String(M.historySize), help: 'publications kept per channel for recovery' },
+  { name: 'history-ttl', kind: 'duration', arg: 'DURATION', default: formatDuration(M.historyTtl), help: 'publications older than this leave the history' },
+  { name: 'jwt-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'require a JWT (HS256, sub = user) signed with the secret in FILE: Authorization: Bearer or ?token=; 401 before the upgrade otherwise' },
+  { name: 'single-session', kind: 'switch', default: 'off', help: 'one connection per user: a newer one closes the older with 4009 (needs --jwt-secret-file)' },
+  { name: 'wechat-appid', kind: 'text', arg: 'APPID', default: '-', help: 'serve POST /login: wx.login code → code2Session → a JWT (needs --wechat-secret-file and --jwt-secret-file)' },
+  { name: 'wechat-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'the mini program\'s AppSecret, read from FILE' },
+  { name: 'wechat-api-base', kind: 'text', arg: 'URL', default: WL.apiBase, help: 'code2Session base URL (a stand-in for tests)' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -135,7 +149,42 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   if (v['no-plain-http-answer']) o.plainHttpAnswer = false;
   if (v['no-coalesce-writes']) o.coalesceWrites = false;
   if (v.quiet) o.quiet = true;
+  messagingFlags(v, o);
   return o;
+}
+
+/** --messaging, --conformance, history, --jwt-secret-file, --single-session, --wechat-*. */
+function messagingFlags(v: Values, o: ServerOptions): void {
+  const str = (k: string) => v[k] as string | undefined;
+  const secret = (k: string) => {
+    try {
+      return readFileSync(str(k)!, 'utf8').trim();
+    } catch (err) {
+      throw new OptionError(`--${k}`, 'a readable file', `${str(k)} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    }
+  };
+  for (const k of ['conformance', 'history-size', 'history-ttl']) {
+    if (v[k] !== undefined && v[k] !== false && !v.messaging) throw new OptionError(`--${k}`, '--messaging as well', 'no --messaging');
+  }
+  if (v.messaging) {
+    const m: MessagingOptions = {};
+    if (v['history-size'] !== undefined) m.historySize = v['history-size'] as number;
+    if (v['history-ttl'] !== undefined) m.historyTtl = v['history-ttl'] as number;
+    if (v.conformance) {
+      const ref: { server?: Pick<WssMpServer, 'publish'> } = {};
+      m.onRequest = conformanceHandler(ref, () => m.historySize ?? M.historySize);
+      (o as ServerOptions & { conformanceRef?: typeof ref }).conformanceRef = ref;
+    }
+    o.messaging = m;
+  }
+  if (str('jwt-secret-file') !== undefined) o.jwt = { secret: secret('jwt-secret-file') };
+  if (v['single-session']) o.singleSession = true;
+  if (str('wechat-appid') !== undefined || str('wechat-secret-file') !== undefined) {
+    if (str('wechat-appid') === undefined || str('wechat-secret-file') === undefined) {
+      throw new OptionError('--wechat-appid', '--wechat-appid and --wechat-secret-file together', 'only one of them');
+    }
+    o.wechatLogin = { appId: str('wechat-appid')!, appSecret: secret('wechat-secret-file'), apiBase: str('wechat-api-base') };
+  }
 }
 
 function fail(message: string, code = EXIT_USAGE): number {
@@ -164,11 +213,12 @@ export async function main(argv: string[]): Promise<number> {
   }
   const sink = jsonLines(process.stdout);
   const log = new Logger(sink, false);
-  const { mode, ...serverOptions } = options;
+  const { mode, conformanceRef, ...serverOptions } = options as typeof options & { conformanceRef?: { server?: WssMpServer } };
   const ctl = handleSignals(log, mode);
   try {
     await prepareTls(serverOptions, mode, values, log);
     ctl.server = createServer({ ...serverOptions, logger: sink });
+    if (conformanceRef) conformanceRef.server = ctl.server;
     await ctl.server.listen();
   } catch (err) {
     if (err instanceof WssMpServerError) {

@@ -9,6 +9,7 @@ export const ERROR_CODES = [
   'ERR_DEV_CERT',
   'ERR_LISTEN',
   'ERR_SERVER_STATE',
+  'ERR_ARGUMENT',
 ] as const;
 
 export type WssMpServerErrorCode = (typeof ERROR_CODES)[number];

@@ -27,7 +27,7 @@ export interface UpgradeRules {
   allowedOrigins: ReadonlySet<string>;
 }
 
-const SHUTTING_DOWN: UpgradeRefusal = Object.freeze({
+export const SHUTTING_DOWN: UpgradeRefusal = Object.freeze({
   status: 503,
   statusText: 'Service Unavailable',
   body: 'server shutting down\n',

@@ -82,6 +82,12 @@ export class Connection<T = Record<string, unknown>> {
   readonly openedAt = Date.now();
   /** Your per-connection state (Workerman-style custom properties). */
   data: T = {} as T;
+  /** The authenticated user's id (from `authenticate` or `jwt`); null when anonymous. */
+  user: string | null = null;
+  /** What `authenticate` returned as `data` (with `jwt`: the token's claims). */
+  userData: unknown = undefined;
+  /** @internal the wss-mp.v1 session; undefined on plain connections. */
+  session: unknown = undefined;
   /** The underlying `ws` WebSocket, for what this wrapper does not cover. */
   readonly socket: WebSocket;
   /** @internal heartbeat: set on any inbound frame, cleared by each ping sweep. */

@@ -19,6 +19,8 @@ export interface HttpFrontOptions {
   handshakeTimeout: number;
   staticDir: string | undefined;
   plainHttpAnswer: boolean;
+  /** An HTTP route before static files (wechatLogin); true when it answered. */
+  route?: (req: http.IncomingMessage, res: http.ServerResponse, path: string) => boolean;
 }
 
 const ignore = () => {};
@@ -74,6 +76,7 @@ function requestHandler(o: HttpFrontOptions, tls: boolean, log: Logger) {
   const serveStatic = o.staticDir ? createStaticHandler(o.staticDir, { hsts: tls ? HSTS_HEADER : undefined }) : undefined;
   return (req: http.IncomingMessage, res: http.ServerResponse) => {
     res.on('error', ignore);
+    if (o.route?.(req, res, normalizePath(pathOnly(req.url)))) return;
     if (serveStatic) {
       serveStatic(req, res).catch((err) => {
         log.error('error', { where: 'static', error: err });

@@ -5,12 +5,13 @@
  */
 import type http from 'node:http';
 import { WebSocket } from 'ws';
-import { CloseCode, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
+import { CloseCode, MESSAGING_SUBPROTOCOL, PING_FRAME, PONG_FRAME } from '@wss-mp/protocol';
 import type { Logger } from '../common/log';
 import { Connection } from './connection';
 import { admitOpen, type Caps } from './admission';
 import { MessageBudget } from './message-budget';
 import { ipCapKey } from './trust-proxy';
+import type { HubExtension } from './messaging/engine';
 import type { MessageData, ServerHooks } from './options';
 
 export interface BroadcastOptions {
@@ -37,6 +38,14 @@ export interface HubOptions<T> extends ServerHooks<T>, Caps {
   maxUnfinishedBytes: number;
   maxUnfinishedTotal: number;
   messageTimeout: number;
+  /** Users and the messaging protocol; undefined when neither is configured. */
+  extension?: HubExtension;
+}
+
+/** Who `authenticate` said the client is. */
+export interface AuthUser {
+  id: string;
+  data?: unknown;
 }
 
 const PING_BUF = Buffer.from(PING_FRAME);
@@ -58,6 +67,8 @@ function statusCodeSymbol(err: Error): symbol {
 /** The four listeners every socket of one hub shares (`this` is the socket). */
 interface SharedListeners {
   message(this: WebSocket, data: Buffer, isBinary: boolean): void;
+  /** `message` for connections that negotiated wss-mp.v1. */
+  protocol(this: WebSocket, data: Buffer, isBinary: boolean): void;
   alive(this: WebSocket): void;
   error(this: WebSocket, err: Error & { code?: string }): void;
   close(this: WebSocket, code: number, reasonBuf: Buffer): void;
@@ -98,12 +109,19 @@ export class Hub<T = Record<string, unknown>> {
         this.refuse(ws, CloseCode.POLICY_VIOLATION, 'message not completed in time');
       },
     });
-    this.onSlowConsumer = (conn) =>
-      conn.terminate(`slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`);
+    this.onSlowConsumer = (conn) => {
+      const why = `slow consumer: more than ${max} bytes unsent (messages and the reads they hold)`;
+      if (conn.session === undefined) return conn.terminate(why);
+      // A protocol client recovers from history: tell it why (4008), behind what is queued,
+      // and cut it if it has not read that far within the grace period.
+      conn.endReason = why;
+      this.refuse(conn.socket, CloseCode.SLOW_CONSUMER, 'slow consumer');
+    };
   }
 
   /** A WebSocket just finished its handshake: admit it into the hub, or refuse it. */
-  open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined): void {
+  open(ws: ServerSocket, req: http.IncomingMessage, ip: string, peer: string, path: string, origin: string | undefined,
+    user?: AuthUser): void {
     // IPv6 clients count by prefix (ipCapKey): one subscriber holds a whole /64.
     const key = ipCapKey(ip, this.o.ipv6Prefix);
     const count = this.perIp.get(key) ?? 0;
@@ -130,14 +148,23 @@ export class Hub<T = Record<string, unknown>> {
     this.conns.add(conn);
     ws.conn = conn;
     this.budget.install(ws);
+    if (user !== undefined) {
+      conn.user = user.id;
+      conn.userData = user.data;
+    }
     const l = this.listeners;
-    ws.on('message', l.message);
+    const ext = this.o.extension;
+    const protocol = ext !== undefined && ws.protocol === MESSAGING_SUBPROTOCOL;
+    ws.on('message', protocol ? l.protocol : l.message);
     ws.on('pong', l.alive);
     ws.on('ping', l.alive);
     ws.on('error', l.error);
     ws.on('close', l.close);
 
-    this.log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined });
+    this.log.info('connection', { id: conn.id, ip, path, origin, peer: peer !== ip ? peer : undefined, user: conn.user ?? undefined,
+      protocol: protocol ? MESSAGING_SUBPROTOCOL : undefined });
+    // Before onConnect: the welcome is the first frame of a protocol connection.
+    ext?.opened(conn, protocol);
     if (this.o.onConnect) callHook(this, 'onConnect', conn, this.o.onConnect, req);
   }
 
@@ -210,9 +237,18 @@ function callHook<T, A>(
 }
 
 /** One set of listeners per hub, shared by all its sockets: `this` is the socket. */
-function sharedListeners<T>(hub: Hub<T>, o: ServerHooks<T>, log: Logger): SharedListeners {
-  const { onMessage, onError, onClose } = o;
+function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedListeners {
+  const { onMessage, onError, onClose, extension } = o;
   return {
+    protocol(this: WebSocket, data: Buffer, isBinary: boolean): void {
+      const conn = (this as ServerSocket).conn as Connection<T>;
+      conn.alive = true;
+      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
+        conn.sendFrame(PONG_BUF, false);
+        return;
+      }
+      extension!.message(conn, data, isBinary);
+    },
     /** The hot path: no allocation beyond what ws does (the echo sends the received buffer). */
     message(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
@@ -250,6 +286,7 @@ function sharedListeners<T>(hub: Hub<T>, o: ServerHooks<T>, log: Logger): Shared
     close(this: WebSocket, code: number, reasonBuf: Buffer): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
       hub.remove(conn);
+      extension?.closed(conn);
       const reason = reasonBuf.toString();
       log.info('close', {
         id: conn.id,

@@ -11,6 +11,10 @@ export { normalizeOrigin };
 import { parseTrustList, DEFAULT_IP_HEADERS, type Cidr } from './trust-proxy';
 import type { Connection } from './connection';
 import type { LogEntry } from '../common/log';
+import type { Authenticate } from './auth/authenticate';
+import { jwtAuthenticator, resolveJwt, type JwtOptions, type ResolvedJwt } from './auth/jwt';
+import { resolveWechatLogin, type WechatLoginOptions } from './auth/wechat-login';
+import { resolveMessaging, type MessagingOptions, type ResolvedMessaging } from './messaging/options';
 
 export const SERVER_DEFAULTS = Object.freeze({
   /** 8282, the FAQ's port. 0 picks a free port (listen() resolves with the real URL). */
@@ -69,6 +73,8 @@ export const SERVER_DEFAULTS = Object.freeze({
   messageTimeout: 30_000,
   /** Subprotocols the server speaks; an offered one is accepted only if listed. */
   subprotocols: Object.freeze([]) as readonly string[],
+  /** One connection per user: a newer one closes the older with 4009. Needs authenticate or jwt. */
+  singleSession: false,
 });
 
 /** Native TLS from PEM files (reloadable) or from PEM text/buffers. */
@@ -153,6 +159,17 @@ export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<
   messageTimeout?: number;
   /** @default [] */
   subprotocols?: readonly string[];
+  /** Decides on each upgrade request, before any 101: `{ id, data? }` admits the client as that
+   * user (`conn.user`), `{ status: 401 | 403, reason }` refuses it with that HTTP status. */
+  authenticate?: Authenticate;
+  /** Built-in authenticate: verify a JWT (`Authorization: Bearer` or `?token=`), `sub` = user. */
+  jwt?: JwtOptions;
+  /** A newer connection of the same user closes the older ones with 4009. @default false */
+  singleSession?: boolean;
+  /** Speak wss-mp.v1 (docs/protocol.md) with clients that offer it. @default off */
+  messaging?: boolean | MessagingOptions<T>;
+  /** POST /login: wx.login code → code2Session → a JWT signed with `jwt.secret`. */
+  wechatLogin?: WechatLoginOptions;
 }
 
 /** Options after validation, with defaults applied. */
@@ -184,6 +201,11 @@ export interface ResolvedOptions<T> extends ServerHooks<T> {
   maxUnfinishedTotal: number;
   messageTimeout: number;
   subprotocols: string[];
+  authenticate: Authenticate | undefined;
+  jwt: ResolvedJwt | undefined;
+  singleSession: boolean;
+  messaging: ResolvedMessaging<T> | undefined;
+  wechatLogin: ReturnType<typeof resolveWechatLogin>;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -233,6 +255,7 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
   const trustProxy = parseTrustList(o.trustProxy ?? d.trustProxy);
   const maxPayload = int('maxPayload', o.maxPayload ?? d.maxPayload, 1, 2 ** 31 - 1, 'a size in bytes, at least 1');
   const subprotocols = resolveSubprotocols(o.subprotocols ?? d.subprotocols);
+  const auth = resolveAuth(o);
   const heartbeatInterval = int('heartbeatInterval', o.heartbeatInterval ?? d.heartbeatInterval, 0, MAX_TIMER_MS,
     'milliseconds, 0 (off) or more');
   return {
@@ -266,6 +289,24 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     onMessage: o.onMessage,
     onClose: o.onClose,
     onError: o.onError,
+    ...auth,
+  };
+}
+
+/** authenticate / jwt / singleSession / messaging / wechatLogin, checked together. */
+function resolveAuth<T>(o: ServerOptions<T>) {
+  if (o.authenticate !== undefined && typeof o.authenticate !== 'function') throw new OptionError('authenticate', 'a function(req)', o.authenticate);
+  if (o.authenticate !== undefined && o.jwt !== undefined) throw new OptionError('jwt', 'either jwt or authenticate (call jwt yourself inside authenticate)', 'both');
+  const jwt = resolveJwt(o.jwt);
+  const authenticate = o.authenticate ?? (jwt ? jwtAuthenticator(jwt) : undefined);
+  const singleSession = o.singleSession ?? SERVER_DEFAULTS.singleSession;
+  if (singleSession && authenticate === undefined) throw new OptionError('singleSession', 'authenticate or jwt as well (sessions are per user)', true);
+  return {
+    authenticate,
+    jwt,
+    singleSession,
+    messaging: resolveMessaging(o.messaging),
+    wechatLogin: resolveWechatLogin(o.wechatLogin, jwt),
   };
 }
 
@@ -280,7 +321,7 @@ function checkShapes<T>(o: ServerOptions<T>): void {
   for (const hook of ['onConnect', 'onMessage', 'onClose', 'onError'] as const) {
     if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(hook, 'a function', o[hook]);
   }
-  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'coalesceWrites', 'quiet'] as const) {
+  for (const flag of ['watchCertificate', 'plainHttpAnswer', 'coalesceWrites', 'quiet', 'singleSession'] as const) {
     if (o[flag] !== undefined && typeof o[flag] !== 'boolean') throw new OptionError(flag, 'true or false', o[flag]);
   }
 }

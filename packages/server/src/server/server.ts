@@ -20,6 +20,10 @@ import { PendingConnections, guardHandshakes } from './pending-caps';
 import { drain, listenOn, publicUrl } from './lifecycle';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options';
 import { serveUpgrades } from './upgrade';
+import { Messaging } from './messaging/engine';
+import type { StreamPosition } from '@wss-mp/protocol';
+import type { Presence } from './messaging/presence';
+import { wechatLoginRoute } from './auth/wechat-login';
 
 export type { BroadcastOptions } from './hub';
 
@@ -49,13 +53,24 @@ export interface WssMpServer<T = Record<string, unknown>> {
    */
   reloadCertificate(trigger?: string, options?: { force?: boolean }): boolean;
   address(): AddressInfo | null;
+  /** Publishes on `channel` (messaging): every subscriber gets it, and it is kept for recovery. */
+  publish(channel: string, data: unknown): Promise<StreamPosition>;
+  /** Publishes on the user's personal stream (`$user`): every connection of theirs subscribed to it. */
+  sendToUser(userId: string, data: unknown): Promise<StreamPosition>;
+  /** Subscribes a protocol connection to `channel` from now on (no ack; `$` channels allowed). False for a plain connection. */
+  subscribe(conn: Connection<T>, channel: string): boolean;
+  /** Ends a subscription and tells the client (`unsub` with `code`, default FORBIDDEN). */
+  unsubscribe(conn: Connection<T>, channel: string, code?: string, message?: string): boolean;
+  /** Who is connected: authenticated users (each once) and connections; on one channel (this node's subscribers) or overall. */
+  presence(channel?: string): Presence;
 }
 
 export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
   const o = resolveOptions(options);
   const log = new Logger(o.logger === undefined ? jsonLines() : o.logger, o.quiet);
   const cert = o.tls ? new Certificate(o.tls, log) : undefined;
-  const server = createHttpFront(o, cert?.pair, log);
+  const route = o.wechatLogin ? wechatLoginRoute(o.wechatLogin, o.jwt!, log) : undefined;
+  const server = createHttpFront({ ...o, route }, cert?.pair, log);
   cert?.serveOn(server as https.Server);
   // Connections that are not WebSockets yet: capped and given an absolute deadline.
   const pending = new PendingConnections({
@@ -67,7 +82,10 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
   });
   guardHandshakes(server, pending);
-  const hub = new Hub<T>(o, log);
+  const report = reporter(o, log);
+  const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
+    heartbeatInterval: o.heartbeatInterval, report }) : undefined;
+  const hub = new Hub<T>({ ...o, extension: engine }, log);
   serveUpgrades(server, o, hub, log);
 
   let url: string | undefined;
@@ -113,6 +131,29 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     broadcast: (data, opts) => hub.broadcast(data, opts),
     reloadCertificate: (trigger = 'api', opts) => (cert ? cert.reload(trigger, opts) : reloadWithoutTls(log, trigger)),
     address: () => server.address() as AddressInfo | null,
+    publish: (channel, data) => needEngine(engine).publish(channel, data),
+    sendToUser: (user, data) => needEngine(engine).sendToUser(user, data),
+    subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
+    unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
+    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : { users: [], connections: hub.conns.size }),
+  };
+}
+
+function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {
+  if (engine === undefined) throw new WssMpServerError('ERR_SERVER_STATE', 'messaging is off (createServer({ messaging: true }))');
+  return engine;
+}
+
+/** Errors of messaging callbacks: logged and passed to onError, the connection stays open. */
+function reporter<T>(o: ResolvedOptions<T>, log: Logger) {
+  return (err: unknown, conn: Connection<any> | undefined, where: string) => {
+    const e = err instanceof Error ? err : new Error(String(err));
+    log.error('error', { where, id: conn?.id, ip: conn?.ip, path: conn?.path, error: e });
+    try {
+      o.onError?.(e, conn);
+    } catch (again) {
+      log.error('error', { where: 'onError', id: conn?.id, error: again });
+    }
   };
 }
 

@@ -8,10 +8,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { Logger } from '../common/log';
 import { pathOnly } from '../common/log';
-import { admitUpgrade, type UpgradeRules } from './admission';
+import { SHUTTING_DOWN, admitUpgrade, type UpgradeRefusal, type UpgradeRules } from './admission';
+import { runAuthenticate, type Authenticate } from './auth/authenticate';
+import { subprotocolSelector } from './messaging/negotiate';
 import { httpReject, normalizePath } from './http-front';
-import { ServerSocket, type Hub } from './hub';
-import { protocolSelector } from './subprotocols';
+import { ServerSocket, type AuthUser, type Hub } from './hub';
 import { clientIpFor, parsePeer, type Cidr } from './trust-proxy';
 
 export interface UpgradeOptions extends UpgradeRules {
@@ -20,7 +21,15 @@ export interface UpgradeOptions extends UpgradeRules {
   subprotocols: readonly string[];
   trustProxy: Cidr[];
   ipHeaders: string[];
+  /** Runs before any 101 (auth/authenticate.ts); undefined: everyone is anonymous. */
+  authenticate?: Authenticate;
+  /** Bounds a never-settling authenticate. */
+  handshakeTimeout?: number;
+  /** Messaging options: when set, wss-mp.v1 may be selected. */
+  messaging?: unknown;
 }
+
+const ignore = () => {};
 
 /**
  * Fragments allowed per message (more: close 1008). ws keeps each fragment as a view into the
@@ -44,7 +53,7 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
     perMessageDeflate: false,
     clientTracking: false,
     WebSocket: ServerSocket,
-    handleProtocols: protocolSelector(o.subprotocols),
+    handleProtocols: subprotocolSelector(o.subprotocols, o.messaging !== undefined),
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
 
@@ -65,7 +74,28 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
     }
     // The configured string, not this request's copy, is what the connection keeps.
     const knownPath = o.paths[admitted]!;
-    wss.handleUpgrade(req, socket, head, (ws) => hub.open(ws as ServerSocket, req, ip, peer.text, knownPath, originHeader));
+    if (o.authenticate === undefined) {
+      wss.handleUpgrade(req, socket, head, (ws) => hub.open(ws as ServerSocket, req, ip, peer.text, knownPath, originHeader));
+      return;
+    }
+    // A socket error while the application decides must not be an uncaught exception.
+    socket.on('error', ignore);
+    runAuthenticate(o.authenticate, req, o.handshakeTimeout ?? 10_000, (err) => log.error('error', { where: 'authenticate', ip, path, error: err }))
+      .then((d) => authenticated(wss, hub, log, d, req, socket, head, ip, peer.text, knownPath, originHeader));
   });
   return wss;
+}
+
+/** After authenticate: the upgrade as that user, or the HTTP refusal (never a 101). */
+function authenticated<T>(wss: WebSocketServer, hub: Hub<T>, log: Logger, d: AuthUser | UpgradeRefusal, req: http.IncomingMessage,
+  socket: Duplex, head: Buffer, ip: string, peer: string, path: string, origin: string | undefined): void {
+  socket.off('error', ignore);
+  if (socket.destroyed) return; // the client gave up while we waited
+  // close() may have started while the application decided: refuse as before the decision.
+  if (hub.draining && !('status' in d)) d = SHUTTING_DOWN;
+  if ('status' in d) {
+    log[d.level]('reject', { ip, path, status: d.status, reason: d.reason });
+    return httpReject(socket, d.status, d.statusText, d.body, d.headers);
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => hub.open(ws as ServerSocket, req, ip, peer, path, origin, d));
 }

@@ -1,22 +1,14 @@
 // http-front: what the http server answers outside upgrades, over real loopback sockets.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
+import type net from 'node:net';
 import { PassThrough } from 'node:stream';
 import { createHttpFront, httpReject, normalizePath } from '../../src/server/http-front';
 import { Logger } from '../../src/common/log';
+import { rawExchange } from '../../../../test/support/net-tools';
 
-function raw(port: number, payload: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(payload));
-    let out = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => (out += d));
-    s.on('error', () => {});
-    s.on('close', () => resolve(out));
-    s.setTimeout(10_000, () => reject(new Error('no close within 10 s')));
-  });
-}
+/** What the server answers to `payload` on a plain TCP connection, read until it closes. */
+const raw = async (port: number, payload: string): Promise<string> => (await rawExchange(port, payload)).data.toString('latin1');
 
 async function front(t: { after(fn: () => void): void }) {
   const server = createHttpFront({ paths: ['/wss', '/'], handshakeTimeout: 10_000, staticDir: undefined, plainHttpAnswer: true }, undefined, new Logger(false, false));

@@ -9,18 +9,10 @@ import path from 'node:path';
 import { ensureDevCert } from '../../src/server/dev-cert/index';
 import { createServer, type LogEntry } from '../../src/index';
 import { PLAIN_HTTP_BODY, underlyingSocket } from '../../src/server/plain-http';
+import { rawExchange } from '../../../../test/support/net-tools';
 
-function raw(port: number, payload: string | Buffer): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1', () => s.write(payload));
-    let out = '';
-    s.setEncoding('latin1');
-    s.on('data', (d: string) => (out += d));
-    s.on('error', () => {});
-    s.on('close', () => resolve(out));
-    s.setTimeout(5_000, () => reject(new Error('no close within 5 s')));
-  });
-}
+/** What the server answers to `payload` on a plain TCP connection, read until it closes. */
+const raw = async (port: number, payload: string | Buffer): Promise<string> => (await rawExchange(port, payload)).data.toString('latin1');
 
 test(`Node ${process.version}: a TLS server socket exposes its TCP socket (_parent) and plain HTTP gets a 400`, async (t) => {
   const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-plain-'));

@@ -1,0 +1,151 @@
+/**
+ * The broker: where streams (channels and users' personal streams) get their offsets and keep
+ * their history. The interface admits asynchronous implementations (a Redis broker shared by
+ * several nodes); MemoryBroker is the in-process one: synchronous, lost with the process, so a
+ * restarted server starts every stream in a new epoch and clients are told `recovered: false`.
+ */
+import { randomBytes } from 'node:crypto';
+import { USER_CHANNEL, type StreamPosition } from '@wss-mp/protocol';
+
+export interface Publication extends StreamPosition {
+  /** The encoded `pub` frame, made once and sent as is to every subscriber and on replay. */
+  frame: Buffer;
+}
+
+export interface HistoryResult {
+  /** The stream's current top: offset of its latest publication (0 when none) and epoch. */
+  top: StreamPosition;
+  /** True when `publications` are exactly everything after the position asked for. */
+  recovered: boolean;
+  /** In offset order; empty unless recovered. */
+  publications: readonly Publication[];
+}
+
+type MaybePromise<T> = T | Promise<T>;
+
+export interface Broker {
+  /** Appends to `stream`; local subscribers are told through onPublication before it settles. */
+  publish(stream: string, data: unknown): MaybePromise<Publication>;
+  /** What a client at `since` missed (undefined: just the top). */
+  history(stream: string, since: StreamPosition | undefined): MaybePromise<HistoryResult>;
+  /** This node has its first local subscriber on `stream` (a shared broker starts listening). */
+  subscribe(stream: string): void;
+  /** This node's last local subscriber on `stream` left. */
+  unsubscribe(stream: string): void;
+  /** Where publications for streams with local subscribers go (set once by the server). */
+  onPublication(listener: (stream: string, pub: Publication) => void): void;
+}
+
+/** The channel name clients see in `pub.ch`: `$user` for every personal stream. */
+export function frameChannel(stream: string): string {
+  return stream.startsWith(USER_STREAM_PREFIX) ? USER_CHANNEL : stream;
+}
+
+/** Personal streams are `$user:<id>`; `$` names are server-only, so no client can name one. */
+export const USER_STREAM_PREFIX = `${USER_CHANNEL}:`;
+
+export interface MemoryBrokerOptions {
+  historySize: number;
+  historyTtl: number;
+  now?: () => number;
+}
+
+interface Stream {
+  epoch: string;
+  top: number;
+  /** Retained publications, oldest at `head`. */
+  pubs: Publication[];
+  times: number[];
+  head: number;
+}
+
+/**
+ * A string as a Buffer of its own. Buffer.from() puts small strings in a shared 8 KiB pool, and
+ * Connection.sendFrame counts what a queued view keeps alive beyond itself against the
+ * slow-consumer cap (it cannot tell a pool from a socket read chunk).
+ */
+export function textBuffer(s: string): Buffer {
+  const b = Buffer.allocUnsafeSlow(Buffer.byteLength(s));
+  b.write(s);
+  return b;
+}
+
+const EMPTY: readonly Publication[] = Object.freeze([]);
+
+function newEpoch(): string {
+  return randomBytes(6).toString('base64url');
+}
+
+export class MemoryBroker implements Broker {
+  private readonly streams = new Map<string, Stream>();
+  private listener: (stream: string, pub: Publication) => void = () => {};
+  private readonly now: () => number;
+
+  constructor(private readonly o: MemoryBrokerOptions) {
+    this.now = o.now ?? Date.now;
+  }
+
+  onPublication(listener: (stream: string, pub: Publication) => void): void {
+    this.listener = listener;
+  }
+
+  subscribe(): void {}
+  unsubscribe(): void {}
+
+  publish(stream: string, data: unknown): Publication {
+    const s = this.stream(stream);
+    const offset = ++s.top;
+    const frame = textBuffer(JSON.stringify({ t: 'pub', ch: frameChannel(stream), offset, epoch: s.epoch, data }));
+    const pub: Publication = { offset, epoch: s.epoch, frame };
+    if (this.o.historySize > 0) {
+      s.pubs.push(pub);
+      s.times.push(this.now());
+    }
+    this.trim(s);
+    this.listener(stream, pub);
+    return pub;
+  }
+
+  history(stream: string, since: StreamPosition | undefined): HistoryResult {
+    const s = this.stream(stream);
+    this.trim(s);
+    const top = { offset: s.top, epoch: s.epoch };
+    if (since === undefined) return { top, recovered: true, publications: EMPTY };
+    if (since.epoch !== s.epoch || since.offset > s.top) return { top, recovered: false, publications: EMPTY };
+    if (since.offset === s.top) return { top, recovered: true, publications: EMPTY };
+    // Retained: offsets top - (length - head) + 1 … top. Everything after since.offset must be there.
+    const retained = s.pubs.length - s.head;
+    const oldest = s.top - retained + 1;
+    if (retained === 0 || since.offset + 1 < oldest) return { top, recovered: false, publications: EMPTY };
+    return { top, recovered: true, publications: s.pubs.slice(s.head + (since.offset + 1 - oldest)) };
+  }
+
+  /** Streams held (for tests and stats). */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  private stream(name: string): Stream {
+    let s = this.streams.get(name);
+    if (s === undefined) {
+      s = { epoch: newEpoch(), top: 0, pubs: [], times: [], head: 0 };
+      this.streams.set(name, s);
+    }
+    return s;
+  }
+
+  /** Drops publications beyond historySize or older than historyTtl. */
+  private trim(s: Stream): void {
+    const min = this.now() - this.o.historyTtl;
+    let h = s.head;
+    while (s.pubs.length - h > this.o.historySize || (h < s.pubs.length && s.times[h]! < min)) h++;
+    if (h === s.head) return;
+    s.head = h;
+    // Compact now and then, not on every publication: amortised O(1).
+    if (h >= 1024 || h * 2 >= s.pubs.length) {
+      s.pubs.splice(0, h);
+      s.times.splice(0, h);
+      s.head = 0;
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * Options of the messaging protocol (`messaging: true | {…}` in createServer). Every default
+ * lives in MESSAGING_DEFAULTS, which a test compares with the README's messaging table.
+ */
+import { OptionError } from '../../common/errors';
+import type { Connection } from '../connection';
+import type { Broker } from './broker';
+
+export const MESSAGING_DEFAULTS = Object.freeze({
+  /** Publications kept per stream (channel or user), for recovery. */
+  historySize: 1000,
+  /** Publications older than this (ms) are dropped from the history. */
+  historyTtl: 600_000,
+  /** How long a request id is remembered as done (ms): a resend within it is answered, not reprocessed. */
+  dedupWindow: 600_000,
+  /** Most request ids remembered at once (oldest forgotten first). */
+  dedupMaxEntries: 100_000,
+  /** A request (or canSubscribe) not settled within this (ms) is answered TIMEOUT. */
+  requestTimeout: 10_000,
+  /** Subscriptions per connection. */
+  maxSubscriptions: 128,
+});
+
+export interface MessagingOptions<T = Record<string, unknown>> {
+  /** @default 1000 */
+  historySize?: number;
+  /** @default 600000 */
+  historyTtl?: number;
+  /** @default 600000 */
+  dedupWindow?: number;
+  /** @default 100000 */
+  dedupMaxEntries?: number;
+  /** @default 10000 */
+  requestTimeout?: number;
+  /** @default 128 */
+  maxSubscriptions?: number;
+  /** A `req` from a client: resolve with the reply data (any JSON). Default: echo `data`. */
+  onRequest?(conn: Connection<T>, data: unknown): unknown;
+  /** May this connection subscribe to `channel`? Default: yes, for every channel not starting with `$`. */
+  canSubscribe?(conn: Connection<T>, channel: string): boolean | Promise<boolean>;
+  /** Where streams live. Default: in this process's memory (history lost on restart: new epochs). */
+  broker?: Broker;
+}
+
+export interface ResolvedMessaging<T> {
+  historySize: number;
+  historyTtl: number;
+  dedupWindow: number;
+  dedupMaxEntries: number;
+  requestTimeout: number;
+  maxSubscriptions: number;
+  onRequest: ((conn: Connection<T>, data: unknown) => unknown) | undefined;
+  canSubscribe: ((conn: Connection<T>, channel: string) => boolean | Promise<boolean>) | undefined;
+  broker: Broker | undefined;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+function int(name: string, v: unknown, min: number, max: number, accepted: string): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new OptionError(`messaging.${name}`, accepted, v);
+  return v;
+}
+
+/** undefined/false: messaging off. Throws OptionError naming the option. */
+export function resolveMessaging<T>(m: boolean | MessagingOptions<T> | undefined): ResolvedMessaging<T> | undefined {
+  if (m === undefined || m === false) return undefined;
+  if (m !== true && (m === null || typeof m !== 'object')) throw new OptionError('messaging', 'true, false or an options object', m);
+  const o: MessagingOptions<T> = m === true ? {} : m;
+  const d = MESSAGING_DEFAULTS;
+  for (const hook of ['onRequest', 'canSubscribe'] as const) {
+    if (o[hook] !== undefined && typeof o[hook] !== 'function') throw new OptionError(`messaging.${hook}`, 'a function', o[hook]);
+  }
+  const b = o.broker;
+  if (b !== undefined && (typeof b !== 'object' || b === null || typeof b.publish !== 'function' || typeof b.history !== 'function')) {
+    throw new OptionError('messaging.broker', 'a Broker (publish, history, subscribe, unsubscribe, onPublication)', b);
+  }
+  return {
+    historySize: int('historySize', o.historySize ?? d.historySize, 0, 10_000_000, 'an integer 0–10000000'),
+    historyTtl: int('historyTtl', o.historyTtl ?? d.historyTtl, 1, MAX_TIMER_MS, 'milliseconds, at least 1'),
+    dedupWindow: int('dedupWindow', o.dedupWindow ?? d.dedupWindow, 0, MAX_TIMER_MS, 'milliseconds, 0 or more'),
+    dedupMaxEntries: int('dedupMaxEntries', o.dedupMaxEntries ?? d.dedupMaxEntries, 1, 100_000_000, 'an integer, at least 1'),
+    requestTimeout: int('requestTimeout', o.requestTimeout ?? d.requestTimeout, 1, MAX_TIMER_MS, 'milliseconds, at least 1'),
+    maxSubscriptions: int('maxSubscriptions', o.maxSubscriptions ?? d.maxSubscriptions, 1, 1_000_000, 'an integer, at least 1'),
+    onRequest: o.onRequest,
+    canSubscribe: o.canSubscribe,
+    broker: b,
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * Client requests (`req` → `ack`) with ids as idempotency keys, and the containment of every
+ * application callback the protocol calls (onRequest, canSubscribe): a throw is reported and
+ * answered HANDLER_ERROR, a promise that never settles is answered TIMEOUT after the request
+ * timeout, and a late settlement after that is ignored.
+ */
+import { MessagingErrorCode as E } from '@wss-mp/protocol';
+import type { Connection } from '../connection';
+import type { Dedup, DedupEntry } from './dedup';
+import type { ResolvedMessaging } from './options';
+
+type ReportError = (err: unknown, conn: Connection<any> | undefined, where: string) => void;
+
+export function isThenable<T>(v: unknown): v is PromiseLike<T> {
+  return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
+}
+
+export function errorAck(id: string, code: string, message: string): string {
+  return JSON.stringify({ t: 'ack', id, error: { code, message } });
+}
+
+const echo = (_conn: Connection<any>, data: unknown) => data;
+
+export class Requests<T> {
+  private readonly onRequest: (conn: Connection<T>, data: unknown) => unknown;
+
+  constructor(
+    private readonly m: ResolvedMessaging<T>,
+    private readonly dedup: Dedup<Connection<T>>,
+    private readonly report: ReportError,
+  ) {
+    this.onRequest = m.onRequest ?? echo;
+  }
+
+  /** A `req`: answered from the dedup memory, queued behind the same id in progress, or run. */
+  handle(conn: Connection<T>, id: string, data: unknown): void {
+    // Scoped per user; anonymous connections share one scope (ids carry a random client prefix).
+    const key = conn.user === null ? `\n${id}` : `${conn.user}\n${id}`;
+    const seen = this.dedup.get(key);
+    if (seen !== undefined) {
+      if (seen.ack !== undefined) conn.send(seen.ack);
+      else (seen.waiters ??= []).push(conn);
+      return;
+    }
+    const entry = this.dedup.begin(key);
+    // A synchronous handler (the default echo) is answered without allocating callbacks.
+    let r: unknown;
+    try {
+      r = this.onRequest(conn, data);
+    } catch (err) {
+      this.report(err, conn, 'messaging callback');
+      return this.answer(key, entry, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
+    }
+    if (!isThenable(r)) return this.finish(key, entry, conn, id, r);
+    this.ask(conn, id, () => r, (value) => this.finish(key, entry, conn, id, value), (ack, store) => this.answer(key, entry, conn, ack, store));
+  }
+
+  /** Answers `conn` and whoever waited on the same id; stores the answer unless `store` is false. */
+  private answer(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, ack: string, store: boolean): void {
+    const waiters = store ? this.dedup.done(key, entry, ack) : this.dedup.abandon(key, entry);
+    conn.send(ack);
+    if (waiters !== undefined) for (const w of waiters) w.send(ack);
+  }
+
+  private finish(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, id: string, value: unknown): void {
+    let ack: string;
+    try {
+      ack = JSON.stringify({ t: 'ack', id, data: value });
+    } catch (err) {
+      this.report(err, conn, 'onRequest (reply is not JSON)');
+      ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');
+    }
+    this.answer(key, entry, conn, ack, true);
+  }
+
+  /**
+   * Calls `fn` contained: its value (or resolution) goes to `then`; a throw or rejection is
+   * reported and answered HANDLER_ERROR (stored: the handler ran), no settlement within the
+   * request timeout is answered TIMEOUT (not stored: a resend may run it again).
+   */
+  ask<R>(conn: Connection<T>, id: string, fn: () => R | PromiseLike<R>, then: (v: R) => void,
+    fail: (ack: string, store: boolean) => void = (ack) => void conn.send(ack)): void {
+    let r: R | PromiseLike<R>;
+    try {
+      r = fn();
+    } catch (err) {
+      this.report(err, conn, 'messaging callback');
+      return fail(errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
+    }
+    if (!isThenable<R>(r)) return then(r);
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      this.report(new Error(`not settled within ${this.m.requestTimeout} ms`), conn, 'messaging callback');
+      fail(errorAck(id, E.TIMEOUT, `not answered within ${this.m.requestTimeout} ms`), false);
+    }, this.m.requestTimeout);
+    r.then(
+      (v) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        then(v);
+      },
+      (err) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        this.report(err, conn, 'messaging callback');
+        fail(errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
+      },
+    );
+  }
+}

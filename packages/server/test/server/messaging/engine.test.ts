@@ -1,0 +1,112 @@
+// The engine with a scriptable broker: the timing edge cases an in-memory broker never shows
+// (a history that resolves after live publications arrived, a history that fails). The e2e
+// twins are the conformance suite (replay order) and test/server-messaging.e2e.test.ts.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { Messaging } from '../../../src/server/messaging/engine';
+import { resolveMessaging } from '../../../src/server/messaging/options';
+import { textBuffer, type Broker, type HistoryResult, type Publication } from '../../../src/server/messaging/broker';
+import type { Connection } from '../../../src/server/connection';
+
+function fakeConn(id: number, user: string | null = null) {
+  const sent: any[] = [];
+  const c = {
+    id, user, session: undefined as unknown, isOpen: true, endReason: undefined as string | undefined, closedWith: undefined as number | undefined,
+    send: (s: string) => (sent.push(JSON.parse(s)), true),
+    sendFrame: (b: Buffer) => (sent.push(JSON.parse(b.toString())), true),
+    close(code: number) { this.closedWith = code; },
+  };
+  return { conn: c as unknown as Connection<any> & typeof c, sent };
+}
+
+class ScriptedBroker implements Broker {
+  listener: (s: string, p: Publication) => void = () => {};
+  pendingHistory: ((r: HistoryResult) => void)[] = [];
+  failNext = false;
+  onPublication(l: (s: string, p: Publication) => void) { this.listener = l; }
+  subscribe() {}
+  unsubscribe() {}
+  publish(): Publication { throw new Error('not used'); }
+  emit(stream: string, offset: number, epoch = 'E') {
+    const frame = textBuffer(JSON.stringify({ t: 'pub', ch: stream, offset, epoch, data: offset }));
+    this.listener(stream, { offset, epoch, frame });
+  }
+  history(): Promise<HistoryResult> {
+    if (this.failNext) return Promise.reject(new Error('broker down'));
+    return new Promise((resolve) => this.pendingHistory.push(resolve));
+  }
+}
+
+function engine(broker: Broker, extra: object = {}) {
+  const errors: string[] = [];
+  const m = new Messaging({ messaging: resolveMessaging({ broker, ...extra }), singleSession: false, heartbeatInterval: 25_000,
+    report: (e, _c, where) => errors.push(`${where}: ${(e as Error).message}`) });
+  return { m, errors };
+}
+
+const frame = (o: object) => Buffer.from(JSON.stringify(o));
+
+test('async history: live publications that arrive during recovery follow the ack, without duplicates or holes', async () => {
+  const b = new ScriptedBroker();
+  const { m } = engine(b);
+  const { conn, sent } = fakeConn(1);
+  m.opened(conn, true);
+  assert.equal(sent[0].t, 'welcome');
+  m.message(conn, frame({ t: 'sub', id: 's', ch: 'news', pos: { offset: 2, epoch: 'E' } }), false);
+  // While the broker reads the history (top 4), 4 (already in it), 5 and 6 arrive live.
+  b.emit('news', 4);
+  b.emit('news', 5);
+  b.emit('news', 6);
+  assert.equal(sent.length, 1, 'nothing sent before the history is known');
+  const pub = (offset: number) => ({ offset, epoch: 'E', frame: frame({ t: 'pub', ch: 'news', offset, epoch: 'E', data: offset }) });
+  b.pendingHistory[0]!({ top: { offset: 4, epoch: 'E' }, recovered: true, publications: [pub(3), pub(4)] });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(sent.slice(1).map((f) => (f.t === 'ack' ? `ack:${f.data.offset}:${f.data.recovered}` : f.offset)), [3, 4, 'ack:4:true', 5, 6]);
+  b.emit('news', 7);
+  assert.equal(sent.at(-1).offset, 7, 'live after that');
+});
+
+test('a failing history answers UNAVAILABLE and leaves no subscription behind', async () => {
+  const b = new ScriptedBroker();
+  b.failNext = true;
+  const { m, errors } = engine(b);
+  const { conn, sent } = fakeConn(2);
+  m.opened(conn, true);
+  m.message(conn, frame({ t: 'sub', id: 's', ch: 'news' }), false);
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sent.at(-1).error.code, 'UNAVAILABLE');
+  assert.match(errors[0]!, /broker down/);
+  b.emit('news', 1);
+  assert.equal(sent.at(-1).t, 'ack', 'no delivery to a failed subscription');
+  assert.equal(m.presence([], 'news').connections, 0);
+});
+
+test('closing mid-recovery drops the subscription; binary frames get BAD_FRAME; subscription limit holds', async () => {
+  const b = new ScriptedBroker();
+  const { m } = engine(b, { maxSubscriptions: 1 });
+  const { conn, sent } = fakeConn(3);
+  m.opened(conn, true);
+  m.message(conn, Buffer.from([1, 2]), true);
+  assert.equal(sent.at(-1).code, 'BAD_FRAME');
+  m.message(conn, frame({ t: 'sub', id: 'a', ch: 'one' }), false);
+  m.message(conn, frame({ t: 'sub', id: 'b', ch: 'two' }), false);
+  assert.equal(sent.at(-1).error.code, 'TOO_MANY_SUBSCRIPTIONS');
+  m.closed(conn);
+  b.pendingHistory[0]!({ top: { offset: 0, epoch: 'E' }, recovered: true, publications: [] });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(sent.at(-1).error.code, 'TOO_MANY_SUBSCRIPTIONS', 'no ack to a closed connection');
+  assert.equal(m.presence([], 'one').connections, 0);
+});
+
+test('singleSession closes every older connection of the user with 4009, not other users', () => {
+  const m = new Messaging({ messaging: undefined, singleSession: true, heartbeatInterval: 0, report: () => {} });
+  const a = fakeConn(1, 'alice').conn;
+  const b = fakeConn(2, 'bob').conn;
+  const a2 = fakeConn(3, 'alice').conn;
+  m.opened(a, false);
+  m.opened(b, false);
+  m.opened(a2, false);
+  assert.equal(a.closedWith, 4009);
+  assert.equal(b.closedWith, undefined);
+  assert.equal(a2.closedWith, undefined);
+});
