@@ -15,18 +15,17 @@
 // IPC: parent → {pub: seq, pad: bytes}; child → {ready: url}, {published: seq, offset, epoch}, {log: entry}.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { createServer, ensureDevCert } from 'wss-mp-server';
 
 export interface FixtureConfig {
-  /** 'real': wss-mp-server (built); 'double': the protocol test double (plain ws). */
-  impl: 'real' | 'double';
   port: number;
   /** Journal directory, shared by every process of one scenario. */
   dir: string;
-  /** Dev certificate directory (ensureDevCert) for the real server. */
-  certDir?: string;
+  /** Dev certificate directory (ensureDevCert). */
+  certDir: string;
+  /** HS256 secret: connections need a JWT (the user scopes request ids). */
+  jwtSecret: string;
   maxBufferedAmount?: number;
-  /** Module specifier of the server package. @default 'wss-mp-server' */
-  serverModule?: string;
 }
 
 const cfg = JSON.parse(process.argv[2]!) as FixtureConfig;
@@ -51,41 +50,18 @@ function handle(data: unknown): unknown {
   return { seq };
 }
 
-interface Publisher {
-  url: string;
-  publish(ch: string, data: unknown): Promise<{ offset: number; epoch: string }>;
-  close(): Promise<void>;
-}
-
-async function startReal(): Promise<Publisher> {
-  const mod = await import(cfg.serverModule ?? 'wss-mp-server');
-  const cert = await mod.ensureDevCert(cfg.certDir);
-  const server = mod.createServer({
-    port: cfg.port,
-    host: '127.0.0.1',
-    tls: { certFile: cert.certFile, keyFile: cert.keyFile },
-    drainTimeout: 2000,
-    ...(cfg.maxBufferedAmount ? { maxBufferedAmount: cfg.maxBufferedAmount } : {}),
-    logger: (e: { level?: string; event?: string }) => send({ log: e }),
-    messaging: { onRequest: (_conn: unknown, data: unknown) => handle(data) },
-  });
-  const url = await server.listen();
-  return { url, publish: (ch, data) => server.publish(ch, data), close: () => server.close() };
-}
-
-async function startDouble(): Promise<Publisher> {
-  const { startProtocolServer } = await import('../support/messaging-server');
-  // A fresh epoch per process: history dies with it, like the real server's in-memory broker.
-  const epoch = Math.random().toString(36).slice(2, 10);
-  const s = await startProtocolServer({ port: cfg.port, epoch, onRequest: (_id, data) => handle(data) });
-  return {
-    url: s.url,
-    publish: async (ch, data) => ({ offset: s.publish(ch, data), epoch: s.state.streams.get(ch)!.epoch }),
-    close: () => s.close(),
-  };
-}
-
-const server = await (cfg.impl === 'real' ? startReal() : startDouble());
+const cert = await ensureDevCert(cfg.certDir);
+const server = createServer({
+  port: cfg.port,
+  host: '127.0.0.1',
+  tls: { certFile: cert.certFile, keyFile: cert.keyFile },
+  jwt: { secret: cfg.jwtSecret },
+  drainTimeout: 2000,
+  ...(cfg.maxBufferedAmount ? { maxBufferedAmount: cfg.maxBufferedAmount } : {}),
+  logger: (e) => send({ log: e }),
+  messaging: { onRequest: (_conn, data) => handle(data) },
+});
+const url = await server.listen();
 let closing = false;
 process.on('SIGTERM', () => {
   if (closing) return;
@@ -105,4 +81,4 @@ process.on('message', (m: { pub?: number; pad?: number }) => {
     (err: Error) => send({ failed: seq, error: String(err) }),
   );
 });
-send({ ready: server.url });
+send({ ready: url });

@@ -143,10 +143,11 @@ export interface Result {
 }
 
 export interface RunOptions {
-  impl: 'real' | 'double';
-  certDir?: string;
-  ca?: string;
-  serverModule?: string;
+  certDir: string;
+  ca: string;
+  jwtSecret: string;
+  /** The app's token (a JWT signed with jwtSecret). */
+  token: string;
   count?: number;
   /** ms to wait for the app to catch up after both streams are done. */
   settle?: number;
@@ -156,7 +157,7 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   const t0 = Date.now();
   const n = o.count ?? 1000;
   const dir = journalDir();
-  const cfg: FixtureConfig = { impl: o.impl, port: 0, dir, certDir: o.certDir, serverModule: o.serverModule, ...sc.fixture };
+  const cfg: FixtureConfig = { port: 0, dir, certDir: o.certDir, jwtSecret: o.jwtSecret, ...sc.fixture };
   const first = await startFixture(cfg);
   cfg.port = first.port;
   const procs: ServerProc[] = [first];
@@ -170,7 +171,7 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   const newApp = () => {
     // A new app process: a fresh realm for the bundle, a fresh wx, the same storage.
     const create = loadMiniprogramMessaging(dist).messaging.exports.createMessagingClient;
-    const app = startApp({ create, url, ca: o.ca, storage, events, answers });
+    const app = startApp({ create, url, ca: o.ca, storage, events, answers, clientOptions: { token: o.token } });
     apps.push(app);
     ctx.app.set(app);
     return app;

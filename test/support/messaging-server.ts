@@ -35,8 +35,6 @@ export interface ProtocolServerOptions {
   state?: ServerState;
   /** Epoch of streams this server creates. @default 'e1' */
   epoch?: string;
-  /** Called once per request id, when it is first processed (a duplicate is not). */
-  onRequest?: (id: string, data: unknown) => void;
 }
 
 export interface ProtocolServer {
@@ -144,7 +142,6 @@ export async function startProtocolServer(opts: ProtocolServerOptions = {}): Pro
         if (!state.answers.has(f.id)) {
           state.handled.push(f.id);
           state.answers.set(f.id, f.data);
-          opts.onRequest?.(f.id, f.data);
         }
         if (api.ack) send(ws, { t: 'ack', id: f.id, data: state.answers.get(f.id) });
       } else if (f.t === 'sub') {
