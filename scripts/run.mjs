@@ -52,11 +52,13 @@ if (pnpm('-r', '--workspace-concurrency=1', 'run', 'build') !== 0) process.exit(
 
 switch (action) {
   case 'start':
-    // The embedded default: a generated dev certificate on localhost, port 8282, and the
-    // browser demo page at https://localhost:8282/.
+    // The embedded default: a generated dev certificate on localhost, port 8282, the browser
+    // demo page at https://localhost:8282/, and the messaging protocol for the mini program demo
+    // (clients that do not offer it, like the browser demo, keep the plain echo).
     process.exit(run(process.execPath, [
       path.join(root, 'packages/server/dist/cli.js'),
       '--dev-cert',
+      '--messaging',
       ...(rest.length ? rest : ['--static', path.join(root, 'apps/demo-web/dist')]),
     ]));
     break; // process.exit() does not return; the break tells readers (and the linter) so

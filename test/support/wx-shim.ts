@@ -19,6 +19,8 @@
 // Counters (connectCalls, maxLive, failed…) let tests assert the client's behaviour.
 // Loading a bundle the way WeChat does (fresh realm, define() wrapper) is miniprogram-module.ts.
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import WebSocket from 'ws';
 
 type Fn<T = any> = (res: T) => void;
@@ -40,6 +42,8 @@ export interface WxShimOptions {
   limit?: number;
   /** @default 'abort' */
   closeWhileConnecting?: 'abort' | 'ignore';
+  /** What wx.login's success gives as `code` (a stand-in for WeChat's code2Session knows it). @default 'test-code' */
+  loginCode?: string;
 }
 
 export interface ShimTask {
@@ -57,6 +61,10 @@ export interface ShimTask {
 
 export interface WxShim {
   connectSocket(option: { url: string; header?: Record<string, string>; protocols?: unknown } & Callbacks): ShimTask;
+  /** wx.login: success({ code }) on the next turn. */
+  login(o?: Callbacks): void;
+  /** wx.request over node:http(s) (trusting `ca`): success({ statusCode, data, header }), data parsed as JSON when it is. */
+  request(o: { url: string; method?: string; data?: unknown; header?: Record<string, string>; timeout?: number } & Callbacks): void;
   onAppShow(fn: Fn): void;
   offAppShow(fn: Fn): void;
   onAppHide(fn: Fn): void;
@@ -209,8 +217,43 @@ export function createWxShim(opts: WxShimOptions = {}): WxShim {
     if (i >= 0) list.splice(i, 1);
   };
 
+  function request(o: { url: string; method?: string; data?: unknown; header?: Record<string, string>; timeout?: number } & Callbacks): void {
+    // WeChat serialises an object body as JSON (content-type application/json, its default).
+    const body = o.data === undefined ? undefined : typeof o.data === 'string' ? o.data : JSON.stringify(o.data);
+    const lib = o.url.startsWith('https:') ? https : http;
+    const done = (ok: boolean, res: Record<string, unknown>) =>
+      later(() => {
+        if (ok) o.success?.(res);
+        else o.fail?.(res);
+        o.complete?.(res);
+      });
+    const req = lib.request(o.url, { method: o.method ?? 'GET', ca, headers: { 'content-type': 'application/json', ...o.header }, timeout: o.timeout ?? 60_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let data: unknown = text;
+        try {
+          data = JSON.parse(text);
+        } catch {
+          // not JSON: WeChat gives the text
+        }
+        done(true, { statusCode: res.statusCode, data, header: res.headers, errMsg: 'request:ok' });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (e) => done(false, { errMsg: `request:fail ${e.message}` }));
+    req.end(body);
+  }
+
   return {
     connectSocket,
+    login: (o?: Callbacks) => later(() => {
+      const res = { code: opts.loginCode ?? 'test-code', errMsg: 'login:ok' };
+      o?.success?.(res);
+      o?.complete?.(res);
+    }),
+    request,
     onAppShow: (fn) => void app.show.push(fn),
     offAppShow: (fn) => remove(app.show, fn),
     onAppHide: (fn) => void app.hide.push(fn),
