@@ -155,7 +155,7 @@ describe('addressing', () => {
     await newer.close();
   });
 
-  test('messaging off: wss-mp.v1 is never selected (a v1 client sees no subprotocol); other offers keep ws\'s choice', async () => {
+  test('messaging off: wss-mp.v1 is never selected (a v1 client sees no subprotocol); other offers only when the server is configured to speak them', async () => {
     const { url } = await start({});
     const ws = new WebSocket(url, ['wss-mp.v1']);
     let upgrade: import('node:http').IncomingMessage | undefined;
@@ -164,8 +164,13 @@ describe('addressing', () => {
     assert.equal(upgrade?.statusCode, 101);
     assert.equal(upgrade?.headers['sec-websocket-protocol'], undefined);
     assert.match(err.message, /no subprotocol/);
-    // Today's behaviour for other subprotocols is kept (issue 11 decides about unknown ones).
-    const other = new WebSocket(url, ['wss-mp.v1', 'chat']);
+    // An unknown offer is never echoed (ws's default would answer `chat` to `wss-mp.v1, chat`)...
+    const unknown = new WebSocket(url, ['wss-mp.v1', 'chat']);
+    const unknownErr = await new Promise<Error>((resolve) => unknown.once('error', resolve));
+    assert.match(unknownErr.message, /no subprotocol/);
+    // ...but one the server is configured to speak is selected.
+    const configured = await start({ subprotocols: ['chat'] });
+    const other = new WebSocket(configured.url, ['wss-mp.v1', 'chat']);
     await new Promise((r, j) => { other.once('open', r); other.once('error', j); });
     assert.equal(other.protocol, 'chat');
     other.close();
