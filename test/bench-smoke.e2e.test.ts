@@ -83,6 +83,13 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     assert.ok(num(`storm.${lib}.peakAttempts100ms`) >= 1);
   }
 
+  // messaging: fan-out against the bare loop, request/ack against the echo, recovery with nothing lost.
+  assert.ok(num('messaging.fanout.ours.deliveriesPerSec@0') > 0 && num('messaging.fanout.raw.deliveriesPerSec@0') > 0);
+  assert.ok(num('messaging.fanout.ours.p99Ms@0') > 0);
+  assert.ok(num('messaging.request.reqAckPerSec') > 0 && num('messaging.request.echoPerSec') > 0);
+  assert.equal(num('messaging.recovery.lostOrTwice'), 0);
+  assert.ok(num('messaging.recovery.replayed') >= 0 && num('messaging.recovery.seconds') > 0);
+
   const rows = res.rows as Row[];
   assert.ok(rows.length > 10);
   for (const row of rows) {
@@ -90,7 +97,8 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     if (row.ratio && row.ratio.median != null) assert.ok(Number.isFinite(row.ratio.median) && row.ratio.median > 0, row.label);
   }
   // The targets of the issue all have a row with a verdict (SKIP only if the data is missing).
-  for (const label of ['pingpong msgs/s', 'pingpong p99 RTT ms', 'throughput MB/s', 'throughput server CPU µs/msg (1 KiB)', 'handshakes/s', 'client msgs/s (SDK vs raw wx shim)']) {
+  for (const label of ['pingpong msgs/s', 'pingpong p99 RTT ms', 'throughput MB/s', 'throughput server CPU µs/msg (1 KiB)', 'handshakes/s', 'client msgs/s (SDK vs raw wx shim)',
+    'fan-out to 100: deliveries/s', 'request/ack msgs/s vs plain echo (CPU per message ≤ 1.2×)', 'recovery: publications lost, twice or resynced']) {
     const row = rows.find((x) => x.label === label);
     assert.ok(row && (row.verdict === 'PASS' || row.verdict === 'MISS'), `${label}: ${row?.verdict}`);
   }

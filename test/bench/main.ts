@@ -20,6 +20,7 @@ import { startTarget, startBurstTarget, BURST_TARGETS, BURST_FRAMES, TARGETS, TA
 import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
+import { runMessagingBench } from './messaging/mode';
 import { summarizeProfiles } from './lib/profile';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -224,6 +225,16 @@ async function main() {
         }
       }
 
+      if (modes.includes('messaging')) {
+        try {
+          const r = runMessagingBench(plan, (s) => log(`run ${run} messaging  ${s}`));
+          Object.assign(rec.figures, r.figures);
+          rec.raw.messaging = r.raw;
+        } catch (e) {
+          fail('messaging', e);
+        }
+      }
+
       if (modes.includes('detect')) {
         try {
           await runDetect(rec, ctx, flags);
@@ -360,6 +371,12 @@ function comparisons(): Comparison[] {
     { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
     { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
   ];
+  plan.fanoutSubscribers.forEach((n, i) =>
+    c.push(
+      { label: `fan-out to ${n.toLocaleString('en-US')}: deliveries/s`, ours: `messaging.fanout.ours.deliveriesPerSec@${i}`, base: `messaging.fanout.raw.deliveriesPerSec@${i}`, baseLabel: 'bare ws loop, same bytes', op: '>=', limit: 0.9 },
+      { label: `fan-out to ${n.toLocaleString('en-US')}: p99 publish → receive ms`, ours: `messaging.fanout.ours.p99Ms@${i}`, base: `messaging.fanout.raw.p99Ms@${i}`, baseLabel: 'bare ws loop, same bytes', op: 'info', note: 'lower is better' },
+    ),
+  );
   plan.idleSteps.forEach((n, i) =>
     c.push({ label: `idle RSS KiB/conn @ ${n.toLocaleString('en-US')}`, ours: `idle.${N}.rssPerConnKiB@${i}`, base: `idle.${H}.rssPerConnKiB@${i}`, op: '<=', limit: 1.1 }),
   );
@@ -377,6 +394,10 @@ function comparisons(): Comparison[] {
     { label: 'storm (RWS 4.4.0): s until 99 % back', ours: 'storm.reconnecting-websocket.backSeconds', base: null, op: 'info' },
     { label: 'storm (RWS 4.4.0): peak attempts / 100 ms', ours: 'storm.reconnecting-websocket.peakAttempts100ms', base: null, op: 'info' },
     { label: 'storm (RWS 4.4.0): queued messages lost or reordered', ours: 'storm.reconnecting-websocket.lost', base: null, op: 'info' },
+    { label: 'recovery: s until all clients are back and caught up', ours: 'messaging.recovery.seconds', base: null, op: 'info', unit: 's', note: `${plan.recoveryClients.toLocaleString('en-US')} clients cut at once, 20 publications/s` },
+    { label: 'recovery: publications replayed from history', ours: 'messaging.recovery.replayed', base: null, op: 'info', unit: '' },
+    { label: 'recovery: publications lost, twice or resynced', ours: 'messaging.recovery.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
+    { label: 'request/ack msgs/s vs plain echo (CPU per message ≤ 1.2×)', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: '>=', limit: 0.83, note: 'one CPU-bound process: rate ratio = 1 / CPU ratio' },
     { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
     // Context: what TLS costs, and the ceiling.
     { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },

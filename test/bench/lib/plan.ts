@@ -2,7 +2,7 @@
 // 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
 
 export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
-export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect'] as const;
+export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Plan {
@@ -28,6 +28,11 @@ export interface Plan {
   stormRuns: number;
   /** Storm runs for reconnecting-websocket (a comparison, not a target: one run by default). */
   stormRunsRws: number;
+  /** messaging: fan-out subscriber counts, publications per fan-out, request/ack seconds, recovery clients. */
+  fanoutSubscribers: number[];
+  fanoutPublications: number;
+  requestSeconds: number;
+  recoveryClients: number;
 }
 
 const addrs = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 11}`);
@@ -55,5 +60,9 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
     stormMessages: 3,
     stormRuns: quick ? 1 : runs,
     stormRunsRws: 1,
+    fanoutSubscribers: quick ? [100] : [1000, 10_000],
+    fanoutPublications: quick ? 20 : 50,
+    requestSeconds: quick ? 0.5 : 2,
+    recoveryClients: quick ? 50 : 2000,
   };
 }

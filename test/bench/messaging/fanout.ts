@@ -92,5 +92,7 @@ if (process.argv[2] === '--server') {
   console.log(`fan-out to ${N} subscribers (server in its own process), ${P} publications in bursts of ${BATCH}, median of ${ROUNDS}:`);
   console.log(`  messaging   ${Math.round(m.rate)} deliveries/s  p99 ${m.p99.toFixed(1)} ms  ${(m.rate / w.rate).toFixed(2)}×`);
   console.log(`  bare ws     ${Math.round(w.rate)} deliveries/s  p99 ${w.p99.toFixed(1)} ms  1.00×`);
+  // Last line: the figures for `pnpm bench` (test/bench/messaging/mode.ts).
+  console.log(JSON.stringify({ subscribers: N, publications: P, messaging: m, raw: w }));
   process.exit(0);
 }

@@ -3,6 +3,7 @@
 // long until every client has recovered, how many publications were replayed from history, and
 // whether any was lost or delivered twice.
 // Usage: node --import tsx test/bench/messaging/recovery.ts [clients=2000] [publications/s=20]
+// The last line printed is JSON (the figures `pnpm bench` reads).
 // Developer bench: server and clients in one process, plain ws on loopback, the clients' default
 // backoff (full jitter in [0, 2 s) for the first retry) — which is what sets the recovery time.
 import { createServer, type Connection } from 'wss-mp-server';
@@ -13,6 +14,8 @@ import WebSocket from 'ws';
 const N = Number(process.argv[2] ?? 2000);
 const RATE = Number(process.argv[3] ?? 20);
 const DEADLINE_MS = 120_000;
+// BENCH_CLIENT_OPTIONS (JSON): client options on top, e.g. a faster backoff for the smoke test.
+const CLIENT_OPTIONS = JSON.parse(process.env.BENCH_CLIENT_OPTIONS ?? '{}') as object;
 
 const conns = new Set<Connection<unknown>>();
 const server = createServer({
@@ -47,7 +50,7 @@ const memory = () => {
 const platform = webPlatform(WebSocket as never);
 const clients: Client[] = [];
 for (let i = 0; i < N; i++) {
-  const mc = createMessagingClient({ url, platform, storage: memory(), heartbeatInterval: 0, lifecycle: false });
+  const mc = createMessagingClient({ url, platform, storage: memory(), heartbeatInterval: 0, lifecycle: false, ...CLIENT_OPTIONS });
   const c: Client = { offsets: [], welcomes: 0, welcomeAt: 0, resyncs: 0, sub: null as never, destroy: () => mc.destroy() };
   mc.on('welcome', () => {
     c.welcomes++;
