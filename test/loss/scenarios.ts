@@ -21,6 +21,8 @@ export interface Scenario {
   /** The server process is replaced: its in-memory history and deduplication are gone. */
   restarts: boolean;
   fixture?: Partial<FixtureConfig>;
+  /** A close code the app must have seen: proof that the disruption did bite (null: no socket of the app is closed by it). */
+  bites: number | null;
   disrupt(ctx: Ctx): Promise<void>;
 }
 
@@ -65,15 +67,15 @@ export interface Ctx {
 
 export const SCENARIOS: Scenario[] = [
   {
-    id: 'kill', name: 'Server SIGKILL + restart', duration: 10_000, at: 3_000, restarts: true,
+    id: 'kill', name: 'Server SIGKILL + restart', duration: 10_000, at: 3_000, restarts: true, bites: 1006,
     disrupt: (ctx) => ctx.restartServer('SIGKILL'),
   },
   {
-    id: 'term', name: 'Server SIGTERM (drain) + restart', duration: 10_000, at: 3_000, restarts: true,
+    id: 'term', name: 'Server SIGTERM (drain) + restart', duration: 10_000, at: 3_000, restarts: true, bites: 1001,
     disrupt: (ctx) => ctx.restartServer('SIGTERM'),
   },
   {
-    id: 'stop', name: 'Server frozen (SIGSTOP) 30 s', duration: 38_000, at: 3_000, restarts: false,
+    id: 'stop', name: 'Server frozen (SIGSTOP) 30 s', duration: 38_000, at: 3_000, restarts: false, bites: 4500,
     async disrupt(ctx) {
       const s = await ctx.server.get();
       s.signal('SIGSTOP');
@@ -82,7 +84,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    id: 'suspend', name: 'App suspended 60 s (closed 1000 "interrupted"), then shown', duration: 68_000, at: 3_000, restarts: false,
+    id: 'suspend', name: 'App suspended 60 s (closed 1000 "interrupted"), then shown', duration: 68_000, at: 3_000, restarts: false, bites: 1000,
     async disrupt(ctx) {
       const app = ctx.freezeApp();
       app.wx.hide();
@@ -94,7 +96,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    id: 'network', name: 'Network off 10 s, then on', duration: 18_000, at: 3_000, restarts: false,
+    id: 'network', name: 'Network off 10 s, then on', duration: 18_000, at: 3_000, restarts: false, bites: 4500,
     async disrupt(ctx) {
       const app = await ctx.app.get();
       ctx.relay!.off();
@@ -105,7 +107,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    id: 'cold', name: 'App cold restart (storage kept)', duration: 10_000, at: 3_000, restarts: false,
+    id: 'cold', name: 'App cold restart (storage kept)', duration: 10_000, at: 3_000, restarts: false, bites: null,
     async disrupt(ctx) {
       ctx.freezeApp().destroy();
       await pause(2_000); // the app is not running
@@ -113,7 +115,7 @@ export const SCENARIOS: Scenario[] = [
     },
   },
   {
-    id: 'slow', name: 'Slow consumer cut by the server (4008)', duration: 12_000, at: 3_000, restarts: false,
+    id: 'slow', name: 'Slow consumer cut by the server (4008)', duration: 12_000, at: 3_000, restarts: false, bites: 4008,
     fixture: { maxBufferedAmount: 256 * 1024 },
     async disrupt(ctx) {
       const app = await ctx.app.get();
@@ -268,6 +270,8 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
     relay?.close();
   }
   const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts });
+  if (sc.bites !== null && !closes.has(sc.bites)) errors.push(`the disruption did not bite: no close ${sc.bites} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
+  if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);
   const closeText = [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
   return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, closes: closeText, errors };
 }
