@@ -2,6 +2,7 @@
 // process, an app, 1,000 publications and 1,000 requests at a steady rate over `duration`, the
 // disruption at `at`, then (once both streams are done) a wait for the app to catch up, and the
 // checker's verdict over the journals and what the app saw.
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { check, parseJournal, type AppEvent, type Verdict } from './checker';
 import { journalDir, memoryStorage, readJournal, startApp, startFixture, startRelay, type App, type Relay, type ServerProc } from './harness';
@@ -273,7 +274,9 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
     }
     relay?.close();
   }
+  await Promise.all(procs.map((p) => p.exited));
   const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts });
+  rmSync(dir, { recursive: true, force: true });
   if (sc.bites !== null && !sc.bites.some((c) => closes.has(c))) errors.push(`the disruption did not bite: no close ${sc.bites.join('/')} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
   if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);
   const closeText = [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
