@@ -62,16 +62,18 @@ test('a crash: the gap a resync announces is allowed, only across a restart, onl
 test('requests: processed twice, never, answered twice or not at all, re-run on a live server: each fails', () => {
   const p = pubs('a', 1, 2);
   const events = [start, ...seen(p)];
-  const run = (j: Partial<Journal>, answers: number[], restarts = false) =>
-    check({ ...journal(p), ...j }, { events, answers, requests: 3, restarts });
+  const run = (j: Partial<Journal>, answers: number[], crash = false) =>
+    check({ ...journal(p), ...j }, { events, answers, requests: 3, restarts: crash, crash });
   assert.deepEqual([run({ effects: [1, 2, 3, 2] }, ok(3)).pass, run({ effects: [1, 2, 3, 2] }, ok(3)).processedTwice], [false, 1]);
   assert.deepEqual([run({ effects: [1, 3] }, ok(3)).pass, run({ effects: [1, 3] }, ok(3)).neverProcessed], [false, 1]);
   assert.equal(run({}, [1, 2, 3, 3]).pass, false);
   assert.equal(run({}, [1, 2]).pass, false);
-  // A handler re-run with a single effect: fine across a restart (reported), a failure otherwise.
+  // A handler re-run with a single effect: fine across a crash (reported), a failure otherwise,
+  // a drain included (a restart that is not a crash).
   assert.equal(run({ calls: [1, 2, 2, 3] }, ok(3), true).pass, true);
   assert.equal(run({ calls: [1, 2, 2, 3] }, ok(3), true).reruns, 1);
   assert.equal(run({ calls: [1, 2, 2, 3] }, ok(3), false).pass, false);
+  assert.equal(check({ ...journal(p), calls: [1, 2, 2, 3] }, { events, answers: ok(3), requests: 3, restarts: true }).pass, false);
 });
 
 test('journals parse from the fixture\'s files', () => {

@@ -21,6 +21,9 @@ export interface Scenario {
   at: number;
   /** The server process is replaced: its in-memory history and deduplication are gone. */
   restarts: boolean;
+  /** The server process dies without draining (SIGKILL): a handler that ran may not have been
+   * answered, so the resend may run it again. A drain (SIGTERM) must never cause that. */
+  crash?: boolean;
   fixture?: Partial<FixtureConfig>;
   /** Close codes of which the app must have seen one: proof that the disruption did bite (null: it closes no socket). */
   bites: number[] | null;
@@ -70,7 +73,7 @@ export interface Ctx {
 
 export const SCENARIOS: Scenario[] = [
   {
-    id: 'kill', name: 'Server SIGKILL + restart', duration: 10_000, at: 3_000, restarts: true, bites: [1006],
+    id: 'kill', name: 'Server SIGKILL + restart', duration: 10_000, at: 3_000, restarts: true, crash: true, bites: [1006],
     disrupt: (ctx) => ctx.restartServer('SIGKILL'),
   },
   {
@@ -275,7 +278,7 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
     relay?.close();
   }
   await Promise.all(procs.map((p) => p.exited));
-  const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts });
+  const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts, crash: sc.crash === true });
   rmSync(dir, { recursive: true, force: true });
   if (sc.bites !== null && !sc.bites.some((c) => closes.has(c))) errors.push(`the disruption did not bite: no close ${sc.bites.join('/')} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
   if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);

@@ -34,6 +34,9 @@ export class Requests<T> {
 
   /** A `req`: answered from the dedup memory, queued behind the same id in progress, or run. */
   handle(conn: Connection<T>, id: string, data: unknown): void {
+    // Read after our close frame went out (a drain's 1001): its ack could not reach the client,
+    // which resends it on its next connection. Running it here would run it twice.
+    if (!conn.isOpen) return;
     // Scoped per user; anonymous connections share one scope (ids carry a random client prefix).
     const key = conn.user === null ? `\n${id}` : `${conn.user}\n${id}`;
     const seen = this.dedup.get(key);

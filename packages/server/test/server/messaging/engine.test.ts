@@ -110,3 +110,16 @@ test('singleSession closes every older connection of the user with 4009, not oth
   assert.equal(b.closedWith, undefined);
   assert.equal(a2.closedWith, undefined);
 });
+
+test('a request read after our close frame went out (a drain) is not run: its ack could not arrive, and the resend would run it twice', () => {
+  let runs = 0;
+  const { m } = engine(new ScriptedBroker(), { onRequest: (_c: unknown, d: unknown) => (runs++, d) });
+  const { conn, sent } = fakeConn(4);
+  m.opened(conn, true);
+  m.message(conn, frame({ t: 'req', id: 'r1', data: 'tom' }), false);
+  assert.deepEqual([runs, sent.at(-1)], [1, { t: 'ack', id: 'r1', data: 'tom' }]);
+  conn.isOpen = false; // close(1001) sent: the socket is CLOSING
+  m.message(conn, frame({ t: 'req', id: 'r2', data: 'late' }), false);
+  assert.equal(runs, 1, 'the handler did not run');
+  assert.equal(sent.at(-1).id, 'r1', 'nothing was answered');
+});
