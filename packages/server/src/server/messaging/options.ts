@@ -34,8 +34,10 @@ export interface MessagingOptions<T = Record<string, unknown>> {
   requestTimeout?: number;
   /** @default 128 */
   maxSubscriptions?: number;
-  /** A `req` from a client: resolve with the reply data (any JSON). Default: echo `data`. */
-  onRequest?(conn: Connection<T>, data: unknown): unknown;
+  /** A `req` from a client: resolve with the reply data (any JSON). Default: echo `data`.
+   * `request.id` is the client's idempotency key: key your effect by it (e.g. a unique column)
+   * to stay exactly-once across a server crash, which the in-process deduplication cannot see. */
+  onRequest?(conn: Connection<T>, data: unknown, request: { id: string }): unknown;
   /** May this connection subscribe to `channel`? Default: yes, for every channel not starting with `$`. */
   canSubscribe?(conn: Connection<T>, channel: string): boolean | Promise<boolean>;
   /** Where streams live. Default: in this process's memory (history lost on restart: new epochs). */
@@ -49,7 +51,7 @@ export interface ResolvedMessaging<T> {
   dedupMaxEntries: number;
   requestTimeout: number;
   maxSubscriptions: number;
-  onRequest: ((conn: Connection<T>, data: unknown) => unknown) | undefined;
+  onRequest: ((conn: Connection<T>, data: unknown, request: { id: string }) => unknown) | undefined;
   canSubscribe: ((conn: Connection<T>, channel: string) => boolean | Promise<boolean>) | undefined;
   broker: Broker | undefined;
 }

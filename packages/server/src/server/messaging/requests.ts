@@ -22,7 +22,7 @@ export function errorAck(id: string, code: string, message: string): string {
 const echo = (_conn: Connection<any>, data: unknown) => data;
 
 export class Requests<T> {
-  private readonly onRequest: (conn: Connection<T>, data: unknown) => unknown;
+  private readonly onRequest: (conn: Connection<T>, data: unknown, request: { id: string }) => unknown;
 
   constructor(
     private readonly m: ResolvedMessaging<T>,
@@ -49,7 +49,7 @@ export class Requests<T> {
     // A synchronous handler (the default echo) is answered without allocating callbacks.
     let r: unknown;
     try {
-      r = this.onRequest(conn, data);
+      r = this.onRequest(conn, data, { id });
     } catch (err) {
       this.report(err, conn, 'messaging callback');
       return this.answer(key, entry, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);

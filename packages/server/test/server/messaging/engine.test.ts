@@ -123,3 +123,12 @@ test('a request read after our close frame went out (a drain) is not run: its ac
   assert.equal(runs, 1, 'the handler did not run');
   assert.equal(sent.at(-1).id, 'r1', 'nothing was answered');
 });
+
+test('onRequest gets the request id: the idempotency key an app stores its effect under', () => {
+  const ids: string[] = [];
+  const { m } = engine(new ScriptedBroker(), { onRequest: (_c: unknown, d: unknown, r: { id: string }) => (ids.push(r.id), d) });
+  const { conn } = fakeConn(5);
+  m.opened(conn, true);
+  m.message(conn, frame({ t: 'req', id: 'k2f9-7', data: 1 }), false);
+  assert.deepEqual(ids, ['k2f9-7']);
+});
