@@ -55,6 +55,7 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'conformance', kind: 'switch', default: 'off', help: 'with --messaging: answer the conformance suite\'s test requests ({"publish":{"ch","data"}}, {"limits":true}); never in production' },
   { name: 'history-size', kind: 'count', arg: 'N', default: String(M.historySize), help: 'publications kept per channel for recovery' },
   { name: 'history-ttl', kind: 'duration', arg: 'DURATION', default: formatDuration(M.historyTtl), help: 'publications older than this leave the history' },
+  { name: 'redis', kind: 'text', arg: 'URL', default: '-', help: 'with --messaging: share channels, users, history and presence with every node on this Redis (redis://[:PASSWORD@]HOST:PORT[/DB])' },
   { name: 'jwt-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'require a JWT (HS256, sub = user) signed with the secret in FILE: Authorization: Bearer or ?token=; 401 before the upgrade otherwise' },
   { name: 'single-session', kind: 'switch', default: 'off', help: 'one connection per user: a newer one closes the older with 4009 (needs --jwt-secret-file)' },
   { name: 'wechat-appid', kind: 'text', arg: 'APPID', default: '-', help: 'serve POST /login: wx.login code → code2Session → a JWT (needs --wechat-secret-file and --jwt-secret-file)' },
@@ -163,13 +164,14 @@ function messagingFlags(v: Values, o: ServerOptions): void {
       throw new OptionError(`--${k}`, 'a readable file', `${str(k)} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
   };
-  for (const k of ['conformance', 'history-size', 'history-ttl']) {
+  for (const k of ['conformance', 'history-size', 'history-ttl', 'redis']) {
     if (v[k] !== undefined && v[k] !== false && !v.messaging) throw new OptionError(`--${k}`, '--messaging as well', 'no --messaging');
   }
   if (v.messaging) {
     const m: MessagingOptions = {};
     if (v['history-size'] !== undefined) m.historySize = v['history-size'] as number;
     if (v['history-ttl'] !== undefined) m.historyTtl = v['history-ttl'] as number;
+    if (str('redis') !== undefined) m.redis = str('redis');
     if (v.conformance) {
       const ref: { server?: Pick<WssMpServer, 'publish'> } = {};
       m.onRequest = conformanceHandler(ref, () => m.historySize ?? M.historySize);

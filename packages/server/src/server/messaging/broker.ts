@@ -34,6 +34,12 @@ export interface Broker {
   unsubscribe(stream: string): void;
   /** Where publications for streams with local subscribers go (set once by the server). */
   onPublication(listener: (stream: string, pub: Publication) => void): void;
+  /** A shared broker: a connection of `user` (null: anonymous) opened (+1) or closed (-1) here. */
+  connection?(user: string | null, delta: 1 | -1): void;
+  /** A shared broker: users and connections on every node. */
+  presence?(): Promise<{ users: string[]; connections: number }>;
+  /** Releases what the broker holds (connections, timers); called by server.close(). */
+  close?(): Promise<void>;
 }
 
 /** The channel name clients see in `pub.ch`: `$user` for every personal stream. */
