@@ -153,6 +153,51 @@ describe('two nodes and one Redis', () => {
     assert.deepEqual(datas(late, 'news'), range(6, 10));
   });
 
+  test('a node that missed pub/sub messages (its subscriber connection cut) fills the gap from the stream', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    await sub(alice, 'g');
+    for (let n = 1; n <= 3; n++) await b.server.publish('g', { n });
+    await waitFor(() => pubs(alice, 'g').length === 3, { what: 'first 3' });
+    // Cut every subscriber connection; node A reconnects after its backoff (100 ms), and what
+    // is published meanwhile never reaches it through pub/sub.
+    assert.ok((await redisInt(r.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 1);
+    for (let n = 4; n <= 8; n++) await b.server.publish('g', { n });
+    await waitFor(() => pubs(alice, 'g').length >= 8, { what: 'the gap filled', timeout: 15_000 });
+    await alice.request('flush');
+    assert.deepEqual(datas(alice, 'g'), range(1, 8));
+    const line = await a.waitForLog((l) => l.event === 'redis' && l.msg === 'gap filled from the stream');
+    assert.equal(line.stream, 'g');
+    assert.equal(line.to, 8);
+  });
+
+  test('Redis paused (SIGSTOP) for 10 s: each publication is refused (ERR_UNAVAILABLE) or delivered, once, in order; nothing lost after', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    await sub(alice, 'p');
+    await b.server.publish('p', { n: 1 });
+    r.pause();
+    const pausedAt = Date.now();
+    const during = await Promise.allSettled([2, 3, 4].map((n) => b.server.publish('p', { n })));
+    for (const s of during) if (s.status === 'rejected') assert.equal((s.reason as { code: string }).code, 'ERR_UNAVAILABLE');
+    // The scenario is a 10 s outage (longer than the command timeout), not a synchronisation.
+    await waitFor(() => Date.now() - pausedAt >= 10_000, { timeout: 15_000, interval: 100, what: 'the 10 s pause' });
+    r.resume();
+    const last = await publishWhenUp(b.server, 'p', { n: 5 });
+    await waitFor(() => pubs(alice, 'p').some((f) => f.offset === last.offset), { what: 'the publication after the pause', timeout: 20_000 });
+    await alice.request('flush');
+    const seen = pubs(alice, 'p');
+    assert.deepEqual(seen.map((f) => f.offset), range(1, last.offset), 'contiguous offsets, each once');
+    const accepted = during.flatMap((s, i) => (s.status === 'fulfilled' ? [i + 2] : []));
+    for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
+  });
+
   test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;

@@ -35,6 +35,11 @@ export const REDIS_DEFAULTS = Object.freeze({
   nodeHeartbeat: 5_000,
   /** A history read waiting for its pub/sub subscription fails after this (ms). */
   subscribeTimeout: 5_000,
+  /**
+   * A command unanswered this long (ms) fails with ERR_UNAVAILABLE (a Redis that hangs, e.g.
+   * SIGSTOPped, keeps its sockets open). Ambiguous for a publication: Redis may still run it later.
+   */
+  commandTimeout: 5_000,
 });
 
 export interface RedisBrokerOptions {
@@ -104,7 +109,7 @@ export class RedisBroker implements Broker {
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
       maxRetriesPerRequest: 1,
     };
-    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
+    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, commandTimeout: d.commandTimeout, connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
     this.cmd.defineCommand('wssPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
     this.cmd.defineCommand('wssHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('wssCount', { numberOfKeys: 1, lua: COUNT_LUA });
