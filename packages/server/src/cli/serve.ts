@@ -16,6 +16,8 @@ import { MESSAGING_DEFAULTS, type MessagingOptions } from '../server/messaging/o
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
 import { EXIT_USAGE, writeCliError } from './io';
+import { isWorker, parseWorkers, runPrimary } from './workers';
+import { IpcBroker } from '../server/messaging/ipc-broker';
 import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 
 const D = SERVER_DEFAULTS;
@@ -61,6 +63,7 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'wechat-appid', kind: 'text', arg: 'APPID', default: '-', help: 'serve POST /login: wx.login code → code2Session → a JWT (needs --wechat-secret-file and --jwt-secret-file)' },
   { name: 'wechat-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'the mini program\'s AppSecret, read from FILE' },
   { name: 'wechat-api-base', kind: 'text', arg: 'URL', default: WL.apiBase, help: 'code2Session base URL (a stand-in for tests)' },
+  { name: 'workers', kind: 'text', arg: 'N', default: '1', help: 'processes serving the one port (node:cluster), auto = one per core; channels and users work across them (through the primary, or --redis)' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -81,6 +84,7 @@ export const SERVE: Command = {
   footer: [
     'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate;',
     'SIGUSR2 reloads it even when it fails validation (expired, not yet valid, not covering the current names).',
+    'With --workers, the primary forwards SIGHUP/SIGUSR2 to every worker, drains them all on SIGTERM, and replaces a worker that dies.',
   ],
 };
 
@@ -216,6 +220,15 @@ export async function main(argv: string[]): Promise<number> {
   const sink = jsonLines(process.stdout);
   const log = new Logger(sink, false);
   const { mode, conformanceRef, ...serverOptions } = options as typeof options & { conformanceRef?: { server?: WssMpServer } };
+  let workers: number;
+  try {
+    workers = values.workers === undefined ? 1 : parseWorkers(values.workers as string);
+  } catch (err) {
+    if (err instanceof OptionError) return fail(err.message);
+    throw err;
+  }
+  if (workers > 1 && !isWorker()) return primary(serverOptions, mode, values, log, workers);
+  if (isWorker()) asWorker(serverOptions);
   const ctl = handleSignals(log, mode);
   try {
     await prepareTls(serverOptions, mode, values, log);
@@ -234,6 +247,28 @@ export async function main(argv: string[]): Promise<number> {
     log.info('hint', { msg: `plain ws for a TLS proxy: route wss://YOUR-DOMAIN${url} here (wss-mp-server proxy-config prints a config)` });
   }
   return -1;
+}
+
+/** `--workers N` in the primary: the certificate made once, then N workers forked. */
+async function primary(o: ServerOptions, mode: Mode, values: Values, log: Logger, workers: number): Promise<number> {
+  try {
+    // The development certificate is created here, once, not raced by N workers.
+    if (mode === 'dev-cert') await prepareTls(o, mode, values, log);
+  } catch (err) {
+    if (err instanceof WssMpServerError) return fail(err.message, 1);
+    throw err;
+  }
+  const m = o.messaging === undefined || o.messaging === true || o.messaging === false ? undefined : o.messaging;
+  const relay = m !== undefined && m.redis === undefined ? { historySize: m.historySize ?? M.historySize, historyTtl: m.historyTtl ?? M.historyTtl } : undefined;
+  log.info('workers', { workers, streams: relay ? 'primary' : m ? 'redis' : 'none', msg: `starting ${workers} workers on one port` });
+  return runPrimary({ workers, relay, log });
+}
+
+/** In a worker: streams through the primary (unless Redis), and no life after the primary. */
+function asWorker(o: ServerOptions): void {
+  const m = o.messaging;
+  if (m !== undefined && typeof m === 'object' && m.redis === undefined) m.broker = new IpcBroker();
+  process.on('disconnect', () => process.exit(1));
 }
 
 /**
@@ -260,7 +295,9 @@ function handleSignals(log: Logger, mode: Mode): { server: WssMpServer | undefin
     );
   };
   process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  // Ctrl-C reaches the whole process group: a worker leaves it to the primary, whose SIGTERM
+  // drains it (a second signal would cut the drain short).
+  process.on('SIGINT', isWorker() ? () => {} : stop);
   process.on('SIGHUP', () => {
     if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
     else ctl.server?.reloadCertificate('SIGHUP');
