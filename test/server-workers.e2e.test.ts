@@ -3,7 +3,11 @@
 // SIGTERM draining every worker. Publications are made by a client through --conformance.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import tls from 'node:tls';
 import { WebSocket } from 'ws';
+import { createPki, issueLeaf } from './support/certs';
 import { ProtoClient, type Frame } from './conformance/client';
 import { startServer, type RunningServer } from './support/server';
 import { waitFor } from './support/wait';
@@ -36,6 +40,18 @@ async function sub(c: ProtoClient, ch: string, pos?: { offset: number; epoch: st
   const ack = await c.next((f) => f.t === 'ack' && f.id === id, 15_000, `sub ack on ${ch}`);
   assert.equal(ack.error, undefined, JSON.stringify(ack.error));
   return ack.data;
+}
+
+/** Serial of the certificate a fresh TLS handshake gets. */
+function serial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const t = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(ca) }, () => {
+      const sn = t.getPeerCertificate().serialNumber.toUpperCase();
+      t.end();
+      resolve(sn);
+    });
+    t.on('error', reject);
+  });
 }
 
 const datas = (c: ProtoClient, ch: string) => c.frames.filter((f) => f.t === 'pub' && f.ch === ch).map((f) => f.data.n);
@@ -83,6 +99,27 @@ describe('--workers 2', () => {
       assert.equal(ack.recovered, true);
       assert.deepEqual([...datas(old, 'room'), ...datas(c, 'room')], range(1, 15), 'no loss across the worker kill');
     }
+  });
+
+  test('SIGHUP to the primary reloads the certificate in every worker: every new handshake gets the new one', async () => {
+    const pki = createPki('wss-mp-workers');
+    cleanup.push(async () => pki.cleanup());
+    const a = issueLeaf(pki, { name: 'a' });
+    const b = issueLeaf(pki, { name: 'b' });
+    const cf = path.join(pki.dir, 'w-cert.pem');
+    const kf = path.join(pki.dir, 'w-key.pem');
+    copyFileSync(a.fullchain, cf);
+    copyFileSync(a.key, kf);
+    const s = await startServer(['--cert', cf, '--key', kf, '--host', '127.0.0.1', '--no-watch', '--workers', '2', '--heartbeat-interval', '0'], { timeout: 30_000 });
+    cleanup.push(() => s.stop('SIGKILL'));
+    await waitFor(() => s.logs.filter((l) => l.event === 'listening').length >= 2, { what: 'two workers listening', timeout: 30_000 });
+    // Round-robin: consecutive handshakes alternate between the workers.
+    for (let i = 0; i < 4; i++) assert.equal(await serial(s.port, pki.caCert), a.serial);
+    copyFileSync(b.fullchain, cf);
+    copyFileSync(b.key, kf);
+    s.proc.kill('SIGHUP');
+    await waitFor(() => s.logs.filter((l) => l.event === 'reload' && l.ok === true && l.serial === b.serial).length >= 2, { what: 'both workers reloaded' });
+    for (let i = 0; i < 4; i++) assert.equal(await serial(s.port, pki.caCert), b.serial);
   });
 
   test('SIGTERM drains every worker: clients get 1001, the primary exits 0', async () => {

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { USER_CHANNEL, type StreamPosition } from '@wss-mp/protocol';
+import { WssMpServerError } from '../../common/errors';
 
 export interface Publication extends StreamPosition {
   /** The encoded `pub` frame, made once and sent as is to every subscriber and on replay. */
@@ -40,6 +41,11 @@ export interface Broker {
   presence?(): Promise<{ users: string[]; connections: number }>;
   /** Releases what the broker holds (connections, timers); called by server.close(). */
   close?(): Promise<void>;
+}
+
+/** A shared broker cannot reach its store (Redis, the --workers primary): refused, never queued. */
+export function unavailable(what: string, cause?: unknown): WssMpServerError {
+  return new WssMpServerError('ERR_UNAVAILABLE', `${what}: the shared broker is unavailable; retry later`, { cause });
 }
 
 /** The channel name clients see in `pub.ch`: `$user` for every personal stream. */

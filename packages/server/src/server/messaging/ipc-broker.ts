@@ -7,9 +7,8 @@
  * History lives as long as the primary: a dead worker loses nothing; a restarted server does.
  */
 import type { StreamPosition } from '@wss-mp/protocol';
-import { textBuffer, type Broker, type HistoryResult, type Publication } from './broker';
+import { textBuffer, unavailable, type Broker, type HistoryResult, type Publication } from './broker';
 import type { Presence } from './presence';
-import { unavailable } from './redis-broker';
 
 /** Worker → primary and primary → worker messages; `wssmp` tells them from cluster internals. */
 export type IpcMessage =

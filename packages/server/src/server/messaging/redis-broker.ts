@@ -21,8 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { StreamPosition } from '@wss-mp/protocol';
-import { WssMpServerError } from '../../common/errors';
-import { frameChannel, textBuffer, type Broker, type HistoryResult, type Publication } from './broker';
+import { frameChannel, textBuffer, unavailable, type Broker, type HistoryResult, type Publication } from './broker';
 import { COUNT_LUA, HISTORY_LUA, PUBLISH_LUA } from './redis-scripts';
 import type { Presence } from './presence';
 
@@ -75,10 +74,6 @@ type Scripts = Redis & {
 
 function newEpoch(): string {
   return randomBytes(6).toString('base64url');
-}
-
-export function unavailable(what: string, cause?: unknown): WssMpServerError {
-  return new WssMpServerError('ERR_UNAVAILABLE', `${what}: Redis is unavailable; retry later`, { cause });
 }
 
 export class RedisBroker implements Broker {
