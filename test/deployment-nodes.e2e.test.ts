@@ -85,7 +85,7 @@ test('two nodes behind nginx (upstream group) with Redis: messaging across nodes
 
   const url = `wss://${DOMAIN}:${proxy.port}/wss`;
   const open = async (user: string) => {
-    const c = await ProtoClient.open(url, { ca: readFileSync(pki.caCert), lookup: lookup as never,
+    const c = await ProtoClient.open(url, { ca: readFileSync(pki.caCert), ...({ lookup } as object),
       headers: { authorization: `Bearer ${signHs256(SECRET, { sub: user, exp: now() + 600 })}` } });
     cleanup.push(() => c.close());
     assert.equal((await c.next((f) => f.t === 'welcome')).user, user);
