@@ -9,8 +9,9 @@ import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { createPki, issueLeaf } from './support/certs';
 import { ProtoClient, type Frame } from './conformance/client';
-import { startServer, type RunningServer } from './support/server';
-import { waitFor } from './support/wait';
+import { spawn } from 'node:child_process';
+import { SERVER_CLI, startServer, type RunningServer } from './support/server';
+import { waitFor, within } from './support/wait';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -120,6 +121,16 @@ describe('--workers 2', () => {
     s.proc.kill('SIGHUP');
     await waitFor(() => s.logs.filter((l) => l.event === 'reload' && l.ok === true && l.serial === b.serial).length >= 2, { what: 'both workers reloaded' });
     for (let i = 0; i < 4; i++) assert.equal(await serial(s.port, pki.caCert), b.serial);
+  });
+
+  test('a worker that fails at start-up (missing certificate) stops the primary with its exit code, no fork loop', async () => {
+    const proc = spawn(process.execPath, [SERVER_CLI, '--workers', '2', '--cert', '/nonexistent/cert.pem', '--key', '/nonexistent/key.pem', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    const code = await within(new Promise<number | null>((r) => proc.once('exit', (c) => r(c))), 20_000, 'the primary to exit');
+    assert.equal(code, 1);
+    assert.match(out, /a worker failed at start-up; stopping/);
+    assert.ok(out.split('\n').filter((l) => l.includes('"msg":"started"')).length <= 2, 'no replacement forked');
   });
 
   test('SIGTERM drains every worker: clients get 1001, the primary exits 0', async () => {

@@ -51,18 +51,27 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
     relay?.add(w);
     w.on('message', (m) => relay?.handle(w, m));
     w.on('online', () => log.info('worker', { pid: w.process.pid, msg: 'started' }));
+    w.on('listening', () => (listened = true));
   };
+  // A worker that fails before any worker ever listened (a missing certificate, a port in use)
+  // would fail again: replacing it forever would hide the error behind a fork loop.
+  let listened = false;
+  let failed: number | undefined;
   return new Promise((resolve) => {
     cluster.on('exit', (w, code, signal) => {
       relay?.remove(w);
       const age = Date.now() - (born.get(w) ?? 0);
       born.delete(w);
+      if (!stopping && !listened) {
+        log.error('worker', { pid: w.process.pid, code, signal, msg: 'a worker failed at start-up; stopping' });
+        stopping = true;
+        failed = code || 1;
+        for (const x of born.keys()) x.process.kill('SIGKILL');
+      }
       if (stopping) {
-        if (born.size === 0) {
-          log.info('worker', { msg: 'every worker drained and exited' });
-          resolve(0);
-        }
-        return;
+        if (born.size > 0) return;
+        if (failed === undefined) log.info('worker', { msg: 'every worker drained and exited' });
+        return resolve(failed ?? 0);
       }
       log.warn('worker', { pid: w.process.pid, code, signal, msg: 'worker died; starting a replacement' });
       if (age < CRASH_LOOP_MS) setTimeout(fork, CRASH_LOOP_MS);
