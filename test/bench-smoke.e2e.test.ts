@@ -24,7 +24,7 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     if (IN_CI) throw new Error('missing binary "nginx" (apt-get install it; .ci/run does)');
     console.warn('\n!!! bench smoke: nginx missing, nginx targets left out\n');
   }
-  const targets = ['native', 'native-nocork', 'https-ws', 'http-ws', 'tls-echo', ...(haveNginx ? ['nginx-native', 'nginx-ws'] : [])];
+  const targets = ['native', 'native-nocork', 'native-w2', 'https-ws', 'http-ws', 'tls-echo', ...(haveNginx ? ['nginx-native', 'nginx-ws'] : [])];
   const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'smoke.json');

@@ -370,6 +370,8 @@ function comparisons(): Comparison[] {
     { label: 'coalescing on vs off: burst server CPU µs/frame', ours: `burst.${N}.cpuUsPerMsg`, base: `burst.native-nocork.cpuUsPerMsg`, op: 'info' },
     { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
     { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
+    { label: '--workers 2 vs 1: pingpong msgs/s', ours: 'pingpong.native-w2.msgsPerSec', base: `pingpong.${N}.msgsPerSec`, op: 'info', note: '2 cores shared with the load generator' },
+    { label: '--workers 2 vs 1: handshakes/s', ours: 'handshake.native-w2.handshakesPerSec', base: `handshake.${N}.handshakesPerSec`, op: 'info', note: '2 cores shared with the load generator' },
   ];
   plan.fanoutSubscribers.forEach((n, i) =>
     c.push(

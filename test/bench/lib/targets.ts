@@ -3,6 +3,7 @@
 //
 //   native        wss-mp-server, native TLS (--cert/--key)                     ← what we ship
 //   native-nocork the same with --no-coalesce-writes (one write per frame)     ← what coalescing gains
+//   native-w2     the same with --workers 2, not pinned (uses both cores, load generator included)
 //   https-ws      node:https + ws echo, same TLS policy and certificate        ← the reference to beat
 //   http-ws       node:http + ws echo, no TLS                                  ← what TLS costs
 //   tls-echo      node:tls byte echo, same TLS policy                          ← ceiling for TLS on Node
@@ -26,12 +27,13 @@ const WSS_MP_BURST = path.join(HERE, '../servers/wss-mp-burst.mjs');
 /** The wss-mp-server CLI under test; BENCH_SERVER_CLI points at another build (A/B a fix). */
 const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : SERVER_CLI;
 
-export const TARGETS = ['native', 'native-nocork', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
+export const TARGETS = ['native', 'native-nocork', 'native-w2', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export const TARGET_LABEL: Record<TargetName, string> = {
   native: 'wss-mp-server (native TLS)',
   'native-nocork': 'wss-mp-server, coalescing off',
+  'native-w2': 'wss-mp-server --workers 2 (both cores)',
   'https-ws': 'node:https + ws',
   'http-ws': 'node:http + ws (no TLS)',
   'tls-echo': 'node:tls byte echo',
@@ -243,6 +245,12 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     case 'native-nocork':
       if (!ctx.coalesceOffFlag) throw new Error('this wss-mp-server build has no flag to turn write coalescing off');
       return single(await startWssMp(ctx, [...nativeArgs(ctx), ctx.coalesceOffFlag], 'native-nocork'));
+    case 'native-w2': {
+      // Not pinned: two workers on one core would measure nothing. The primary's descendants
+      // (the workers) count as server CPU; RSS is the primary's alone.
+      const p = await startWssMp({ ...ctx, core: null }, [...nativeArgs(ctx), '--workers', '2'], 'native-w2');
+      return single(p);
+    }
     case 'https-ws':
     case 'http-ws':
       return single(await startBaseline(name, ctx));

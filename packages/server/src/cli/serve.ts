@@ -16,6 +16,8 @@ import { MESSAGING_DEFAULTS, type MessagingOptions } from '../server/messaging/o
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
 import { EXIT_USAGE, writeCliError } from './io';
+import { isWorker, parseWorkers, runPrimary } from './workers';
+import { IpcBroker } from '../server/messaging/ipc-broker';
 import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 
 const D = SERVER_DEFAULTS;
@@ -55,11 +57,13 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'conformance', kind: 'switch', default: 'off', help: 'with --messaging: answer the conformance suite\'s test requests ({"publish":{"ch","data"}}, {"limits":true}); never in production' },
   { name: 'history-size', kind: 'count', arg: 'N', default: String(M.historySize), help: 'publications kept per channel for recovery' },
   { name: 'history-ttl', kind: 'duration', arg: 'DURATION', default: formatDuration(M.historyTtl), help: 'publications older than this leave the history' },
+  { name: 'redis', kind: 'text', arg: 'URL', default: '-', help: 'with --messaging: share channels, users, history and presence with every node on this Redis (redis://[:PASSWORD@]HOST:PORT[/DB])' },
   { name: 'jwt-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'require a JWT (HS256, sub = user) signed with the secret in FILE: Authorization: Bearer or ?token=; 401 before the upgrade otherwise' },
   { name: 'single-session', kind: 'switch', default: 'off', help: 'one connection per user: a newer one closes the older with 4009 (needs --jwt-secret-file)' },
   { name: 'wechat-appid', kind: 'text', arg: 'APPID', default: '-', help: 'serve POST /login: wx.login code → code2Session → a JWT (needs --wechat-secret-file and --jwt-secret-file)' },
   { name: 'wechat-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'the mini program\'s AppSecret, read from FILE' },
   { name: 'wechat-api-base', kind: 'text', arg: 'URL', default: WL.apiBase, help: 'code2Session base URL (a stand-in for tests)' },
+  { name: 'workers', kind: 'text', arg: 'N', default: '1', help: 'processes serving the one port (node:cluster), auto = one per core; channels and users work across them (through the primary, or --redis)' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -80,6 +84,7 @@ export const SERVE: Command = {
   footer: [
     'Logs: one JSON object per line on stdout. Signals: SIGTERM/SIGINT drain and exit 0; SIGHUP reloads the certificate;',
     'SIGUSR2 reloads it even when it fails validation (expired, not yet valid, not covering the current names).',
+    'With --workers, the primary forwards SIGHUP/SIGUSR2 to every worker, drains them all on SIGTERM, and replaces a worker that dies.',
   ],
 };
 
@@ -163,13 +168,14 @@ function messagingFlags(v: Values, o: ServerOptions): void {
       throw new OptionError(`--${k}`, 'a readable file', `${str(k)} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
     }
   };
-  for (const k of ['conformance', 'history-size', 'history-ttl']) {
+  for (const k of ['conformance', 'history-size', 'history-ttl', 'redis']) {
     if (v[k] !== undefined && v[k] !== false && !v.messaging) throw new OptionError(`--${k}`, '--messaging as well', 'no --messaging');
   }
   if (v.messaging) {
     const m: MessagingOptions = {};
     if (v['history-size'] !== undefined) m.historySize = v['history-size'] as number;
     if (v['history-ttl'] !== undefined) m.historyTtl = v['history-ttl'] as number;
+    if (str('redis') !== undefined) m.redis = str('redis');
     if (v.conformance) {
       const ref: { server?: Pick<WssMpServer, 'publish'> } = {};
       m.onRequest = conformanceHandler(ref, () => m.historySize ?? M.historySize);
@@ -214,6 +220,15 @@ export async function main(argv: string[]): Promise<number> {
   const sink = jsonLines(process.stdout);
   const log = new Logger(sink, false);
   const { mode, conformanceRef, ...serverOptions } = options as typeof options & { conformanceRef?: { server?: WssMpServer } };
+  let workers: number;
+  try {
+    workers = values.workers === undefined ? 1 : parseWorkers(values.workers as string);
+  } catch (err) {
+    if (err instanceof OptionError) return fail(err.message);
+    throw err;
+  }
+  if (workers > 1 && !isWorker()) return primary(serverOptions, mode, values, log, workers);
+  if (isWorker()) asWorker(serverOptions);
   const ctl = handleSignals(log, mode);
   try {
     await prepareTls(serverOptions, mode, values, log);
@@ -232,6 +247,28 @@ export async function main(argv: string[]): Promise<number> {
     log.info('hint', { msg: `plain ws for a TLS proxy: route wss://YOUR-DOMAIN${url} here (wss-mp-server proxy-config prints a config)` });
   }
   return -1;
+}
+
+/** `--workers N` in the primary: the certificate made once, then N workers forked. */
+async function primary(o: ServerOptions, mode: Mode, values: Values, log: Logger, workers: number): Promise<number> {
+  try {
+    // The development certificate is created here, once, not raced by N workers.
+    if (mode === 'dev-cert') await prepareTls(o, mode, values, log);
+  } catch (err) {
+    if (err instanceof WssMpServerError) return fail(err.message, 1);
+    throw err;
+  }
+  const m = o.messaging === undefined || o.messaging === true || o.messaging === false ? undefined : o.messaging;
+  const relay = m !== undefined && m.redis === undefined ? { historySize: m.historySize ?? M.historySize, historyTtl: m.historyTtl ?? M.historyTtl } : undefined;
+  log.info('workers', { workers, streams: relay ? 'primary' : m ? 'redis' : 'none', msg: `starting ${workers} workers on one port` });
+  return runPrimary({ workers, relay, log });
+}
+
+/** In a worker: streams through the primary (unless Redis), and no life after the primary. */
+function asWorker(o: ServerOptions): void {
+  const m = o.messaging;
+  if (m !== undefined && typeof m === 'object' && m.redis === undefined) m.broker = new IpcBroker();
+  process.on('disconnect', () => process.exit(1));
 }
 
 /**
@@ -258,7 +295,9 @@ function handleSignals(log: Logger, mode: Mode): { server: WssMpServer | undefin
     );
   };
   process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  // Ctrl-C reaches the whole process group: a worker leaves it to the primary, whose SIGTERM
+  // drains it (a second signal would cut the drain short).
+  process.on('SIGINT', isWorker() ? () => {} : stop);
   process.on('SIGHUP', () => {
     if (mode === 'behind-proxy') log.info('reload', { ok: false, trigger: 'SIGHUP', msg: 'no certificate in --behind-proxy mode' });
     else ctl.server?.reloadCertificate('SIGHUP');

@@ -10,6 +10,7 @@ export const ERROR_CODES = [
   'ERR_LISTEN',
   'ERR_SERVER_STATE',
   'ERR_ARGUMENT',
+  'ERR_UNAVAILABLE',
 ] as const;
 
 export type WssMpServerErrorCode = (typeof ERROR_CODES)[number];

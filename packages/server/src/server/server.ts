@@ -24,6 +24,7 @@ import { Messaging } from './messaging/engine';
 import type { StreamPosition } from '@wss-mp/protocol';
 import type { Presence } from './messaging/presence';
 import { wechatLoginRoute } from './auth/wechat-login';
+import { redisBrokerFor } from './messaging/redis-wiring';
 
 export type { BroadcastOptions } from './hub';
 
@@ -63,6 +64,8 @@ export interface WssMpServer<T = Record<string, unknown>> {
   unsubscribe(conn: Connection<T>, channel: string, code?: string, message?: string): boolean;
   /** Who is connected: authenticated users (each once) and connections; on one channel (this node's subscribers) or overall. */
   presence(channel?: string): Presence;
+  /** Users and connections on every node sharing this Redis (`messaging.redis`); this node's otherwise. Rejects ERR_UNAVAILABLE while Redis is down. */
+  globalPresence(): Promise<Presence>;
 }
 
 export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
@@ -84,7 +87,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   guardHandshakes(server, pending);
   const report = reporter(o, log);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
-    heartbeatInterval: o.heartbeatInterval, report }) : undefined;
+    heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log) }) : undefined;
   const hub = new Hub<T>({ ...o, extension: engine }, log);
   serveUpgrades(server, o, hub, log);
 
@@ -124,6 +127,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         pending.destroyAll();
         hub.budget.stop();
         const terminated = await drain(server, hub.conns, o.drainTimeout, log);
+        await engine?.close();
         log.info('stopped', { terminated });
       })();
       return closing;
@@ -136,6 +140,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
     presence: (channel) => (engine ? engine.presence(hub.conns, channel) : { users: [], connections: hub.conns.size }),
+    globalPresence: () => needEngine(engine).globalPresence(hub.conns),
   };
 }
 

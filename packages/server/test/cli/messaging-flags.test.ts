@@ -43,3 +43,15 @@ test('--jwt-secret-file, --single-session and --wechat-* read secrets from files
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('--redis needs --messaging and becomes messaging.redis; --workers takes N or auto', async () => {
+  assert.deepEqual(opts(['--messaging', '--redis', 'redis://127.0.0.1:6379']).messaging, { redis: 'redis://127.0.0.1:6379' });
+  fails(['--redis', 'redis://127.0.0.1:6379'], '--redis');
+  const { parseWorkers } = await import('../../src/cli/workers');
+  const { availableParallelism } = await import('node:os');
+  assert.equal(parseWorkers('3'), 3);
+  assert.equal(parseWorkers('auto'), availableParallelism());
+  for (const bad of ['0', '-1', '1.5', 'many', '']) {
+    assert.throws(() => parseWorkers(bad), (e: unknown) => e instanceof OptionError && e.option === '--workers', bad);
+  }
+});

@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { USER_CHANNEL, type StreamPosition } from '@wss-mp/protocol';
+import { WssMpServerError } from '../../common/errors';
 
 export interface Publication extends StreamPosition {
   /** The encoded `pub` frame, made once and sent as is to every subscriber and on replay. */
@@ -34,6 +35,17 @@ export interface Broker {
   unsubscribe(stream: string): void;
   /** Where publications for streams with local subscribers go (set once by the server). */
   onPublication(listener: (stream: string, pub: Publication) => void): void;
+  /** A shared broker: a connection of `user` (null: anonymous) opened (+1) or closed (-1) here. */
+  connection?(user: string | null, delta: 1 | -1): void;
+  /** A shared broker: users and connections on every node. */
+  presence?(): Promise<{ users: string[]; connections: number }>;
+  /** Releases what the broker holds (connections, timers); called by server.close(). */
+  close?(): Promise<void>;
+}
+
+/** A shared broker cannot reach its store (Redis, the --workers primary): refused, never queued. */
+export function unavailable(what: string, cause?: unknown): WssMpServerError {
+  return new WssMpServerError('ERR_UNAVAILABLE', `${what}: the shared broker is unavailable; retry later`, { cause });
 }
 
 /** The channel name clients see in `pub.ch`: `$user` for every personal stream. */

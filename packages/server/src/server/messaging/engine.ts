@@ -55,6 +55,8 @@ export interface EngineOptions<T> {
   /** Server heartbeat interval, ms (for `welcome.ping`). */
   heartbeatInterval: number;
   report: ReportError;
+  /** Builds the shared broker when `messaging.redis` is set (kept out of here: one-way imports). */
+  sharedBroker?: (m: ResolvedMessaging<T>) => Broker | undefined;
 }
 
 export class Messaging<T = Record<string, unknown>> implements HubExtension {
@@ -68,7 +70,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
   constructor(private readonly o: EngineOptions<T>) {
     const m = (this.m = o.messaging);
     if (m !== undefined) {
-      this.broker = m.broker ?? new MemoryBroker({ historySize: m.historySize, historyTtl: m.historyTtl });
+      this.broker = m.broker ?? o.sharedBroker?.(m) ?? new MemoryBroker({ historySize: m.historySize, historyTtl: m.historyTtl });
       this.broker.onPublication((stream, pub) => this.deliver(stream, pub));
       this.requests = new Requests(m, new Dedup(m.dedupWindow, m.dedupMaxEntries), o.report);
     }
@@ -86,6 +88,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
       }
     }
     this.users.add(conn);
+    this.broker?.connection?.(conn.user, 1);
     if (!protocol || this.m === undefined) return;
     conn.session = new Session();
     conn.send(JSON.stringify({ t: 'welcome', v: MESSAGING_VERSION, cid: String(conn.id), user: conn.user, ping: this.o.heartbeatInterval }));
@@ -93,6 +96,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
 
   closed(conn: Connection<T>): void {
     this.users.remove(conn);
+    this.broker?.connection?.(conn.user, -1);
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
     for (const sub of s.subs.values()) this.detach(sub);
@@ -262,6 +266,15 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     this.leave(s, sub);
     conn.send(JSON.stringify({ t: 'unsub', ch: channel, code, message }));
     return true;
+  }
+
+  /** Users and connections on every node (a shared broker), else on this one. */
+  async globalPresence(all: Iterable<Connection<T>>): Promise<Presence> {
+    return this.broker?.presence ? this.broker.presence() : presenceOf(all);
+  }
+
+  close(): Promise<void> {
+    return this.broker?.close?.() ?? Promise.resolve();
   }
 
   /** Users and connections on `channel` (subscribers on this node), or on the whole server. */

@@ -42,6 +42,17 @@ export interface MessagingOptions<T = Record<string, unknown>> {
   canSubscribe?(conn: Connection<T>, channel: string): boolean | Promise<boolean>;
   /** Where streams live. Default: in this process's memory (history lost on restart: new epochs). */
   broker?: Broker;
+  /**
+   * Share streams, fan-out and presence with every node on this Redis (redis://… or rediss://…),
+   * or `{ url, prefix }`. Ignored when `broker` is given.
+   */
+  redis?: string | RedisOptions;
+}
+
+export interface RedisOptions {
+  url: string;
+  /** Prefix of every key and channel. @default "wss-mp:" */
+  prefix?: string;
 }
 
 export interface ResolvedMessaging<T> {
@@ -54,6 +65,7 @@ export interface ResolvedMessaging<T> {
   onRequest: ((conn: Connection<T>, data: unknown, request: { id: string }) => unknown) | undefined;
   canSubscribe: ((conn: Connection<T>, channel: string) => boolean | Promise<boolean>) | undefined;
   broker: Broker | undefined;
+  redis: RedisOptions | undefined;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -86,5 +98,17 @@ export function resolveMessaging<T>(m: boolean | MessagingOptions<T> | undefined
     onRequest: o.onRequest,
     canSubscribe: o.canSubscribe,
     broker: b,
+    redis: resolveRedis(o.redis),
   };
+}
+
+function resolveRedis(r: unknown): RedisOptions | undefined {
+  if (r === undefined) return undefined;
+  const accepted = 'a redis:// or rediss:// URL, or { url, prefix? }';
+  const o = typeof r === 'string' ? { url: r } : r;
+  if (o === null || typeof o !== 'object') throw new OptionError('messaging.redis', accepted, r);
+  const { url, prefix } = o as RedisOptions;
+  if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) throw new OptionError('messaging.redis', accepted, r);
+  if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '')) throw new OptionError('messaging.redis.prefix', 'a non-empty string', prefix);
+  return { url, prefix };
 }

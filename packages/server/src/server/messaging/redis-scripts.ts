@@ -1,0 +1,81 @@
+/**
+ * The Lua scripts of the Redis broker. Each runs atomically inside Redis, so a publication, its
+ * offset and its epoch can never disagree, and a history read sees one consistent stream.
+ *
+ * Per stream two keys, with one hash tag so they land in the same cluster slot:
+ *   <prefix>{<stream>}:m  hash: `epoch` (set once, HSETNX) and `top` (the latest offset)
+ *   <prefix>{<stream>}:s  Redis Stream of publications, entry id `<offset>-0`, fields f (frame), t (ms)
+ * An epoch created anew (first use, or the hash was lost: restart without persistence,
+ * eviction) wipes the stream and restarts offsets, so old positions are answered
+ * `recovered: false` instead of being matched against a different history.
+ */
+
+/**
+ * KEYS: meta, stream. ARGV: new epoch, frame channel (JSON), data (JSON), historySize,
+ * historyTtl (ms), pub/sub channel, key ttl (ms). Returns { top, epoch, frame }.
+ */
+export const PUBLISH_LUA = `
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
+  redis.call('HDEL', KEYS[1], 'top')
+  redis.call('DEL', KEYS[2])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local top = redis.call('HINCRBY', KEYS[1], 'top', 1)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local frame = '{"t":"pub","ch":' .. ARGV[2] .. ',"offset":' .. top .. ',"epoch":"' .. epoch .. '","data":' .. ARGV[3] .. '}'
+local size = tonumber(ARGV[4])
+if size > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', size, top .. '-0', 'f', frame, 't', now)
+  -- Age trim, a bounded number of the oldest entries per publication (amortised).
+  local min = now - tonumber(ARGV[5])
+  local old = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 64)
+  local n = 0
+  for _, e in ipairs(old) do
+    if tonumber(e[2][4]) >= min then break end
+    n = n + 1
+  end
+  if n > 0 then
+    local keep = tonumber(string.match(old[n][1], '^(%d+)')) + 1
+    redis.call('XTRIM', KEYS[2], 'MINID', keep .. '-0')
+  end
+  redis.call('PEXPIRE', KEYS[2], ARGV[7])
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[7])
+redis.call('PUBLISH', ARGV[6], top .. ':' .. epoch .. ':' .. frame)
+return { top, epoch, frame }
+`;
+
+/**
+ * KEYS: meta, stream. ARGV: since epoch ('' for none), since offset, historyTtl (ms), new epoch
+ * (used when the stream has none yet), key ttl (ms).
+ * Returns { top, epoch, recovered (0/1), frame after since, … }.
+ */
+export const HISTORY_LUA = `
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[4]) == 1 then
+  redis.call('HSET', KEYS[1], 'top', 0)
+  redis.call('DEL', KEYS[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[5])
+end
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local top = tonumber(redis.call('HGET', KEYS[1], 'top') or '0')
+if ARGV[1] == '' then return { top, epoch, 1 } end
+local since = tonumber(ARGV[2])
+if ARGV[1] ~= epoch or since > top then return { top, epoch, 0 } end
+if since == top then return { top, epoch, 1 } end
+local entries = redis.call('XRANGE', KEYS[2], (since + 1) .. '-0', '+')
+if #entries == 0 or tonumber(string.match(entries[1][1], '^(%d+)')) ~= since + 1 then return { top, epoch, 0 } end
+local t = redis.call('TIME')
+local min = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[3])
+if tonumber(entries[1][2][4]) < min then return { top, epoch, 0 } end
+local out = { top, epoch, 1 }
+for _, e in ipairs(entries) do out[#out + 1] = e[2][2] end
+return out
+`;
+
+/** KEYS: node hash. ARGV: field, delta. A count that reaches 0 leaves the hash. */
+export const COUNT_LUA = `
+local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n
+`;

@@ -1,0 +1,279 @@
+// Many nodes through one real Redis: wss-mp-server CLI processes and an in-process server (for
+// the API: sendToUser, publish, globalPresence), real ws clients speaking wss-mp.v1, a real
+// redis-server started per test on its own port and directory and stopped by PID.
+import { describe, test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestContext } from 'node:test';
+import { createServer, type LogEntry, type WssMpServer } from 'wss-mp-server';
+import { ProtoClient, type Frame } from './conformance/client';
+import { requireBinary } from './support/binaries';
+import { startRedis, type RunningRedis } from './support/redis';
+import { startServer, type RunningServer } from './support/server';
+import { signHs256, now } from './support/jwt';
+import { waitFor } from './support/wait';
+
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+const secretFile = path.join(mkdtempSync(path.join(tmpdir(), 'wss-mp-redis-test-')), 'jwt');
+writeFileSync(secretFile, SECRET);
+const token = (user: string) => signHs256(SECRET, { sub: user, exp: now() + 600 });
+
+const cleanup: (() => Promise<unknown>)[] = [];
+after(async () => {
+  for (const c of cleanup.reverse()) await c().catch(() => {});
+});
+
+async function redis(t: TestContext, appendonly = false): Promise<RunningRedis | null> {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return null;
+  const r = await startRedis(bin, { appendonly });
+  cleanup.push(() => r.stop());
+  return r;
+}
+
+/** A CLI node: plain ws on loopback (as behind a proxy), messaging through Redis. */
+async function cliNode(r: RunningRedis): Promise<RunningServer> {
+  const s = await startServer(['--behind-proxy', '--messaging', '--redis', r.url, '--jwt-secret-file', secretFile, '--heartbeat-interval', '0', '--quiet']);
+  cleanup.push(() => s.stop('SIGKILL'));
+  await s.waitForLog((l) => l.event === 'redis' && l.msg === 'connected');
+  return s;
+}
+
+/** An in-process node, for the server API. */
+async function apiNode(r: RunningRedis): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
+  const logs: LogEntry[] = [];
+  const server = createServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, drainTimeout: 200, logger: (e) => logs.push(e),
+    jwt: { secret: SECRET }, messaging: { redis: r.url } });
+  cleanup.push(() => server.close());
+  const url = await server.listen();
+  await waitFor(() => logs.some((l) => l.event === 'redis' && l.msg === 'connected'), { what: 'redis connected', timeout: 15_000 });
+  return { server, url, logs };
+}
+
+async function client(url: string, user: string): Promise<ProtoClient> {
+  const c = await ProtoClient.open(url, { headers: { authorization: `Bearer ${token(user)}` } });
+  cleanup.push(() => c.close());
+  assert.equal((await c.next((f) => f.t === 'welcome')).user, user);
+  return c;
+}
+
+async function sub(c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> {
+  const id = c.id('s');
+  c.send({ t: 'sub', id, ch, pos });
+  const ack = await c.next((f) => f.t === 'ack' && f.id === id, 15_000, `sub ack on ${ch}`);
+  assert.equal(ack.error, undefined, JSON.stringify(ack.error));
+  return ack.data;
+}
+
+const pubs = (c: ProtoClient, ch: string) => c.frames.filter((f) => f.t === 'pub' && f.ch === ch);
+const datas = (c: ProtoClient, ch: string) => pubs(c, ch).map((f) => f.data.n);
+const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+
+/** Publishes through `server` until Redis takes it (after an outage), with a deadline. */
+async function publishWhenUp(server: WssMpServer, ch: string, data: unknown) {
+  return waitFor(() => server.publish(ch, data).catch(() => undefined), { timeout: 20_000, interval: 50, what: `publish ${ch} accepted` });
+}
+
+describe('two nodes and one Redis', () => {
+  test('sendToUser from node B reaches the user on node A (only A subscribes); a channel on both nodes gets each publication once per subscriber; presence agrees', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    const bob = await client(a.url, 'bob');
+    const carol = await client(b.url, 'carol');
+    assert.equal((await sub(alice, '$user')).recovered, true);
+    const sent = await b.server.sendToUser('alice', { n: 1, text: 'from B' });
+    const got = await alice.next((f) => f.t === 'pub' && f.ch === '$user');
+    assert.deepEqual(got, { t: 'pub', ch: '$user', offset: sent.offset, epoch: sent.epoch, data: { n: 1, text: 'from B' } });
+    // Only node A listens on alice's stream: the sender (B) has no subscriber for it.
+    assert.equal(await redisInt(r.port, 'PUBSUB', 'NUMSUB', 'wss-mp:p:$user:alice'), 1);
+
+    for (const c of [alice, bob, carol]) await sub(c, 'room');
+    for (let n = 1; n <= 20; n++) await b.server.publish('room', { n });
+    for (const c of [alice, bob, carol]) {
+      await waitFor(() => pubs(c, 'room').length >= 20, { what: 'room publications', timeout: 15_000 });
+    }
+    // Delivery is over before the next frame we ask for: a request round trip on each client.
+    for (const c of [alice, bob, carol]) {
+      await c.request('flush');
+      assert.deepEqual(datas(c, 'room'), range(1, 20), 'each publication exactly once, in order');
+      assert.deepEqual(pubs(c, 'room').map((f) => f.offset), range(1, 20));
+    }
+
+    const p = await b.server.globalPresence();
+    assert.deepEqual(p.users.sort(), ['alice', 'bob', 'carol']);
+    assert.equal(p.connections, 3);
+    assert.deepEqual(b.server.presence().users, ['carol'], 'presence() stays this node');
+    await bob.close();
+    await waitFor(async () => (await b.server.globalPresence()).connections === 2, { what: 'presence after a close' });
+    assert.deepEqual((await b.server.globalPresence()).users.sort(), ['alice', 'carol']);
+  });
+
+  test('Redis restarted (appendonly): publications refused while down, nodes reconnect and fill gaps, clients lose nothing and recover', async (t) => {
+    const r = await redis(t, true);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    await sub(alice, 'news');
+    for (let n = 1; n <= 5; n++) await b.server.publish('news', { n });
+    await waitFor(() => pubs(alice, 'news').length === 5, { what: '5 before the restart' });
+    const pos = { offset: 5, epoch: pubs(alice, 'news')[4]!.epoch as string };
+
+    await r.restart();
+    // Whatever the node saw of the outage, it now publishes again; a publish during an outage
+    // either is refused with ERR_UNAVAILABLE or succeeds once Redis is back: never lost.
+    const refused: string[] = [];
+    for (let n = 6; n <= 10; n++) {
+      for (;;) {
+        try {
+          await b.server.publish('news', { n });
+          break;
+        } catch (err) {
+          refused.push((err as { code: string }).code);
+          await waitFor(() => b.server.publish('news', { n }).then(() => true, () => false), { timeout: 20_000, interval: 50, what: 'Redis back' });
+          break;
+        }
+      }
+    }
+    for (const code of refused) assert.equal(code, 'ERR_UNAVAILABLE');
+    await waitFor(() => pubs(alice, 'news').length >= 10, { what: 'all 10 on node A', timeout: 20_000 });
+    await alice.request('flush');
+    assert.deepEqual(datas(alice, 'news'), range(1, 10));
+    assert.equal(new Set(pubs(alice, 'news').map((f) => f.epoch)).size, 1, 'the epoch survived the restart');
+
+    // A client that left before the restart comes back with its position: recovered, no loss.
+    const late = await client(b.url, 'dave');
+    const ack = await sub(late, 'news', pos);
+    assert.equal(ack.recovered, true);
+    assert.deepEqual(datas(late, 'news'), range(6, 10));
+  });
+
+  test('a node that missed pub/sub messages (its subscriber connection cut) fills the gap from the stream', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    await sub(alice, 'g');
+    for (let n = 1; n <= 3; n++) await b.server.publish('g', { n });
+    await waitFor(() => pubs(alice, 'g').length === 3, { what: 'first 3' });
+    // Cut every subscriber connection; node A reconnects after its backoff (100 ms), and what
+    // is published meanwhile never reaches it through pub/sub.
+    assert.ok((await redisInt(r.port, 'CLIENT', 'KILL', 'TYPE', 'pubsub')) >= 1);
+    for (let n = 4; n <= 8; n++) await b.server.publish('g', { n });
+    await waitFor(() => pubs(alice, 'g').length >= 8, { what: 'the gap filled', timeout: 15_000 });
+    await alice.request('flush');
+    assert.deepEqual(datas(alice, 'g'), range(1, 8));
+    const line = await a.waitForLog((l) => l.event === 'redis' && l.msg === 'gap filled from the stream');
+    assert.equal(line.stream, 'g');
+    assert.equal(line.to, 8);
+  });
+
+  test('Redis paused (SIGSTOP) for 10 s: each publication is refused (ERR_UNAVAILABLE) or delivered, once, in order; nothing lost after', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await apiNode(r);
+    const alice = await client(a.url, 'alice');
+    await sub(alice, 'p');
+    await b.server.publish('p', { n: 1 });
+    r.pause();
+    const pausedAt = Date.now();
+    const during = await Promise.allSettled([2, 3, 4].map((n) => b.server.publish('p', { n })));
+    for (const s of during) if (s.status === 'rejected') assert.equal((s.reason as { code: string }).code, 'ERR_UNAVAILABLE');
+    // The scenario is a 10 s outage (longer than the command timeout), not a synchronisation.
+    await waitFor(() => Date.now() - pausedAt >= 10_000, { timeout: 15_000, interval: 100, what: 'the 10 s pause' });
+    r.resume();
+    const last = await publishWhenUp(b.server, 'p', { n: 5 });
+    await waitFor(() => pubs(alice, 'p').some((f) => f.offset === last.offset), { what: 'the publication after the pause', timeout: 20_000 });
+    await alice.request('flush');
+    const seen = pubs(alice, 'p');
+    assert.deepEqual(seen.map((f) => f.offset), range(1, last.offset), 'contiguous offsets, each once');
+    const accepted = during.flatMap((s, i) => (s.status === 'fulfilled' ? [i + 2] : []));
+    for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
+  });
+
+  test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const b = await apiNode(r);
+    const c = await client(b.url, 'erin');
+    await r.stop();
+    await waitFor(() => b.logs.some((l) => l.event === 'redis' && l.level === 'error'), { what: 'a redis error line' });
+    await assert.rejects(b.server.publish('x', 1), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    await assert.rejects(b.server.sendToUser('erin', 1), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    const id = c.id('s');
+    c.send({ t: 'sub', id, ch: 'x' });
+    const ack = await c.next((f) => f.t === 'ack' && f.id === id);
+    assert.equal(ack.error.code, 'UNAVAILABLE');
+    assert.deepEqual((await c.request({ hello: 1 })).data, { hello: 1 }, 'requests (no stream) keep working');
+  });
+
+  test('a node SIGKILLed: its clients move to the other node and recover from the Redis history with no loss', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const a = await cliNode(r);
+    const b = await cliNode(r);
+    const api = await apiNode(r);
+    const users = ['u1', 'u2', 'u3', 'u4'];
+    const onA = await Promise.all(users.map((u) => client(a.url, u)));
+    for (const c of onA) await sub(c, 'feed');
+    for (const c of onA) await sub(c, '$user');
+    for (let n = 1; n <= 5; n++) {
+      await api.server.publish('feed', { n });
+      for (const u of users) await api.server.sendToUser(u, { n });
+    }
+    for (const c of onA) await waitFor(() => pubs(c, 'feed').length === 5 && pubs(c, '$user').length === 5, { what: 'first 5' });
+    await a.stop('SIGKILL');
+    for (const c of onA) await waitFor(() => c.closed, { what: 'connection cut' });
+    // Published while the clients are between nodes.
+    for (let n = 6; n <= 10; n++) {
+      await api.server.publish('feed', { n });
+      for (const u of users) await api.server.sendToUser(u, { n });
+    }
+    const moved = await Promise.all(users.map((u) => client(b.url, u)));
+    for (let i = 0; i < users.length; i++) {
+      for (const ch of ['feed', '$user']) {
+        const last = pubs(onA[i]!, ch).at(-1)!;
+        const ack = await sub(moved[i]!, ch, { offset: last.offset, epoch: last.epoch });
+        assert.equal(ack.recovered, true, `${users[i]} ${ch} recovered`);
+      }
+    }
+    for (let n = 11; n <= 12; n++) {
+      await api.server.publish('feed', { n });
+      for (const u of users) await api.server.sendToUser(u, { n });
+    }
+    for (let i = 0; i < users.length; i++) {
+      const c = moved[i]!;
+      await waitFor(() => pubs(c, 'feed').length >= 7 && pubs(c, '$user').length >= 7, { what: 'replay + live' });
+      await c.request('flush');
+      for (const ch of ['feed', '$user']) {
+        assert.deepEqual([...datas(onA[i]!, ch), ...datas(c, ch)], range(1, 12), `${users[i]} ${ch}: exactly once, in order`);
+      }
+    }
+  });
+});
+
+/** One command over a raw RESP socket; resolves with the last integer in the reply. */
+async function redisInt(port: number, ...args: string[]): Promise<number> {
+  const net = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    let buf = '';
+    s.on('error', reject);
+    s.on('connect', () => s.write(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`));
+    s.on('data', (d) => {
+      buf += d;
+      const ints = [...buf.matchAll(/:(-?\d+)\r\n/g)];
+      if (ints.length > 0) {
+        s.destroy();
+        resolve(Number(ints.at(-1)![1]));
+      }
+    });
+  });
+}
