@@ -53,7 +53,7 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     const [p50, p99, max] = ['rttP50Ms', 'rttP99Ms', 'rttMaxMs'].map((m) => num(`pingpong.${target}.${m}`));
     assert.ok(p50! > 0 && p50! <= p99! && p99! <= max!, `${target} RTT percentiles out of order`);
     assert.ok(num(`pingpong.${target}.cpuUsPerMsg`) >= 0);
-    assert.ok(num(`throughput.${target}.mbPerSec`) > 0, target);
+    assert.ok(num(`throughput.${target}.mbPerSec`) >= 0, target); // some target > 0: below
     // A TLS handshake costs ~1 ms of CPU, but on a loaded machine a target can finish none in a
     // 0.25 s window (seen once while the loss matrix ran alongside): each figure must be well
     // formed, and the mode must have measured something somewhere.
@@ -61,6 +61,9 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
     assert.ok(num(`handshake.${target}.serverCpuUtil`) >= 0);
   }
   assert.ok(targets.some((t) => num(`handshake.${t}.handshakesPerSec`) > 0), 'no target completed a handshake');
+  // Likewise a throughput window: 0.25 s on a loaded machine may end before a target's first
+  // window of 16 messages comes back (seen once on https-ws with four engineers' tests running).
+  assert.ok(targets.some((t) => num(`throughput.${t}.mbPerSec`) > 0), 'no target moved any data');
   for (const target of ['native', 'native-nocork', 'https-ws']) {
     // burst: 10 frames per request, so frames/s is ten times requests/s, give or take the
     // requests cut by the window's edges (at most 9 frames per connection at each edge)
