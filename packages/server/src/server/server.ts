@@ -24,6 +24,8 @@ import { Messaging } from './messaging/engine';
 import type { StreamPosition } from '@wss-mp/protocol';
 import type { Presence } from './messaging/presence';
 import { wechatLoginRoute } from './auth/wechat-login';
+import { Stats } from './ops/stats';
+import { startAdmin, type Admin } from './ops/wire';
 
 export type { BroadcastOptions } from './hub';
 
@@ -63,6 +65,10 @@ export interface WssMpServer<T = Record<string, unknown>> {
   unsubscribe(conn: Connection<T>, channel: string, code?: string, message?: string): boolean;
   /** Who is connected: authenticated users (each once) and connections; on one channel (this node's subscribers) or overall. */
   presence(channel?: string): Presence;
+  /** The admin listener's URL (http://host:port), once listening with `admin`. */
+  readonly adminUrl: string | undefined;
+  /** The counters behind /metrics (plain numbers; see docs/operations.md). */
+  readonly stats: Stats;
 }
 
 export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
@@ -73,25 +79,20 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   const server = createHttpFront({ ...o, route }, cert?.pair, log);
   cert?.serveOn(server as https.Server);
   // Connections that are not WebSockets yet: capped and given an absolute deadline.
-  const pending = new PendingConnections({
-    maxPending: o.maxPendingConnections,
-    maxPendingPerIp: o.maxPendingPerIp,
-    deadlineMs: 2 * o.handshakeTimeout,
-    ipv6Prefix: o.ipv6Prefix,
-    trusted: o.trustProxy,
-    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
-  });
+  const pending = pendingCaps(o, log);
   guardHandshakes(server, pending);
   const report = reporter(o, log);
+  const stats = Stats.observing(log);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
-    heartbeatInterval: o.heartbeatInterval, report }) : undefined;
-  const hub = new Hub<T>({ ...o, extension: engine }, log);
+    heartbeatInterval: o.heartbeatInterval, report, stats }) : undefined;
+  const hub = new Hub<T>({ ...o, extension: engine, stats }, log);
   serveUpgrades(server, o, hub, log);
 
   let url: string | undefined;
   let listening: Promise<string> | undefined;
   let closing: Promise<void> | undefined;
   let stopHeartbeat: (() => void) | undefined;
+  let admin: Admin | undefined;
 
   return {
     get url() {
@@ -104,11 +105,13 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     httpServer: server,
     listen() {
       if (closing) return Promise.reject(new WssMpServerError('ERR_SERVER_STATE', 'listen() after close()'));
-      listening ??= listenOn(server, o.port, o.host).then((addr) => {
+      listening ??= listenOn(server, o.port, o.host).then(async (addr) => {
         url = publicUrl(!!o.tls, o.host, cert?.info, addr.port, o.paths[0]!);
         stopHeartbeat = startHeartbeat(hub.conns, o.heartbeatInterval);
         pending.start();
         started(o, log, cert, url, addr);
+        // The admin listener failing to bind fails listen() and unbinds the main one (wire.ts).
+        if (o.admin) admin = await startAdmin(o.admin, { stats, hub, engine, server, cert, log });
         return url;
       });
       return listening;
@@ -124,6 +127,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         pending.destroyAll();
         hub.budget.stop();
         const terminated = await drain(server, hub.conns, o.drainTimeout, log);
+        // Last: /readyz answers 503 throughout the drain, for the load balancer.
+        await admin?.close();
         log.info('stopped', { terminated });
       })();
       return closing;
@@ -136,7 +141,22 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
     presence: (channel) => (engine ? engine.presence(hub.conns, channel) : { users: [], connections: hub.conns.size }),
+    get adminUrl() {
+      return admin?.url;
+    },
+    stats,
   };
+}
+
+function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
+  return new PendingConnections({
+    maxPending: o.maxPendingConnections,
+    maxPendingPerIp: o.maxPendingPerIp,
+    deadlineMs: 2 * o.handshakeTimeout,
+    ipv6Prefix: o.ipv6Prefix,
+    trusted: o.trustProxy,
+    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
+  });
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {

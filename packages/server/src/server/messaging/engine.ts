@@ -22,6 +22,7 @@ import { Dedup } from './dedup';
 import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
 import { Requests, errorAck, isThenable } from './requests';
+import type { Stats } from '../ops/stats';
 
 /** What the hub calls (undefined in the hub when neither messaging nor users are configured). */
 export interface HubExtension {
@@ -55,6 +56,8 @@ export interface EngineOptions<T> {
   /** Server heartbeat interval, ms (for `welcome.ping`). */
   heartbeatInterval: number;
   report: ReportError;
+  /** Recoveries are counted here (ops/stats.ts). */
+  stats?: Stats;
 }
 
 export class Messaging<T = Record<string, unknown>> implements HubExtension {
@@ -154,11 +157,35 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     try {
       h = this.broker!.history(stream, pos);
     } catch (err) {
+      if (pos !== undefined) this.countRecovery(undefined);
       return this.historyFailed(s, sub, id, err);
     }
-    if (!isThenable(h)) return this.recovered(sub, id, h);
+    if (!isThenable(h)) {
+      if (pos !== undefined) this.countRecovery(h);
+      return this.recovered(sub, id, h);
+    }
     const live = sub;
-    h.then((r) => this.recovered(live, id, r), (err) => this.historyFailed(s, live, id, err));
+    h.then((r) => {
+      if (pos !== undefined) this.countRecovery(r);
+      this.recovered(live, id, r);
+    }, (err) => {
+      if (pos !== undefined) this.countRecovery(undefined);
+      this.historyFailed(s, live, id, err);
+    });
+  }
+
+  /** A subscription that came with a position: recovered, a gap, or the broker failed (undefined). */
+  private countRecovery(h: HistoryResult | undefined): void {
+    const st = this.o.stats;
+    if (st === undefined) return;
+    if (h === undefined) st.recoveryFailed++;
+    else if (h.recovered) st.recovered++;
+    else st.notRecovered++;
+  }
+
+  /** Streams with local subscribers (the channels gauge). */
+  get streamCount(): number {
+    return this.streams.size;
   }
 
   private recovered(sub: Sub, id: string | undefined, h: HistoryResult): void {

@@ -1,0 +1,215 @@
+// Operations: the admin listener (Prometheus /metrics, /healthz, /readyz) and the admin API,
+// against the built package with real TLS, real ws sockets and raw TCP on loopback.
+import { describe, test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type LogEntry, type ServerOptions, type WssMpServer } from 'wss-mp-server';
+import { ProtoClient } from './conformance/client';
+import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
+import { openWs, rawExchange, rawWs } from './support/net-tools';
+import { signHs256, now } from './support/jwt';
+import { waitFor } from './support/wait';
+
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+const KEY = 'admin-key-for-the-tests-0123456789';
+const servers: WssMpServer<any>[] = [];
+after(() => Promise.all(servers.map((s) => s.close())));
+
+async function start(o: ServerOptions<any>) {
+  const logs: LogEntry[] = [];
+  const server = createServer({ port: 0, admin: 0, heartbeatInterval: 0, drainTimeout: 200, logger: (e) => logs.push(e), ...o });
+  servers.push(server);
+  const url = await server.listen();
+  assert.ok(server.adminUrl, 'adminUrl once listening');
+  return { server, url, port: server.address()!.port, admin: server.adminUrl!, logs };
+}
+
+/** Parses Prometheus text: `name{labels}` → value. */
+function parseMetrics(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    m.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return m;
+}
+
+async function scrape(admin: string): Promise<Map<string, number>> {
+  const r = await fetch(`${admin}/metrics`);
+  assert.equal(r.status, 200);
+  assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
+  return parseMetrics(await r.text());
+}
+
+function api(admin: string, path: string, body?: unknown, key: string | null = KEY): Promise<Response> {
+  return fetch(`${admin}${path}`, {
+    method: body === undefined ? 'GET' : 'POST',
+    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+describe('metrics', () => {
+  let pki: Pki;
+  let leaf: Leaf;
+  before(() => {
+    pki = createPki('wss-mp-ops');
+    leaf = issueLeaf(pki, {});
+  });
+  after(() => pki.cleanup());
+
+  test('/metrics counts what the test did: connections, messages, a 1009, a plain-HTTP 400, an auth refusal', async () => {
+    const { url, port, admin, logs } = await start({
+      tls: { certFile: leaf.fullchain, keyFile: leaf.key },
+      watchCertificate: false,
+      maxPayload: 1024,
+      jwt: { secret: SECRET },
+    });
+    const token = signHs256(SECRET, { sub: 'alice', exp: now() + 60 });
+    const auth = { headers: { authorization: `Bearer ${token}` }, caFile: pki.caCert };
+    const before = await scrape(admin);
+    assert.equal(before.get('wss_mp_connections'), 0);
+    assert.equal(before.get('wss_mp_handshakes_total'), 0);
+    assert.ok(before.has('nodejs_eventloop_lag_seconds'), 'event-loop lag is exported');
+
+    const a = await openWs(url, auth);
+    const b = await openWs(url, auth);
+    let sentBytes = 0;
+    for (let i = 0; i < 5; i++) {
+      const msg = `hello ${i}`;
+      sentBytes += Buffer.byteLength(msg);
+      a.ws.send(msg);
+      assert.equal((await a.next())[0].toString(), msg);
+    }
+    // Too big: closed with 1009.
+    const big = await openWs(url, auth);
+    big.ws.send(Buffer.alloc(2000, 1));
+    assert.equal((await big.closed)[0], 1009);
+    // Plain HTTP on the TLS port: answered 400.
+    const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.match(plain.data.toString(), /^HTTP\/1\.1 400/);
+    // No token: refused before the upgrade.
+    await assert.rejects(openWs(url, { caFile: pki.caCert }), /401/);
+    await waitFor(() => logs.some((e) => e.event === 'close' && e.code === 1009), { what: 'the 1009 close logged' });
+
+    const m = await scrape(admin);
+    assert.equal(m.get('wss_mp_connections'), 2);
+    assert.equal(m.get('wss_mp_users'), 1);
+    assert.equal(m.get('wss_mp_handshakes_total'), 3);
+    assert.equal(m.get('wss_mp_messages_received_total'), 5);
+    assert.equal(m.get('wss_mp_messages_sent_total'), 5);
+    assert.equal(m.get('wss_mp_received_bytes_total'), sentBytes);
+    assert.equal(m.get('wss_mp_sent_bytes_total'), sentBytes);
+    assert.equal(m.get('wss_mp_disconnects_total{code="1009"}'), 1);
+    assert.equal(m.get('wss_mp_disconnects_total{code="other"}'), 0);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="plain_http"}'), 1);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="auth_refused"}'), 1);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="tls_version"}'), 0);
+    assert.equal(m.get('wss_mp_ready'), 1);
+    a.ws.close();
+    b.ws.close();
+  });
+
+  test('/healthz answers while alive; /readyz goes 503 (not_draining: false) during the drain', async () => {
+    const { server, port, admin } = await start({ drainTimeout: 5_000 });
+    assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+    const ready = await fetch(`${admin}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { ready: true, checks: { listening: true, not_draining: true } });
+    // A client that never answers the 1001 holds the drain open for drainTimeout.
+    const straggler = await rawWs(port, { read: false });
+    const closing = server.close();
+    const r = await waitFor(async () => {
+      const res = await fetch(`${admin}/readyz`);
+      return res.status === 503 ? res : undefined;
+    }, { what: '/readyz 503 during the drain' });
+    const body = (await r.json()) as { ready: boolean; checks: Record<string, boolean> };
+    assert.equal(body.ready, false);
+    assert.equal(body.checks.not_draining, false);
+    assert.equal((await fetch(`${admin}/healthz`)).status, 200, 'alive while draining');
+    straggler.socket.destroy();
+    await closing;
+    await assert.rejects(fetch(`${admin}/healthz`), 'the admin listener closes with the server');
+  });
+});
+
+describe('admin API', () => {
+  test('a wrong or missing key is a 401 with a log line that never holds the key', async () => {
+    const { admin, logs } = await start({ messaging: true, adminKey: KEY });
+    const wrong = 'not-the-key-but-long-enough-0000';
+    for (const key of [wrong, null]) {
+      const r = await api(admin, '/api/publish', { channel: 'news', data: 1 }, key);
+      assert.equal(r.status, 401);
+      assert.equal(r.headers.get('www-authenticate'), 'Bearer');
+      assert.equal(((await r.json()) as { error: string }).error, 'UNAUTHORIZED');
+    }
+    const lines = logs.filter((e) => e.event === 'admin' && e.status === 401);
+    assert.equal(lines.length, 2);
+    assert.deepEqual(lines.map((e) => e.reason), ['wrong key', 'no key']);
+    const all = JSON.stringify(logs);
+    assert.ok(!all.includes(KEY) && !all.includes(wrong), 'no key in any log line');
+    // /metrics and the probes need no key.
+    assert.equal((await fetch(`${admin}/metrics`)).status, 200);
+  });
+
+  test('publish, send to a user and disconnect reach the right clients; presence and stats', async () => {
+    const { url, admin, logs } = await start({ messaging: true, jwt: { secret: SECRET }, adminKey: KEY });
+    const open = async (sub: string) => {
+      const c = await ProtoClient.open(url, { headers: { authorization: `Bearer ${signHs256(SECRET, { sub, exp: now() + 60 })}` } });
+      assert.equal((await c.next()).t, 'welcome');
+      return c;
+    };
+    const alice = await open('alice');
+    const bob = await open('bob');
+    for (const c of [alice, bob]) {
+      const id = c.id('s');
+      c.send({ t: 'sub', id, ch: '$user' });
+      await c.next((f) => f.t === 'ack' && f.id === id);
+    }
+    const subId = bob.id('s');
+    bob.send({ t: 'sub', id: subId, ch: 'news' });
+    await bob.next((f) => f.t === 'ack' && f.id === subId);
+
+    const pub = await api(admin, '/api/publish', { channel: 'news', data: { headline: 'hi' } });
+    assert.equal(pub.status, 200);
+    const pubBody = (await pub.json()) as { channel: string; offset: number; rid: string };
+    assert.equal(pubBody.channel, 'news');
+    assert.equal(pubBody.offset, 1);
+    const got = await bob.next((f) => f.t === 'pub');
+    assert.equal(got.ch, 'news');
+    assert.deepEqual(got.data, { headline: 'hi' });
+
+    const send = await api(admin, '/api/send', { user: 'alice', data: 'for alice' });
+    assert.equal(send.status, 200);
+    const sendBody = (await send.json()) as { connections: number[] };
+    const toAlice = await alice.next((f) => f.t === 'pub');
+    assert.equal(toAlice.ch, '$user');
+    assert.equal(toAlice.data, 'for alice');
+    assert.equal(sendBody.connections.length, 1);
+    // Bob got only the channel publication.
+    assert.equal(bob.frames.filter((f: { t: string }) => f.t === 'pub').length, 1);
+
+    const presence = (await (await api(admin, '/api/presence')).json()) as { users: string[]; connections: number };
+    assert.deepEqual([...presence.users].sort(), ['alice', 'bob']);
+    assert.equal(presence.connections, 2);
+    const stats = (await (await api(admin, '/api/stats')).json()) as { connections: number; users: number; channels: number };
+    assert.equal(stats.connections, 2);
+    assert.equal(stats.users, 2);
+    assert.equal(stats.channels, 3); // news, $user:alice, $user:bob
+
+    const dis = await api(admin, '/api/disconnect', { user: 'alice', code: 4003, reason: 'banned' });
+    assert.equal(dis.status, 200);
+    const disBody = (await dis.json()) as { disconnected: number[] };
+    assert.deepEqual(disBody.disconnected, sendBody.connections, 'the ids match the connection ids (rid) in the logs');
+    await waitFor(() => alice.closed, { what: 'alice closed' });
+    assert.deepEqual([alice.closed!.code, alice.closed!.reason], [4003, 'banned']);
+    assert.equal(bob.closed, undefined, 'bob stays connected');
+    const closeLine = logs.find((e) => e.event === 'close' && e.id === disBody.disconnected[0]);
+    assert.equal(closeLine?.by, 'admin API');
+    // Bad input is a 400 naming the field.
+    const bad = await api(admin, '/api/disconnect', { user: 'bob', code: 1006 });
+    assert.equal(bad.status, 400);
+    assert.match(((await bad.json()) as { message: string }).message, /code/);
+    await bob.close();
+  });
+});
