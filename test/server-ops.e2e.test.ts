@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { createServer, type LogEntry, type ServerOptions, type WssMpServer } from 'wss-mp-server';
 import { ProtoClient } from './conformance/client';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
-import { openWs, rawExchange, rawWs } from './support/net-tools';
+import tls from 'node:tls';
+import { openWs, rawExchange, rawWs, tlsExchange } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { waitFor } from './support/wait';
 
@@ -88,9 +89,24 @@ describe('metrics', () => {
     // Plain HTTP on the TLS port: answered 400.
     const plain = await rawExchange(port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     assert.match(plain.data.toString(), /^HTTP\/1\.1 400/);
+    // Not a valid upgrade (no Sec-WebSocket-Key), over TLS.
+    const badUpgrade = await tlsExchange(port, pki.caCert,
+      `GET /wss?token=${token} HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\r\n`);
+    assert.match(badUpgrade, /^HTTP\/1\.1 400 .*Missing or invalid Sec-WebSocket-Key/s);
+    // A TLS 1.1 client (OpenSSL needs security level 0 to offer it at all): no handshake.
+    await new Promise<void>((resolve) => {
+      const old = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', minVersion: 'TLSv1', maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0', rejectUnauthorized: false });
+      old.on('error', () => resolve());
+      old.on('secureConnect', () => {
+        old.destroy();
+        resolve();
+      });
+    });
     // No token: refused before the upgrade.
     await assert.rejects(openWs(url, { caFile: pki.caCert }), /401/);
-    await waitFor(() => logs.some((e) => e.event === 'close' && e.code === 1009), { what: 'the 1009 close logged' });
+    await waitFor(() => logs.some((e) => e.event === 'close' && e.code === 1009) && logs.some((e) => e.event === 'tls-error'),
+      { what: 'the 1009 close and the TLS failure logged' });
 
     const m = await scrape(admin);
     assert.equal(m.get('wss_mp_connections'), 2);
@@ -104,7 +120,8 @@ describe('metrics', () => {
     assert.equal(m.get('wss_mp_disconnects_total{code="other"}'), 0);
     assert.equal(m.get('wss_mp_handshake_failures_total{reason="plain_http"}'), 1);
     assert.equal(m.get('wss_mp_handshake_failures_total{reason="auth_refused"}'), 1);
-    assert.equal(m.get('wss_mp_handshake_failures_total{reason="tls_version"}'), 0);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="bad_upgrade"}'), 1);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="tls_version"}'), 1);
     assert.equal(m.get('wss_mp_ready'), 1);
     a.ws.close();
     b.ws.close();

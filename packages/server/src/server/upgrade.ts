@@ -56,6 +56,15 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
     handleProtocols: subprotocolSelector(o.subprotocols, o.messaging !== undefined),
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
+  // ws answers a malformed upgrade (no key, wrong version…) itself, silently; with this listener
+  // it is logged as a `reject` (and so counted as bad_upgrade) and answered as ws would.
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
+    const ip = clientIpFor(parsePeer(req.socket.remoteAddress), req.headers, o.trustProxy, o.ipHeaders);
+    const method = /method/i.test(err.message);
+    log.info('reject', { ip, path: normalizePath(pathOnly(req.url)), status: method ? 405 : 400, reason: err.message });
+    httpReject(socket, method ? 405 : 400, method ? 'Method Not Allowed' : 'Bad Request', err.message,
+      /Version/.test(err.message) ? 'Sec-WebSocket-Version: 13, 8\r\n' : '');
+  });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // No `error` listener here: every refusal below goes through httpReject, which adds one,
