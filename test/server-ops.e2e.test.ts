@@ -206,6 +206,16 @@ describe('admin API', () => {
     // Bob got only the channel publication.
     assert.equal(bob.frames.filter((f: { t: string }) => f.t === 'pub').length, 1);
 
+    // Broadcast reaches plain connections (the demo page is one), text as given; protocol
+    // connections take JSON frames only and are skipped (publish is for them).
+    const plain = await openWs(url, { headers: { authorization: `Bearer ${signHs256(SECRET, { sub: 'carol', exp: now() + 60 })}` } });
+    const bc = await api(admin, '/api/broadcast', { data: 'maintenance at noon' });
+    assert.deepEqual(await bc.json(), { rid: 'a3', sent: 1 });
+    assert.equal((await plain.next())[0].toString(), 'maintenance at noon');
+    plain.ws.close();
+    await plain.closed;
+    assert.ok(!bob.frames.some((f) => f.t === '(not JSON)'), 'no raw text on a protocol connection');
+
     const presence = (await (await api(admin, '/api/presence')).json()) as { users: string[]; connections: number };
     assert.deepEqual([...presence.users].sort(), ['alice', 'bob']);
     assert.equal(presence.connections, 2);

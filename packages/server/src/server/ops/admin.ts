@@ -36,6 +36,8 @@ export interface AdminTarget {
   publish?(channel: string, data: unknown): Promise<{ offset: number; epoch: string }>;
   sendToUser?(user: string, data: unknown): Promise<{ offset: number; epoch: string }>;
   presence(channel?: string): Presence;
+  /** Every open plain (not wss-mp.v1) connection gets a text frame; returns how many got it. */
+  broadcast(data: string): number;
 }
 
 class ApiError extends Error {
@@ -152,6 +154,14 @@ export class AdminServer {
         const pos = await call(() => t.sendToUser!(user, field(b, 'data')));
         const ids = [...(t.connectionsOf?.(user) ?? [])].map((c) => c.id);
         return { body: { user, offset: pos.offset, epoch: pos.epoch, connections: ids }, log: { user, ids } };
+      }
+      case '/api/broadcast': {
+        want('POST');
+        const b = await this.body(req);
+        const data = field(b, 'data');
+        // Plain clients (the demo page, an echo client) get the text as is; anything else as JSON.
+        const n = t.broadcast(typeof data === 'string' ? data : JSON.stringify(data));
+        return { body: { sent: n }, log: { sent: n } };
       }
       case '/api/disconnect': {
         want('POST');

@@ -55,6 +55,7 @@ export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin>
     channels,
     publish: messaging ? (ch, data) => engine!.publish(ch, data) : undefined,
     sendToUser: messaging ? (user, data) => engine!.sendToUser(user, data) : undefined,
+    broadcast: (data) => plainBroadcast(hub, data),
     presence: (channel) => (engine ? engine.presence(hub.conns, channel) : presenceOf(channel === undefined ? hub.conns : [])),
   };
   const admin = new AdminServer(o, target, p.log);
@@ -67,4 +68,15 @@ export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin>
     const e = err as NodeJS.ErrnoException;
     throw new WssMpServerError('ERR_LISTEN', `admin listener on ${o.host} port ${o.port}: ${e.code === 'EADDRINUSE' ? 'already in use' : e.message}`, { cause: err });
   }
+}
+
+/**
+ * Every connection that is not wss-mp.v1: those take JSON frames only (use publish for them),
+ * and a text they cannot parse would be a protocol error to their client.
+ */
+function plainBroadcast(hub: Hub<any>, data: string): number {
+  const payload = Buffer.from(data); // encoded once, not once per connection
+  let n = 0;
+  for (const c of hub.conns) if (c.session === undefined && c.sendFrame(payload, false)) n++;
+  return n;
 }
