@@ -240,3 +240,33 @@ describe('admin API', () => {
     await bob.close();
   });
 });
+
+describe('Grafana dashboard', () => {
+  test('every panel query names metrics a real /metrics scrape exports', async () => {
+    const { readFileSync } = await import('node:fs');
+    const dashboard = JSON.parse(readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const { admin } = await start({ messaging: true });
+    const text = await (await fetch(`${admin}/metrics`)).text();
+    // Every metric family in the scrape (counters expose `name_total` as the family name too).
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    assert.ok(exported.has('wss_mp_connections') && exported.has('nodejs_eventloop_lag_p99_seconds'));
+    const used = new Set<string>();
+    assert.ok(dashboard.panels.length >= 10);
+    for (const p of dashboard.panels) {
+      assert.ok(p.targets.length > 0, `${p.title} has a query`);
+      for (const t of p.targets) {
+        // Metric names in PromQL: identifiers followed by a selector or a range; not functions or labels.
+        const names = [...t.expr.matchAll(/([a-z_][a-z0-9_]*)\s*(?=\{|\[)/g)].map((m) => m[1]!);
+        assert.ok(names.length > 0, `${p.title}: "${t.expr}" names a metric`);
+        for (const n of names) {
+          assert.ok(exported.has(n), `${p.title}: ${n} is exported`);
+          used.add(n);
+        }
+      }
+    }
+    // And the dashboard shows every wss_mp_ family.
+    for (const n of exported) if (n.startsWith('wss_mp_')) assert.ok(used.has(n), `dashboard uses ${n}`);
+  });
+});
