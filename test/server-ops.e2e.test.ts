@@ -270,3 +270,70 @@ describe('Grafana dashboard', () => {
     for (const n of exported) if (n.startsWith('wss_mp_')) assert.ok(used.has(n), `dashboard uses ${n}`);
   });
 });
+
+describe('rate limits', () => {
+  const protoOpen = async (url: string, sub: string, headers: Record<string, string> = {}) => {
+    const c = await ProtoClient.open(url, { headers: { authorization: `Bearer ${signHs256(SECRET, { sub, exp: now() + 60 })}`, ...headers } });
+    assert.equal((await c.next()).t, 'welcome');
+    return c;
+  };
+
+  test('a flooding connection gets RATE_LIMITED, then 4029; another keeps being answered', async () => {
+    const { url, admin, logs } = await start({ messaging: true, jwt: { secret: SECRET } });
+    const flood = await protoOpen(url, 'mallory');
+    const calm = await protoOpen(url, 'alice');
+    // 400 requests at once: the first messagesBurst (100) pass, the next is warned, a whole
+    // further burst dropped closes it.
+    for (let i = 0; i < 400; i++) flood.send({ t: 'req', id: `f${i}`, data: i });
+    const warned = await flood.next((f) => f.t === 'error');
+    assert.equal(warned.code, 'RATE_LIMITED');
+    await waitFor(() => flood.closed, { what: 'the flooder closed' });
+    assert.deepEqual([flood.closed!.code, flood.closed!.reason], [4029, 'rate limited']);
+    const acks = flood.frames.filter((f) => f.t === 'ack');
+    // The burst, plus what refilled (50/s) while the 400 frames arrived: not the flood.
+    assert.ok(acks.length >= 100 && acks.length < 150, `${acks.length} processed`);
+    // The other connection is unaffected.
+    for (let i = 0; i < 5; i++) assert.deepEqual((await calm.request(`ping ${i}`)).data, `ping ${i}`);
+    const m = await scrape(admin);
+    assert.ok(m.get('wss_mp_rate_limit_hits_total{scope="connection"}')! >= 101);
+    assert.equal(m.get('wss_mp_rate_limit_closes_total'), 1);
+    assert.equal(m.get('wss_mp_disconnects_total{code="4029"}'), 1);
+    assert.ok(logs.some((e) => e.event === 'close' && e.code === 4029 && String(e.by).startsWith('rate limit')));
+    await calm.close();
+  });
+
+  test('the per-user bucket is shared by all of a user\'s connections', async () => {
+    const { url, admin } = await start({ messaging: true, jwt: { secret: SECRET },
+      rateLimit: { userMessagesBurst: 10, userMessagesPerSecond: 1 } });
+    const a = await protoOpen(url, 'bob');
+    const b = await protoOpen(url, 'bob');
+    for (let i = 0; i < 6; i++) assert.equal((await a.request(i)).data, i);
+    for (let i = 0; i < 4; i++) assert.equal((await b.request(i)).data, i);
+    // The user's 11th message within the second: over the user's limit, though b's own bucket is nearly full.
+    b.send({ t: 'req', id: 'over', data: 0 });
+    assert.equal((await b.next((f) => f.t === 'error')).code, 'RATE_LIMITED');
+    assert.equal(b.closed, undefined, 'warned, not closed');
+    assert.ok((await scrape(admin)).get('wss_mp_rate_limit_hits_total{scope="user"}')! >= 1);
+    await a.close();
+    await b.close();
+  });
+
+  test('handshakes per client IP: over the burst a 429 with Retry-After; another IP still connects', async () => {
+    const { port, admin } = await start({ rateLimit: { handshakesPerSecondPerIp: 0.01, handshakeBurstPerIp: 3 } });
+    const upgrade = (ip: string) =>
+      `GET /wss HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+      `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nX-Real-IP: ${ip}\r\n\r\n`;
+    const opened = [];
+    // Loopback is a trusted proxy by default: X-Real-IP is the client IP the limit counts.
+    for (let i = 0; i < 3; i++) opened.push(await rawWs(port, { headers: { 'X-Real-IP': '203.0.113.9' } }));
+    const refused = await rawExchange(port, upgrade('203.0.113.9'));
+    assert.match(refused.data.toString(), /^HTTP\/1\.1 429 Too Many Requests\r\n/);
+    assert.match(refused.data.toString(), /Retry-After: 1\r\n/);
+    opened.push(await rawWs(port, { headers: { 'X-Real-IP': '203.0.113.10' } }));
+    const m = await scrape(admin);
+    assert.equal(m.get('wss_mp_handshake_failures_total{reason="rate_limited"}'), 1);
+    assert.equal(m.get('wss_mp_rate_limit_hits_total{scope="handshake"}'), 1);
+    assert.equal(m.get('wss_mp_handshakes_total'), 4);
+    for (const o of opened) o.socket.destroy();
+  });
+});

@@ -76,6 +76,8 @@ test('README messaging and wechatLogin tables match MESSAGING_DEFAULTS and WECHA
   };
   check('| messaging option |', MESSAGING_DEFAULTS);
   check('| `wechatLogin` option |', WECHAT_LOGIN_DEFAULTS);
+  const { RATE_LIMIT_DEFAULTS } = await import('../src/server/ops/rate-limit');
+  check('| `rateLimit` option |', RATE_LIMIT_DEFAULTS);
 });
 
 test('docs/errors.md lists every messaging error code of the protocol', async () => {

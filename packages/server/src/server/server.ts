@@ -25,6 +25,7 @@ import type { StreamPosition } from '@wss-mp/protocol';
 import type { Presence } from './messaging/presence';
 import { wechatLoginRoute } from './auth/wechat-login';
 import { Stats } from './ops/stats';
+import { limitersFor } from './ops/rate-limit';
 import { startAdmin, type Admin } from './ops/wire';
 
 export type { BroadcastOptions } from './hub';
@@ -83,10 +84,11 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   guardHandshakes(server, pending);
   const report = reporter(o, log);
   const stats = Stats.observing(log);
+  const limits = limitersFor(o.rateLimit, stats);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
-    heartbeatInterval: o.heartbeatInterval, report, stats }) : undefined;
+    heartbeatInterval: o.heartbeatInterval, report, stats, limiter: limits.messages }) : undefined;
   const hub = new Hub<T>({ ...o, extension: engine, stats }, log);
-  serveUpgrades(server, o, hub, log);
+  serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes }, hub, log);
 
   let url: string | undefined;
   let listening: Promise<string> | undefined;

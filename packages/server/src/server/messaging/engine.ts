@@ -23,6 +23,7 @@ import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
 import { Requests, errorAck, isThenable } from './requests';
 import type { Stats } from '../ops/stats';
+import type { Bucket, MessageLimiter } from '../ops/rate-limit';
 
 /** What the hub calls (undefined in the hub when neither messaging nor users are configured). */
 export interface HubExtension {
@@ -46,6 +47,8 @@ interface Sub {
 /** Per protocol connection: its subscriptions by channel name. */
 export class Session {
   readonly subs = new Map<string, Sub>();
+  /** Its rate-limit buckets (ops/rate-limit.ts); undefined when rate limits are off. */
+  limit: Bucket | undefined = undefined;
 }
 
 export type ReportError = (err: unknown, conn: Connection<any> | undefined, where: string) => void;
@@ -58,6 +61,8 @@ export interface EngineOptions<T> {
   report: ReportError;
   /** Recoveries are counted here (ops/stats.ts). */
   stats?: Stats;
+  /** Per-connection and per-user message limits (ops/rate-limit.ts). */
+  limiter?: MessageLimiter;
 }
 
 export class Messaging<T = Record<string, unknown>> implements HubExtension {
@@ -90,7 +95,12 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     }
     this.users.add(conn);
     if (!protocol || this.m === undefined) return;
-    conn.session = new Session();
+    const session = (conn.session = new Session());
+    const limiter = this.o.limiter;
+    if (limiter !== undefined) {
+      session.limit = limiter.connectionBucket();
+      limiter.opened(conn.user);
+    }
     conn.send(JSON.stringify({ t: 'welcome', v: MESSAGING_VERSION, cid: String(conn.id), user: conn.user, ping: this.o.heartbeatInterval }));
   }
 
@@ -98,6 +108,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     this.users.remove(conn);
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
+    if (s.limit !== undefined) this.o.limiter!.closed(conn.user);
     for (const sub of s.subs.values()) this.detach(sub);
     s.subs.clear();
   }
@@ -105,6 +116,8 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
   message(conn: Connection<T>, data: Buffer, isBinary: boolean): void {
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
+    // Over a limit: dropped (the limiter warned or closed).
+    if (s.limit !== undefined && !this.o.limiter!.allow(conn, s.limit, data.length)) return;
     if (isBinary) return void conn.send(errorFrame('binary frames are not part of wss-mp.v1 (send JSON text)'));
     const f = parseClientFrame(data.toString());
     if (isBadFrame(f)) {

@@ -114,6 +114,7 @@ export class Stats {
         else if (f?.limit === 'handshake-rate') this.failed('rate_limited');
         return;
       case 'reject':
+        if (f?.status === 429) this.rateLimitHandshake++;
         return this.failed(rejectReason(f));
     }
   }
