@@ -11,7 +11,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
 import { isWireCloseCode } from '@wss-mp/protocol';
 import type { Logger } from '../../common/log';
 import { pathOnly } from '../../common/log';
@@ -21,11 +20,12 @@ import type { Presence } from '../messaging/presence';
 import { runChecks, type ReadyCheck } from './health';
 import { isLoopbackHost, type AdminOptions } from './options';
 import type { Stats } from './stats';
+import type { Metrics } from './metrics';
 
 /** What the admin API acts on: the server, seen through a narrow interface. */
 export interface AdminTarget {
   stats: Stats;
-  registry: Registry;
+  registry: Metrics;
   checks: readonly ReadyCheck[];
   connections: ReadonlySet<Connection<any>>;
   /** Connections of one user; undefined when the server has no users (no authenticate/jwt). */

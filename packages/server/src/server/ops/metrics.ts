@@ -22,11 +22,31 @@ export interface MetricsSources {
 /** Every metric name this module exports (the Grafana dashboard test checks its queries against a real scrape). */
 export const METRIC_PREFIX = 'wss_mp_';
 
-export async function createMetrics(src: MetricsSources): Promise<Registry> {
+/** What /metrics serves: this server's metrics, then the process's. */
+export interface Metrics {
+  contentType: string;
+  metrics(): Promise<string>;
+}
+
+/**
+ * Process metrics and nodejs_eventloop_lag_* (perf_hooks.monitorEventLoopDelay): once per
+ * process, since they describe the process, and prom-client starts an event-loop monitor and
+ * a GC observer for them that it never stops. Every server's /metrics appends them.
+ */
+let processRegistry: Promise<Registry> | undefined;
+function processMetrics(): Promise<Registry> {
+  processRegistry ??= import('prom-client').then((prom) => {
+    const register = new prom.Registry();
+    prom.collectDefaultMetrics({ register });
+    return register;
+  });
+  return processRegistry;
+}
+
+export async function createMetrics(src: MetricsSources): Promise<Metrics> {
   const prom = await import('prom-client');
   const register = new prom.Registry();
-  // Process metrics and nodejs_eventloop_lag_* (perf_hooks.monitorEventLoopDelay).
-  prom.collectDefaultMetrics({ register });
+  const proc = await processMetrics();
   const s = src.stats;
   const gauge = (name: string, help: string, read: () => number) =>
     new prom.Gauge({ name: METRIC_PREFIX + name, help, registers: [register], collect() { this.set(read()); } });
@@ -66,5 +86,8 @@ export async function createMetrics(src: MetricsSources): Promise<Registry> {
   labelled('rate_limit_hits_total', 'Messages or handshakes over a rate limit, by bucket', 'scope', ['connection', 'user', 'handshake'],
     (i) => hits[i]!());
   counter('rate_limit_closes_total', 'Connections closed with 4029 for a sustained excess', () => s.rateLimitCloses);
-  return register;
+  return {
+    contentType: register.contentType,
+    metrics: async () => (await register.metrics()) + (await proc.metrics()),
+  };
 }

@@ -1,0 +1,100 @@
+// Metrics on vs off: echo msgs/s and TLS handshakes/s through createServer without the admin
+// listener, and with it (prom-client loaded, /metrics scraped every second: 15× Prometheus's
+// default rate, so the scrape's own cost shows). The counters behind the metrics are plain
+// fields the server always keeps, so "off" pays for them too: this measures what turning the
+// admin listener on costs.
+// Usage: node --import tsx packages/server/bench/metrics.ts [seconds-per-run=2] [rounds=5]
+// Server and client share the process; runs alternate off/on; the median per configuration
+// is printed with the on/off ratio.
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import { createServer, type WssMpServer } from '../src/index';
+import { ensureDevCert } from '../src/server/dev-cert/index';
+
+const SECONDS = Number(process.argv[2] ?? 2);
+const ROUNDS = Number(process.argv[3] ?? 5);
+const WINDOW = 64;
+const SIZE = 64;
+const HANDSHAKE_CONCURRENCY = 8;
+
+const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-'));
+const dev = await ensureDevCert(dir);
+const ca = readFileSync(dev.caFile);
+
+async function echoRate(url: string): Promise<number> {
+  const ws = new WebSocket(url, { ca });
+  await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+  const payload = Buffer.alloc(SIZE, 97);
+  let received = 0;
+  let running = true;
+  ws.on('message', () => {
+    received++;
+    if (running) ws.send(payload, { binary: false });
+  });
+  for (let i = 0; i < WINDOW; i++) ws.send(payload, { binary: false });
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, SECONDS * 1000));
+  running = false;
+  const rate = received / ((performance.now() - t0) / 1000);
+  ws.terminate();
+  return rate;
+}
+
+/** Full WebSocket handshakes over TLS (new TLS session each), HANDSHAKE_CONCURRENCY at a time. */
+async function handshakeRate(url: string): Promise<number> {
+  let done = 0;
+  const end = performance.now() + SECONDS * 1000;
+  const one = (): Promise<void> => new Promise((resolve) => {
+    // No agent: ws makes a fresh TLS connection, no session resumption, a full handshake each time.
+    const ws = new WebSocket(url, { ca });
+    ws.once('open', () => {
+      done++;
+      ws.terminate();
+      resolve();
+    });
+    ws.once('error', () => resolve());
+  });
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: HANDSHAKE_CONCURRENCY }, async () => {
+    while (performance.now() < end) await one();
+  }));
+  return done / ((performance.now() - t0) / 1000);
+}
+
+async function withServer<R>(admin: boolean, run: (url: string) => Promise<R>): Promise<R> {
+  const s: WssMpServer = createServer({ tls: { certFile: dev.certFile, keyFile: dev.keyFile }, port: 0, host: '127.0.0.1',
+    logger: false, heartbeatInterval: 0, watchCertificate: false, drainTimeout: 0, ...(admin ? { admin: 0 } : {}) });
+  const url = await s.listen();
+  let scraper: NodeJS.Timeout | undefined;
+  let scrapes = 0;
+  if (admin) scraper = setInterval(() => void fetch(`${s.adminUrl}/metrics`).then((r) => r.text()).then(() => scrapes++), 1000);
+  try {
+    return await run(url);
+  } finally {
+    clearInterval(scraper);
+    if (admin && scrapes === 0 && SECONDS >= 1.5) throw new Error('no scrape completed');
+    await s.close();
+  }
+}
+
+const results = new Map<string, number[]>();
+const add = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
+for (let round = 0; round < ROUNDS; round++) {
+  // Alternate which goes first, so warm-up and drift do not favour one.
+  for (const admin of round % 2 ? [true, false] : [false, true]) {
+    add(`echo ${admin ? 'on' : 'off'}`, await withServer(admin, echoRate));
+    add(`handshake ${admin ? 'on' : 'off'}`, await withServer(admin, handshakeRate));
+  }
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+console.log(`metrics on (admin listener, scraped every 1 s) vs off; TLS; ${SECONDS}s x ${ROUNDS} rounds, Node ${process.version}`);
+for (const what of ['echo', 'handshake']) {
+  const off = median(results.get(`${what} off`)!);
+  const on = median(results.get(`${what} on`)!);
+  const unit = what === 'echo' ? 'msgs/s' : 'handshakes/s';
+  console.log(`${what.padEnd(10)} off ${Math.round(off).toString().padStart(7)} ${unit}  on ${Math.round(on).toString().padStart(7)} ${unit}  ` +
+    `on/off ${(on / off).toFixed(3)}  (off: ${results.get(`${what} off`)!.map(Math.round).join(', ')}; on: ${results.get(`${what} on`)!.map(Math.round).join(', ')})`);
+}
+rmSync(dir, { recursive: true, force: true });
