@@ -3,7 +3,7 @@
 // default rate, so the scrape's own cost shows). The counters behind the metrics are plain
 // fields the server always keeps, so "off" pays for them too: this measures what turning the
 // admin listener on costs.
-// Usage: node --import tsx packages/server/bench/metrics.ts [seconds-per-run=2] [rounds=5]
+// Usage: node --import tsx packages/server/bench/metrics.ts [seconds-per-run=2] [rounds=5] [scrape-ms=1000, 0: none]
 // Server and client share the process; runs alternate off/on; the median per configuration
 // is printed with the on/off ratio.
 import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { ensureDevCert } from '../src/server/dev-cert/index';
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 5);
+const SCRAPE_MS = Number(process.argv[4] ?? 1000);
 const WINDOW = 64;
 const SIZE = 64;
 const HANDSHAKE_CONCURRENCY = 8;
@@ -69,12 +70,12 @@ async function withServer<R>(admin: boolean, run: (url: string) => Promise<R>): 
   const url = await s.listen();
   let scraper: NodeJS.Timeout | undefined;
   let scrapes = 0;
-  if (admin) scraper = setInterval(() => void fetch(`${s.adminUrl}/metrics`).then((r) => r.text()).then(() => scrapes++), 1000);
+  if (admin && SCRAPE_MS > 0) scraper = setInterval(() => void fetch(`${s.adminUrl}/metrics`).then((r) => r.text()).then(() => scrapes++), SCRAPE_MS);
   try {
     return await run(url);
   } finally {
     clearInterval(scraper);
-    if (admin && scrapes === 0 && SECONDS >= 1.5) throw new Error('no scrape completed');
+    if (admin && SCRAPE_MS > 0 && scrapes === 0 && SECONDS * 1000 >= 1.5 * SCRAPE_MS) throw new Error('no scrape completed');
     await s.close();
   }
 }
@@ -89,7 +90,7 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-console.log(`metrics on (admin listener, scraped every 1 s) vs off; TLS; ${SECONDS}s x ${ROUNDS} rounds, Node ${process.version}`);
+console.log(`metrics on (admin listener, scraped every ${SCRAPE_MS || 'never'} ms) vs off; TLS; ${SECONDS}s x ${ROUNDS} rounds, Node ${process.version}`);
 for (const what of ['echo', 'handshake']) {
   const off = median(results.get(`${what} off`)!);
   const on = median(results.get(`${what} on`)!);
