@@ -337,3 +337,37 @@ describe('rate limits', () => {
     for (const o of opened) o.socket.destroy();
   });
 });
+
+describe('CLI', () => {
+  test('--admin and --admin-key-file: probes, the keyed API, and /readyz through a SIGTERM drain', async () => {
+    const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const path = await import('node:path');
+    const { startServer } = await import('./support/server');
+    const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-admin-'));
+    const keyFile = path.join(dir, 'admin.key');
+    writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
+    const s = await startServer(['--behind-proxy', '--messaging', '--admin', '127.0.0.1:0', '--admin-key-file', keyFile, '--drain-timeout', '5s']);
+    try {
+      const line = await s.waitForLog((l) => l.event === 'admin' && typeof l.port === 'number');
+      assert.equal(line.api, 'key');
+      const admin = `http://127.0.0.1:${line.port}`;
+      assert.equal((await fetch(`${admin}/readyz`)).status, 200);
+      assert.equal((await api(admin, '/api/stats', undefined, null)).status, 401);
+      const stats = (await (await api(admin, '/api/stats')).json()) as { connections: number };
+      assert.equal(stats.connections, 0);
+      // A client that never answers 1001 keeps the drain going: /readyz is 503 meanwhile.
+      const straggler = await rawWs(s.port, { read: false });
+      s.proc.kill('SIGTERM');
+      await waitFor(async () => (await fetch(`${admin}/readyz`).catch(() => undefined))?.status === 503, { what: '/readyz 503 after SIGTERM' });
+      straggler.socket.destroy();
+      await s.waitForLog((l) => l.event === 'stopped');
+      const code = await new Promise((resolve) => (s.proc.exitCode !== null ? resolve(s.proc.exitCode) : s.proc.once('exit', resolve)));
+      assert.equal(code, 0);
+      assert.ok(!s.text.join('\n').includes(KEY) && !JSON.stringify(s.logs).includes(KEY), 'the key is never printed');
+    } finally {
+      await s.stop('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
