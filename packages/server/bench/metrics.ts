@@ -95,6 +95,10 @@ for (const what of ['echo', 'handshake']) {
   const off = median(results.get(`${what} off`)!);
   const on = median(results.get(`${what} on`)!);
   const unit = what === 'echo' ? 'msgs/s' : 'handshakes/s';
+  // Each round's on/off pair ran back to back: the median of their ratios cancels slow drift.
+  const ons = results.get(`${what} on`)!;
+  const paired = median(results.get(`${what} off`)!.map((o, i) => ons[i]! / o));
+  console.log(`${what.padEnd(10)} paired on/off median ${paired.toFixed(3)}`);
   console.log(`${what.padEnd(10)} off ${Math.round(off).toString().padStart(7)} ${unit}  on ${Math.round(on).toString().padStart(7)} ${unit}  ` +
     `on/off ${(on / off).toFixed(3)}  (off: ${results.get(`${what} off`)!.map(Math.round).join(', ')}; on: ${results.get(`${what} on`)!.map(Math.round).join(', ')})`);
 }

@@ -114,6 +114,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         started(o, log, cert, url, addr);
         // The admin listener failing to bind fails listen() and unbinds the main one (wire.ts).
         if (o.admin) admin = await startAdmin(o.admin, { stats, hub, engine, server, cert, log });
+        if (closing) await admin?.close(); // close() ran while the admin listener was binding
         return url;
       });
       return listening;
