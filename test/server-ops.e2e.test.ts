@@ -204,7 +204,7 @@ describe('admin API', () => {
     assert.equal(toAlice.data, 'for alice');
     assert.equal(sendBody.connections.length, 1);
     // Bob got only the channel publication.
-    assert.equal(bob.frames.filter((f: { t: string }) => f.t === 'pub').length, 1);
+    assert.equal(bob.frames.filter((f) => f.t === 'pub').length, 1);
 
     // Broadcast reaches plain connections (the demo page is one), text as given; protocol
     // connections take JSON frames only and are skipped (publish is for them).
