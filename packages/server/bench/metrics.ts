@@ -24,7 +24,13 @@ const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-'));
 const dev = await ensureDevCert(dir);
 const ca = readFileSync(dev.caFile);
 
-async function echoRate(url: string): Promise<number> {
+interface Run {
+  rate: number;
+  /** Process CPU (client and server: they share it) per operation, µs: steadier than rates on a busy machine. */
+  cpuPerOp: number;
+}
+
+async function echoRate(url: string): Promise<Run> {
   const ws = new WebSocket(url, { ca });
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   const payload = Buffer.alloc(SIZE, 97);
@@ -36,15 +42,17 @@ async function echoRate(url: string): Promise<number> {
   });
   for (let i = 0; i < WINDOW; i++) ws.send(payload, { binary: false });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await new Promise((r) => setTimeout(r, SECONDS * 1000));
   running = false;
+  const cpu = process.cpuUsage(c0);
   const rate = received / ((performance.now() - t0) / 1000);
   ws.terminate();
-  return rate;
+  return { rate, cpuPerOp: (cpu.user + cpu.system) / received };
 }
 
 /** Full WebSocket handshakes over TLS (new TLS session each), HANDSHAKE_CONCURRENCY at a time. */
-async function handshakeRate(url: string): Promise<number> {
+async function handshakeRate(url: string): Promise<Run> {
   let done = 0;
   const end = performance.now() + SECONDS * 1000;
   const one = (): Promise<void> => new Promise((resolve) => {
@@ -58,10 +66,12 @@ async function handshakeRate(url: string): Promise<number> {
     ws.once('error', () => resolve());
   });
   const t0 = performance.now();
+  const c0 = process.cpuUsage();
   await Promise.all(Array.from({ length: HANDSHAKE_CONCURRENCY }, async () => {
     while (performance.now() < end) await one();
   }));
-  return done / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(c0);
+  return { rate: done / ((performance.now() - t0) / 1000), cpuPerOp: (cpu.user + cpu.system) / done };
 }
 
 async function withServer<R>(admin: boolean, run: (url: string) => Promise<R>): Promise<R> {
@@ -83,7 +93,11 @@ async function withServer<R>(admin: boolean, run: (url: string) => Promise<R>): 
 }
 
 const results = new Map<string, number[]>();
-const add = (k: string, v: number) => results.set(k, [...(results.get(k) ?? []), v]);
+const cpus = new Map<string, number[]>();
+const add = (k: string, v: Run) => {
+  results.set(k, [...(results.get(k) ?? []), v.rate]);
+  cpus.set(k, [...(cpus.get(k) ?? []), v.cpuPerOp]);
+};
 for (let round = 0; round < ROUNDS; round++) {
   // Alternate which goes first, so warm-up and drift do not favour one.
   for (const admin of round % 2 ? [true, false] : [false, true]) {
@@ -100,7 +114,10 @@ for (const what of ['echo', 'handshake']) {
   // Each round's on/off pair ran back to back: the median of their ratios cancels slow drift.
   const ons = results.get(`${what} on`)!;
   const paired = median(results.get(`${what} off`)!.map((o, i) => ons[i]! / o));
-  console.log(`${what.padEnd(10)} paired on/off median ${paired.toFixed(3)}`);
+  const cpuOff = median(cpus.get(`${what} off`)!);
+  const cpuOn = median(cpus.get(`${what} on`)!);
+  console.log(`${what.padEnd(10)} paired on/off median ${paired.toFixed(3)}; CPU per op off ${cpuOff.toFixed(2)} µs, on ${cpuOn.toFixed(2)} µs ` +
+    `(off/on ${(cpuOff / cpuOn).toFixed(3)}: the throughput ratio a CPU-bound server would see)`);
   console.log(`${what.padEnd(10)} off ${Math.round(off).toString().padStart(7)} ${unit}  on ${Math.round(on).toString().padStart(7)} ${unit}  ` +
     `on/off ${(on / off).toFixed(3)}  (off: ${results.get(`${what} off`)!.map(Math.round).join(', ')}; on: ${results.get(`${what} on`)!.map(Math.round).join(', ')})`);
 }
