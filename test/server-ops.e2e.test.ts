@@ -371,3 +371,46 @@ describe('CLI', () => {
     }
   });
 });
+
+describe('recoveries and broker errors', () => {
+  test('recovered, not recovered and a failing broker are counted by result', async () => {
+    const { MemoryBroker } = await import('wss-mp-server');
+    const inner = new MemoryBroker({ historySize: 100, historyTtl: 60_000 });
+    let failHistory = false;
+    // The in-memory broker, with history reads that fail on demand (a Redis outage).
+    const broker = {
+      publish: (s: string, d: unknown) => inner.publish(s, d),
+      history: (s: string, since: any) => (failHistory ? Promise.reject(new Error('broker down')) : inner.history(s, since)),
+      subscribe: () => inner.subscribe(),
+      unsubscribe: () => inner.unsubscribe(),
+      onPublication: (l: any) => inner.onPublication(l),
+    };
+    const { server, url, admin } = await start({ messaging: { broker } });
+    const c = await ProtoClient.open(url);
+    assert.equal((await c.next()).t, 'welcome');
+    const sub = async (id: string, pos?: { offset: number; epoch: string }) => {
+      c.send({ t: 'sub', id, ch: 'news', ...(pos ? { pos } : {}) });
+      return c.next((f) => f.t === 'ack' && f.id === id);
+    };
+    const first = await sub('s1');
+    await server.publish('news', 1);
+    await c.next((f) => f.t === 'pub');
+    c.send({ t: 'unsub', id: 'u1', ch: 'news' });
+    await c.next((f) => f.t === 'ack' && f.id === 'u1');
+    const epoch = first.data.epoch as string;
+    assert.equal((await sub('s2', { offset: 0, epoch })).data.recovered, true);
+    c.send({ t: 'unsub', id: 'u2', ch: 'news' });
+    await c.next((f) => f.t === 'ack' && f.id === 'u2');
+    assert.equal((await sub('s3', { offset: 0, epoch: 'another-epoch' })).data.recovered, false);
+    c.send({ t: 'unsub', id: 'u3', ch: 'news' });
+    await c.next((f) => f.t === 'ack' && f.id === 'u3');
+    failHistory = true;
+    assert.equal((await sub('s4', { offset: 1, epoch })).error.code, 'UNAVAILABLE');
+    const m = await scrape(admin);
+    assert.equal(m.get('wss_mp_recoveries_total{result="recovered"}'), 1);
+    assert.equal(m.get('wss_mp_recoveries_total{result="not_recovered"}'), 1);
+    assert.equal(m.get('wss_mp_recoveries_total{result="failed"}'), 1);
+    assert.equal(m.get('wss_mp_broker_errors_total'), 1);
+    await c.close();
+  });
+});

@@ -86,6 +86,8 @@ export async function createMetrics(src: MetricsSources): Promise<Metrics> {
   labelled('rate_limit_hits_total', 'Messages or handshakes over a rate limit, by bucket', 'scope', ['connection', 'user', 'handshake'],
     (i) => hits[i]!());
   counter('rate_limit_closes_total', 'Connections closed with 4029 for a sustained excess', () => s.rateLimitCloses);
+  // A broker (Redis) logs its failures with `where: "broker…"`: counted from those lines.
+  counter('broker_errors_total', 'Errors from or about the broker (history reads, publishes, connection)', () => s.brokerErrors);
   return {
     contentType: register.contentType,
     metrics: async () => (await register.metrics()) + (await proc.metrics()),

@@ -48,6 +48,7 @@ export interface StatsSnapshot {
   slowConsumerCuts: number;
   rateLimitHits: { connection: number; user: number; handshake: number };
   rateLimitCloses: number;
+  brokerErrors: number;
 }
 
 const TLS_VERSION_ERRORS = new Set([
@@ -74,6 +75,8 @@ export class Stats {
   rateLimitUser = 0;
   rateLimitHandshake = 0;
   rateLimitCloses = 0;
+  /** Errors logged by a broker or about one (`where` starting with "broker"). */
+  brokerErrors = 0;
 
   /** Stats counting from `log`'s events: what already describes each handshake and close. */
   static observing(log: { observe: Stats['observe'] | undefined }): Stats {
@@ -113,6 +116,9 @@ export class Stats {
         else if (f?.limit === 'handshake-deadline') this.failed('timeout');
         else if (f?.limit === 'handshake-rate') this.failed('rate_limited');
         return;
+      case 'error':
+        if (typeof f?.where === 'string' && f.where.startsWith('broker')) this.brokerErrors++;
+        return;
       case 'reject':
         if (f?.status === 429) this.rateLimitHandshake++;
         return this.failed(rejectReason(f));
@@ -137,6 +143,7 @@ export class Stats {
       slowConsumerCuts: this.slowConsumerCuts,
       rateLimitHits: { connection: this.rateLimitConnection, user: this.rateLimitUser, handshake: this.rateLimitHandshake },
       rateLimitCloses: this.rateLimitCloses,
+      brokerErrors: this.brokerErrors,
     };
   }
 }

@@ -105,6 +105,8 @@ test('stats from log events: handshakes, failures by reason, closes by code (bou
   log.info('close', { code: 1009 });
   log.info('close', { code: 4321 });
   log.info('close', { code: 1006, by: 'slow consumer: more than 1 bytes unsent' });
+  log.error('error', { where: 'broker.history', error: new Error('down') });
+  log.error('error', { where: 'onMessage', error: new Error('app bug') });
   const snap = s.snapshot();
   assert.equal(snap.handshakes, 1);
   assert.deepEqual(snap.handshakeFailures, {
@@ -116,6 +118,7 @@ test('stats from log events: handshakes, failures by reason, closes by code (bou
   assert.equal(snap.disconnects['1006'], 1);
   assert.equal(snap.slowConsumerCuts, 1);
   assert.equal(snap.rateLimitHits.handshake, 1);
+  assert.equal(snap.brokerErrors, 1, 'only the broker\'s error');
 });
 
 test('readiness checks: a throw, a rejection or a hang is not ready', async () => {
