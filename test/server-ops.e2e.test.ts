@@ -381,8 +381,8 @@ describe('recoveries and broker errors', () => {
     const broker = {
       publish: (s: string, d: unknown) => inner.publish(s, d),
       history: (s: string, since: any) => (failHistory ? Promise.reject(new Error('broker down')) : inner.history(s, since)),
-      subscribe: () => inner.subscribe(),
-      unsubscribe: () => inner.unsubscribe(),
+      subscribe: (s: string) => (inner.subscribe as (s: string) => void)(s),
+      unsubscribe: (s: string) => (inner.unsubscribe as (s: string) => void)(s),
       onPublication: (l: any) => inner.onPublication(l),
     };
     const { server, url, admin } = await start({ messaging: { broker } });
