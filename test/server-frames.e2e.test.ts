@@ -278,7 +278,7 @@ for (const mode of MODES) {
       assertAlive();
     });
 
-    test('bad handshakes get a 400 with the reason and are closed (ws answers: no wsClientError listener)', async () => {
+    test('bad handshakes get a 400 with the reason (as ws words it) and are closed', async () => {
       const head = (extra: string) =>
         `GET /wss HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${extra}\r\n`;
       const key = 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n';

@@ -45,7 +45,7 @@ async function cliNode(r: RunningRedis): Promise<RunningServer> {
 async function apiNode(r: RunningRedis): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
   const logs: LogEntry[] = [];
   const server = createServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, drainTimeout: 200, logger: (e) => logs.push(e),
-    jwt: { secret: SECRET }, messaging: { redis: r.url } });
+    jwt: { secret: SECRET }, messaging: { redis: r.url }, admin: { port: 0 } });
   cleanup.push(() => server.close());
   const url = await server.listen();
   await waitFor(() => logs.some((l) => l.event === 'redis' && l.msg === 'connected'), { what: 'redis connected', timeout: 15_000 });
@@ -203,10 +203,14 @@ describe('two nodes and one Redis', () => {
     if (!r) return;
     const b = await apiNode(r);
     const c = await client(b.url, 'erin');
+    assert.equal((await fetch(`${b.server.adminUrl}/readyz`)).status, 200, 'ready while Redis answers');
     await r.stop();
     await waitFor(() => b.logs.some((l) => l.event === 'redis' && l.level === 'error'), { what: 'a redis error line' });
     await assert.rejects(b.server.publish('x', 1), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
     await assert.rejects(b.server.sendToUser('erin', 1), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    // Not ready for a load balancer while Redis is unreachable (the broker is a HealthReporter).
+    const ready = await fetch(`${b.server.adminUrl}/readyz`);
+    assert.equal(ready.status, 503, await ready.text());
     const id = c.id('s');
     c.send({ t: 'sub', id, ch: 'x' });
     const ack = await c.next((f) => f.t === 'ack' && f.id === id);

@@ -48,6 +48,12 @@ export const CloseCode = {
    * client that does not read fast enough). The client reconnects and recovers from history.
    */
   SLOW_CONSUMER: 4008,
+  /**
+   * Retryable, with backoff: the connection kept sending above the server's rate limit after
+   * an `error` frame (wss-mp.v1) warned it. Retrying at once would be limited again, which the
+   * client's backoff avoids; a terminal code would leave a merely bursty client dead for good.
+   */
+  RATE_LIMITED: 4029,
   /** Terminal: this session was replaced by a newer one (same user logged in elsewhere). */
   REPLACED: 4009,
 

@@ -24,6 +24,8 @@ export const MessagingErrorCode = {
   HANDLER_ERROR: 'HANDLER_ERROR',
   TIMEOUT: 'TIMEOUT',
   UNAVAILABLE: 'UNAVAILABLE',
+  /** Over the server's rate limit: the message was dropped; keep it up and the server closes with 4029. */
+  RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 export type MessagingErrorCode = (typeof MessagingErrorCode)[keyof typeof MessagingErrorCode];
 

@@ -35,3 +35,7 @@ export type { AuthResult, AuthRefusal, Authenticate } from './server/auth/authen
 export type { JwtOptions } from './server/auth/jwt';
 export { WECHAT_LOGIN_DEFAULTS, type WechatLoginOptions } from './server/auth/wechat-login';
 export { MESSAGING_SUBPROTOCOL, CloseCode, type StreamPosition } from '@wss-mp/protocol';
+export { OPS_DEFAULTS } from './server/ops/options';
+export { RATE_LIMIT_DEFAULTS, type RateLimitOptions } from './server/ops/rate-limit';
+export type { HealthReporter } from './server/ops/health';
+export type { Stats, StatsSnapshot } from './server/ops/stats';

@@ -61,7 +61,7 @@ test('README log table lists every event the code logs', () => {
   for (const e of events) assert.ok(logged.has(e), `README documents "${e}" but the code never logs it`);
 });
 
-test('README messaging and wechatLogin tables match MESSAGING_DEFAULTS and WECHAT_LOGIN_DEFAULTS', async () => {
+test('README messaging, wechatLogin, rateLimit and admin tables match their defaults objects', async () => {
   const { MESSAGING_DEFAULTS } = await import('../src/server/messaging/options');
   const { WECHAT_LOGIN_DEFAULTS } = await import('../src/server/auth/wechat-login');
   const check = (heading: string, defaults: Record<string, unknown>) => {
@@ -76,6 +76,10 @@ test('README messaging and wechatLogin tables match MESSAGING_DEFAULTS and WECHA
   };
   check('| messaging option |', MESSAGING_DEFAULTS);
   check('| `wechatLogin` option |', WECHAT_LOGIN_DEFAULTS);
+  const { RATE_LIMIT_DEFAULTS } = await import('../src/server/ops/rate-limit');
+  check('| `rateLimit` option |', RATE_LIMIT_DEFAULTS);
+  const { OPS_DEFAULTS } = await import('../src/server/ops/options');
+  check('| admin setting |', OPS_DEFAULTS);
 });
 
 test('docs/errors.md lists every messaging error code of the protocol', async () => {

@@ -64,6 +64,9 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'wechat-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'the mini program\'s AppSecret, read from FILE' },
   { name: 'wechat-api-base', kind: 'text', arg: 'URL', default: WL.apiBase, help: 'code2Session base URL (a stand-in for tests)' },
   { name: 'workers', kind: 'text', arg: 'N', default: '1', help: 'processes serving the one port (node:cluster), auto = one per core; channels and users work across them (through the primary, or --redis)' },
+  { name: 'admin', kind: 'text', arg: 'HOST:PORT', default: 'off', help: 'admin listener: /metrics (Prometheus), /healthz, /readyz and the admin API; a bare PORT binds 127.0.0.1' },
+  { name: 'admin-key-file', kind: 'text', arg: 'FILE', default: '-', help: 'the admin API key (16+ characters) in FILE, sent as Authorization: Bearer; needed when --admin is not loopback' },
+  { name: 'no-rate-limit', kind: 'switch', default: 'off', help: 'no rate limits (messages per wss-mp.v1 connection and user, handshakes per IP); the defaults are in RATE_LIMIT_DEFAULTS' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -155,7 +158,27 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   if (v['no-coalesce-writes']) o.coalesceWrites = false;
   if (v.quiet) o.quiet = true;
   messagingFlags(v, o);
+  opsFlags(v, o);
   return o;
+}
+
+/** --admin, --admin-key-file (createServer validates both), --no-rate-limit. */
+function opsFlags(v: Values, o: ServerOptions): void {
+  const admin = v.admin as string | undefined;
+  const keyFile = v['admin-key-file'] as string | undefined;
+  if (keyFile !== undefined && admin === undefined) throw new OptionError('--admin-key-file', '--admin as well', 'no --admin');
+  if (admin !== undefined) o.admin = admin;
+  if (keyFile !== undefined) o.adminKey = readSecret('--admin-key-file', keyFile);
+  if (v['no-rate-limit']) o.rateLimit = false;
+}
+
+/** A secret from a file (trimmed): never from argv, where `ps` shows it to every user. */
+function readSecret(flag: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new OptionError(flag, 'a readable file', `${file} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+  }
 }
 
 /** --messaging, --conformance, history, --jwt-secret-file, --single-session, --wechat-*. */

@@ -57,12 +57,19 @@ export const CONNECTION_EVENTS: ReadonlySet<string> = new Set([
 ]);
 
 export class Logger {
+  /**
+   * Sees every event before the sink and `quiet` (the metrics count handshakes, refusals and
+   * closes from the lines that already describe them). Must not throw.
+   */
+  observe: ((event: string, fields: Record<string, unknown> | undefined) => void) | undefined = undefined;
+
   constructor(
     private readonly sink: LogSink | false,
     private readonly quiet: boolean,
   ) {}
 
   log(level: LogLevel, event: string, fields?: Record<string, unknown>): void {
+    if (this.observe !== undefined) this.observe(event, fields);
     if (!this.sink) return;
     if (this.quiet && CONNECTION_EVENTS.has(event)) return;
     const entry: LogEntry = { time: new Date().toISOString(), level, event, ...fields };

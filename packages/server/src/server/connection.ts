@@ -5,6 +5,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { WebSocket } from 'ws';
 import { corkForTurn, type TurnCorked } from './cork';
+import type { Stats } from './ops/stats';
 
 const BINARY = Object.freeze({ binary: true });
 const TEXT = Object.freeze({ binary: false });
@@ -59,6 +60,8 @@ export interface ConnectionInit {
   onSlowConsumer: (conn: Connection<any>) => void;
   /** The TLS/TCP socket under `ws`, to cork for the turn (see cork.ts); null: coalesceWrites off. */
   raw: TurnCorked['raw'] | null;
+  /** Where sends are counted (the server's metrics); undefined: not counted. */
+  stats?: Stats;
 }
 
 export class Connection<T = Record<string, unknown>> {
@@ -106,6 +109,8 @@ export class Connection<T = Record<string, unknown>> {
   readonly raw: TurnCorked['raw'] | null;
   /** @internal corked until the end of this event-loop turn (cork.ts owns it). */
   inTurn = false;
+  /** The server's counters (one object shared by every connection). */
+  private readonly stats: Stats | undefined;
 
   constructor(socket: WebSocket, init: ConnectionInit) {
     this.socket = socket;
@@ -118,6 +123,7 @@ export class Connection<T = Record<string, unknown>> {
     this.maxBuffered = init.maxBufferedAmount;
     this.onSlow = init.onSlowConsumer;
     this.raw = init.raw;
+    this.stats = init.stats;
   }
 
   /** True while messages can be sent. */
@@ -149,6 +155,12 @@ export class Connection<T = Record<string, unknown>> {
   sendFrame(data: string | Buffer | ArrayBuffer | ArrayBufferView, binary: boolean): boolean {
     const ws = this.socket;
     if (ws.readyState !== 1) return false;
+    const st = this.stats;
+    if (st !== undefined) {
+      st.messagesOut++;
+      // A string's byteLength is one scan; buffers and views know theirs.
+      st.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    }
     // Everything below writes to the corked socket: bufferedAmount (ws counts the stream's
     // writableLength, corked bytes included) and the cap check see this frame at once.
     this.cork();

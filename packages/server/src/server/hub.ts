@@ -13,6 +13,7 @@ import { MessageBudget } from './message-budget';
 import { ipCapKey } from './trust-proxy';
 import type { HubExtension } from './messaging/engine';
 import type { MessageData, ServerHooks } from './options';
+import { Stats } from './ops/stats';
 
 export interface BroadcastOptions {
   /** Skip this connection (typically the sender). */
@@ -40,6 +41,8 @@ export interface HubOptions<T> extends ServerHooks<T>, Caps {
   messageTimeout: number;
   /** Users and the messaging protocol; undefined when neither is configured. */
   extension?: HubExtension;
+  /** Counters for the metrics (plain fields: the message path only adds to them). */
+  stats?: Stats;
 }
 
 /** Who `authenticate` said the client is. */
@@ -88,12 +91,14 @@ export class Hub<T = Record<string, unknown>> {
 
   /** Memory held by unfinished messages, per connection and in total, and their timeout. */
   readonly budget: MessageBudget;
+  readonly stats: Stats;
 
   constructor(
     private readonly o: HubOptions<T>,
     private readonly log: Logger,
   ) {
     this.keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
+    this.stats = o.stats ?? new Stats();
     this.listeners = sharedListeners(this, o, log);
     const max = o.maxBufferedAmount;
     this.budget = new MessageBudget({
@@ -144,6 +149,7 @@ export class Hub<T = Record<string, unknown>> {
       maxBufferedAmount: this.o.maxBufferedAmount,
       onSlowConsumer: this.onSlowConsumer,
       raw: this.o.coalesceWrites ? req.socket : null,
+      stats: this.stats,
     });
     this.conns.add(conn);
     ws.conn = conn;
@@ -239,10 +245,13 @@ function callHook<T, A>(
 /** One set of listeners per hub, shared by all its sockets: `this` is the socket. */
 function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedListeners {
   const { onMessage, onError, onClose, extension } = o;
+  const stats = hub.stats;
   return {
     protocol(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
       conn.alive = true;
+      stats.messagesIn++;
+      stats.bytesIn += data.length;
       if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
         conn.sendFrame(PONG_BUF, false);
         return;
@@ -253,6 +262,8 @@ function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedL
     message(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
       conn.alive = true;
+      stats.messagesIn++;
+      stats.bytesIn += data.length;
       if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
         conn.sendFrame(PONG_BUF, false);
         return;

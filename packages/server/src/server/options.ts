@@ -15,6 +15,8 @@ import type { Authenticate } from './auth/authenticate';
 import { jwtAuthenticator, resolveJwt, type JwtOptions, type ResolvedJwt } from './auth/jwt';
 import { resolveWechatLogin, type WechatLoginOptions } from './auth/wechat-login';
 import { resolveMessaging, type MessagingOptions, type ResolvedMessaging } from './messaging/options';
+import { resolveAdmin, type AdminOptions } from './ops/options';
+import { resolveRateLimit, type RateLimitOptions } from './ops/rate-limit';
 
 export const SERVER_DEFAULTS = Object.freeze({
   /** 8282, the FAQ's port. 0 picks a free port (listen() resolves with the real URL). */
@@ -170,6 +172,12 @@ export interface ServerOptions<T = Record<string, unknown>> extends ServerHooks<
   messaging?: boolean | MessagingOptions<T>;
   /** POST /login: wx.login code → code2Session → a JWT signed with `jwt.secret`. */
   wechatLogin?: WechatLoginOptions;
+  /** Admin listener (metrics, probes, API): a port, "HOST:PORT" or { host, port }. @default off */
+  admin?: number | string | { host?: string; port: number };
+  /** Bearer key of the admin API (16+ characters). Without it the API is served on a loopback admin bind only. */
+  adminKey?: string;
+  /** Token buckets per wss-mp.v1 connection, per user, and handshakes per IP; false: none. @default RATE_LIMIT_DEFAULTS */
+  rateLimit?: false | Partial<RateLimitOptions>;
 }
 
 /** Options after validation, with defaults applied. */
@@ -206,6 +214,8 @@ export interface ResolvedOptions<T> extends ServerHooks<T> {
   singleSession: boolean;
   messaging: ResolvedMessaging<T> | undefined;
   wechatLogin: ReturnType<typeof resolveWechatLogin>;
+  admin: AdminOptions | undefined;
+  rateLimit: RateLimitOptions | undefined;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -290,6 +300,8 @@ export function resolveOptions<T>(o: ServerOptions<T> = {}): ResolvedOptions<T> 
     onClose: o.onClose,
     onError: o.onError,
     ...auth,
+    admin: resolveAdmin(o.admin, o.adminKey),
+    rateLimit: resolveRateLimit(o.rateLimit),
   };
 }
 

@@ -25,6 +25,9 @@ import type { StreamPosition } from '@wss-mp/protocol';
 import type { Presence } from './messaging/presence';
 import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
+import { Stats } from './ops/stats';
+import { limitersFor } from './ops/rate-limit';
+import { startAdmin, type Admin } from './ops/wire';
 
 export type { BroadcastOptions } from './hub';
 
@@ -66,6 +69,10 @@ export interface WssMpServer<T = Record<string, unknown>> {
   presence(channel?: string): Presence;
   /** Users and connections on every node sharing this Redis (`messaging.redis`); this node's otherwise. Rejects ERR_UNAVAILABLE while Redis is down. */
   globalPresence(): Promise<Presence>;
+  /** The admin listener's URL (http://host:port), once listening with `admin`. */
+  readonly adminUrl: string | undefined;
+  /** The counters behind /metrics (plain numbers; see docs/operations.md). */
+  readonly stats: Stats;
 }
 
 export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
@@ -76,25 +83,21 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   const server = createHttpFront({ ...o, route }, cert?.pair, log);
   cert?.serveOn(server as https.Server);
   // Connections that are not WebSockets yet: capped and given an absolute deadline.
-  const pending = new PendingConnections({
-    maxPending: o.maxPendingConnections,
-    maxPendingPerIp: o.maxPendingPerIp,
-    deadlineMs: 2 * o.handshakeTimeout,
-    ipv6Prefix: o.ipv6Prefix,
-    trusted: o.trustProxy,
-    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
-  });
+  const pending = pendingCaps(o, log);
   guardHandshakes(server, pending);
   const report = reporter(o, log);
+  const stats = Stats.observing(log);
+  const limits = limitersFor(o.rateLimit, stats);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
-    heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log) }) : undefined;
-  const hub = new Hub<T>({ ...o, extension: engine }, log);
-  serveUpgrades(server, o, hub, log);
+    heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log), stats, limiter: limits.messages }) : undefined;
+  const hub = new Hub<T>({ ...o, extension: engine, stats }, log);
+  serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes }, hub, log);
 
   let url: string | undefined;
   let listening: Promise<string> | undefined;
   let closing: Promise<void> | undefined;
   let stopHeartbeat: (() => void) | undefined;
+  let admin: Admin | undefined;
 
   return {
     get url() {
@@ -107,11 +110,14 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     httpServer: server,
     listen() {
       if (closing) return Promise.reject(new WssMpServerError('ERR_SERVER_STATE', 'listen() after close()'));
-      listening ??= listenOn(server, o.port, o.host).then((addr) => {
+      listening ??= listenOn(server, o.port, o.host).then(async (addr) => {
         url = publicUrl(!!o.tls, o.host, cert?.info, addr.port, o.paths[0]!);
         stopHeartbeat = startHeartbeat(hub.conns, o.heartbeatInterval);
         pending.start();
         started(o, log, cert, url, addr);
+        // The admin listener failing to bind fails listen() and unbinds the main one (wire.ts).
+        if (o.admin) admin = await startAdmin(o.admin, { stats, hub, engine, server, cert, log });
+        if (closing) await admin?.close(); // close() ran while the admin listener was binding
         return url;
       });
       return listening;
@@ -128,6 +134,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         hub.budget.stop();
         const terminated = await drain(server, hub.conns, o.drainTimeout, log);
         await engine?.close();
+        // Last: /readyz answers 503 throughout the drain, for the load balancer.
+        await admin?.close();
         log.info('stopped', { terminated });
       })();
       return closing;
@@ -141,7 +149,22 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
     presence: (channel) => (engine ? engine.presence(hub.conns, channel) : { users: [], connections: hub.conns.size }),
     globalPresence: () => needEngine(engine).globalPresence(hub.conns),
+    get adminUrl() {
+      return admin?.url;
+    },
+    stats,
   };
+}
+
+function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
+  return new PendingConnections({
+    maxPending: o.maxPendingConnections,
+    maxPendingPerIp: o.maxPendingPerIp,
+    deadlineMs: 2 * o.handshakeTimeout,
+    ipv6Prefix: o.ipv6Prefix,
+    trusted: o.trustProxy,
+    report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
+  });
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {

@@ -14,6 +14,7 @@ import { subprotocolSelector } from './messaging/negotiate';
 import { httpReject, normalizePath } from './http-front';
 import { ServerSocket, type AuthUser, type Hub } from './hub';
 import { clientIpFor, parsePeer, type Cidr } from './trust-proxy';
+import type { HandshakeLimiter } from './ops/rate-limit';
 
 export interface UpgradeOptions extends UpgradeRules {
   maxPayload: number;
@@ -27,6 +28,8 @@ export interface UpgradeOptions extends UpgradeRules {
   handshakeTimeout?: number;
   /** Messaging options: when set, wss-mp.v1 may be selected. */
   messaging?: unknown;
+  /** Handshakes per client IP (ops/rate-limit.ts). */
+  handshakeLimiter?: HandshakeLimiter;
 }
 
 const ignore = () => {};
@@ -56,6 +59,15 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
     handleProtocols: subprotocolSelector(o.subprotocols, o.messaging !== undefined),
   });
   wss.on('error', (err) => log.error('error', { where: 'websocket-server', error: err }));
+  // ws answers a malformed upgrade (no key, wrong version…) itself, silently; with this listener
+  // it is logged as a `reject` (and so counted as bad_upgrade) and answered as ws would.
+  wss.on('wsClientError', (err: Error, socket: Duplex, req: http.IncomingMessage) => {
+    const ip = clientIpFor(parsePeer(req.socket.remoteAddress), req.headers, o.trustProxy, o.ipHeaders);
+    const method = /method/i.test(err.message);
+    log.info('reject', { ip, path: normalizePath(pathOnly(req.url)), status: method ? 405 : 400, reason: err.message });
+    httpReject(socket, method ? 405 : 400, method ? 'Method Not Allowed' : 'Bad Request', err.message,
+      /Version/.test(err.message) ? 'Sec-WebSocket-Version: 13, 8\r\n' : '');
+  });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // No `error` listener here: every refusal below goes through httpReject, which adds one,
@@ -71,6 +83,10 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
       const r = admitted;
       log[r.level]('reject', { ip, path, status: r.status, origin: r.origin, reason: r.reason });
       return httpReject(socket, r.status, r.statusText, r.body, r.headers);
+    }
+    if (o.handshakeLimiter !== undefined && !o.handshakeLimiter.allow(ip)) {
+      log.info('reject', { ip, path, status: 429, reason: 'handshake rate limit' });
+      return httpReject(socket, 429, 'Too Many Requests', 'too many connection attempts from your address: retry later\n', 'Retry-After: 1\r\n');
     }
     // The configured string, not this request's copy, is what the connection keeps.
     const knownPath = o.paths[admitted]!;

@@ -22,6 +22,8 @@ import { Dedup } from './dedup';
 import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
 import { Requests, errorAck, isThenable } from './requests';
+import type { Stats } from '../ops/stats';
+import type { Bucket, MessageLimiter } from '../ops/rate-limit';
 
 /** What the hub calls (undefined in the hub when neither messaging nor users are configured). */
 export interface HubExtension {
@@ -45,6 +47,8 @@ interface Sub {
 /** Per protocol connection: its subscriptions by channel name. */
 export class Session {
   readonly subs = new Map<string, Sub>();
+  /** Its rate-limit buckets (ops/rate-limit.ts); undefined when rate limits are off. */
+  limit: Bucket | undefined = undefined;
 }
 
 export type ReportError = (err: unknown, conn: Connection<any> | undefined, where: string) => void;
@@ -57,6 +61,10 @@ export interface EngineOptions<T> {
   report: ReportError;
   /** Builds the shared broker when `messaging.redis` is set (kept out of here: one-way imports). */
   sharedBroker?: (m: ResolvedMessaging<T>) => Broker | undefined;
+  /** Recoveries are counted here (ops/stats.ts). */
+  stats?: Stats;
+  /** Per-connection and per-user message limits (ops/rate-limit.ts). */
+  limiter?: MessageLimiter;
 }
 
 export class Messaging<T = Record<string, unknown>> implements HubExtension {
@@ -90,7 +98,12 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     this.users.add(conn);
     this.broker?.connection?.(conn.user, 1);
     if (!protocol || this.m === undefined) return;
-    conn.session = new Session();
+    const session = (conn.session = new Session());
+    const limiter = this.o.limiter;
+    if (limiter !== undefined) {
+      session.limit = limiter.connectionBucket();
+      limiter.opened(conn.user);
+    }
     conn.send(JSON.stringify({ t: 'welcome', v: MESSAGING_VERSION, cid: String(conn.id), user: conn.user, ping: this.o.heartbeatInterval }));
   }
 
@@ -99,6 +112,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     this.broker?.connection?.(conn.user, -1);
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
+    if (s.limit !== undefined) this.o.limiter!.closed(conn.user);
     for (const sub of s.subs.values()) this.detach(sub);
     s.subs.clear();
   }
@@ -106,6 +120,8 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
   message(conn: Connection<T>, data: Buffer, isBinary: boolean): void {
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
+    // Over a limit: dropped (the limiter warned or closed).
+    if (s.limit !== undefined && !this.o.limiter!.allow(conn, s.limit, data.length)) return;
     if (isBinary) return void conn.send(errorFrame('binary frames are not part of wss-mp.v1 (send JSON text)'));
     const f = parseClientFrame(data.toString());
     if (isBadFrame(f)) {
@@ -158,11 +174,35 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     try {
       h = this.broker!.history(stream, pos);
     } catch (err) {
+      if (pos !== undefined) this.countRecovery(undefined);
       return this.historyFailed(s, sub, id, err);
     }
-    if (!isThenable(h)) return this.recovered(sub, id, h);
+    if (!isThenable(h)) {
+      if (pos !== undefined) this.countRecovery(h);
+      return this.recovered(sub, id, h);
+    }
     const live = sub;
-    h.then((r) => this.recovered(live, id, r), (err) => this.historyFailed(s, live, id, err));
+    h.then((r) => {
+      if (pos !== undefined) this.countRecovery(r);
+      this.recovered(live, id, r);
+    }, (err) => {
+      if (pos !== undefined) this.countRecovery(undefined);
+      this.historyFailed(s, live, id, err);
+    });
+  }
+
+  /** A subscription that came with a position: recovered, a gap, or the broker failed (undefined). */
+  private countRecovery(h: HistoryResult | undefined): void {
+    const st = this.o.stats;
+    if (st === undefined) return;
+    if (h === undefined) st.recoveryFailed++;
+    else if (h.recovered) st.recovered++;
+    else st.notRecovered++;
+  }
+
+  /** Streams with local subscribers (the channels gauge). */
+  get streamCount(): number {
+    return this.streams.size;
   }
 
   private recovered(sub: Sub, id: string | undefined, h: HistoryResult): void {

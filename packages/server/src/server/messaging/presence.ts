@@ -29,6 +29,11 @@ export class Users<C extends UserConn> {
     return this.byUser.get(user) ?? EMPTY;
   }
 
+  /** Distinct users connected. */
+  get size(): number {
+    return this.byUser.size;
+  }
+
   ids(): string[] {
     return [...this.byUser.keys()];
   }

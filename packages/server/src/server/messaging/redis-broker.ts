@@ -130,6 +130,12 @@ export class RedisBroker implements Broker {
     return this.up;
   }
 
+  /** HealthReporter (ops/health.ts): /readyz is 503 while Redis is unreachable, since
+   * publications are refused then and recovery cannot read history. */
+  healthy(): boolean {
+    return this.up;
+  }
+
   onPublication(listener: (stream: string, pub: Publication) => void): void {
     this.listener = listener;
   }
