@@ -93,7 +93,11 @@ export function issueLeaf(pki: Pki, opts: LeafOptions = {}): Leaf {
   const db = path.join(dir, `${name}.db`);
   writeFileSync(db, '');
   writeFileSync(path.join(dir, `${name}.db.attr`), 'unique_subject = no\n');
-  const serial = BigInt('0x' + Buffer.from(crypto.getRandomValues(new Uint8Array(8))).toString('hex')).toString(16).toUpperCase().padStart(16, '0');
+  // First byte 0x10–0x7f: 16 hex digits with no leading zero and no sign byte, so the serial
+  // reads back the same from Node's X509 (which drops leading zeros) as from this string.
+  const bytes = crypto.getRandomValues(new Uint8Array(8));
+  bytes[0] = 0x10 + (bytes[0]! % 0x70);
+  const serial = Buffer.from(bytes).toString('hex').toUpperCase();
   writeFileSync(path.join(dir, `${name}.serial`), serial + '\n');
   const conf = path.join(dir, `${name}.cnf`);
   writeFileSync(conf, [
