@@ -242,6 +242,19 @@ function callHook<T, A>(
   }
 }
 
+/**
+ * What every inbound frame does first, plain or protocol: a sign of life, counted; a heartbeat
+ * ping is answered here and never reaches a hook. True when the frame was that ping.
+ */
+function arrived(conn: Connection<any>, stats: { messagesIn: number; bytesIn: number }, data: Buffer, isBinary: boolean): boolean {
+  conn.alive = true;
+  stats.messagesIn++;
+  stats.bytesIn += data.length;
+  if (isBinary || data.length !== PING_LEN || !data.equals(PING_BUF)) return false;
+  conn.sendFrame(PONG_BUF, false);
+  return true;
+}
+
 /** One set of listeners per hub, shared by all its sockets: `this` is the socket. */
 function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedListeners {
   const { onMessage, onError, onClose, extension } = o;
@@ -249,25 +262,13 @@ function sharedListeners<T>(hub: Hub<T>, o: HubOptions<T>, log: Logger): SharedL
   return {
     protocol(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
-      conn.alive = true;
-      stats.messagesIn++;
-      stats.bytesIn += data.length;
-      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
-        conn.sendFrame(PONG_BUF, false);
-        return;
-      }
+      if (arrived(conn, stats, data, isBinary)) return;
       extension!.message(conn, data, isBinary);
     },
     /** The hot path: no allocation beyond what ws does (the echo sends the received buffer). */
     message(this: WebSocket, data: Buffer, isBinary: boolean): void {
       const conn = (this as ServerSocket).conn as Connection<T>;
-      conn.alive = true;
-      stats.messagesIn++;
-      stats.bytesIn += data.length;
-      if (!isBinary && data.length === PING_LEN && data.equals(PING_BUF)) {
-        conn.sendFrame(PONG_BUF, false);
-        return;
-      }
+      if (arrived(conn, stats, data, isBinary)) return;
       if (onMessage === undefined) {
         conn.sendFrame(data, isBinary);
         return;
