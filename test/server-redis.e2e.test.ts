@@ -59,13 +59,7 @@ async function client(url: string, user: string): Promise<ProtoClient> {
   return c;
 }
 
-async function sub(c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> {
-  const id = c.id('s');
-  c.send({ t: 'sub', id, ch, pos });
-  const ack = await c.next((f) => f.t === 'ack' && f.id === id, 15_000, `sub ack on ${ch}`);
-  assert.equal(ack.error, undefined, JSON.stringify(ack.error));
-  return ack.data;
-}
+const sub = (c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> => c.subscribed(ch, pos);
 
 const pubs = (c: ProtoClient, ch: string) => c.frames.filter((f) => f.t === 'pub' && f.ch === ch);
 const datas = (c: ProtoClient, ch: string) => pubs(c, ch).map((f) => f.data.n);

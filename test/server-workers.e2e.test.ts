@@ -35,13 +35,7 @@ async function proto(url: string): Promise<ProtoClient> {
   return c;
 }
 
-async function sub(c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> {
-  const id = c.id('s');
-  c.send({ t: 'sub', id, ch, pos });
-  const ack = await c.next((f) => f.t === 'ack' && f.id === id, 15_000, `sub ack on ${ch}`);
-  assert.equal(ack.error, undefined, JSON.stringify(ack.error));
-  return ack.data;
-}
+const sub = (c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> => c.subscribed(ch, pos);
 
 /** Serial of the certificate a fresh TLS handshake gets. */
 function serial(port: number, ca: string): Promise<string> {

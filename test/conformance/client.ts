@@ -78,6 +78,15 @@ export class ProtoClient {
     return this.next((f) => f.t === 'ack' && f.id === id, 10_000, `ack ${id}`);
   }
 
+  /** Sends a `sub` and resolves with its ack's data; a refused subscription fails the test. */
+  async subscribed(ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> {
+    const id = this.id('s');
+    this.send({ t: 'sub', id, ch, pos });
+    const ack = await this.next((f) => f.t === 'ack' && f.id === id, 15_000, `sub ack on ${ch}`);
+    if (ack.error !== undefined) throw new Error(`subscription to ${ch} refused: ${JSON.stringify(ack.error)}`);
+    return ack.data;
+  }
+
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     return new Promise((resolve) => {
