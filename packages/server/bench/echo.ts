@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket, { WebSocketServer } from 'ws';
 import { createServer, TLS_POLICY } from '../src/index';
+import { keepInFlight } from './in-flight';
 import { ensureDevCert } from '../src/server/dev-cert/index';
 
 const SECONDS = Number(process.argv[2] ?? 2);
@@ -23,19 +24,7 @@ async function measure(url: string, ca?: Buffer): Promise<number> {
   const ws = new WebSocket(url, { ca });
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   const payload = Buffer.alloc(SIZE, 97);
-  let received = 0;
-  let running = true;
-  ws.on('message', () => {
-    received++;
-    if (running) ws.send(payload, { binary: false });
-  });
-  for (let i = 0; i < WINDOW; i++) ws.send(payload, { binary: false });
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  running = false;
-  const rate = received / ((performance.now() - t0) / 1000);
-  ws.terminate();
-  return rate;
+  return (await keepInFlight(ws, () => ws.send(payload, { binary: false }), SECONDS, WINDOW)).rate;
 }
 
 function bareWs(server: http.Server | https.Server, scheme: string): Start {

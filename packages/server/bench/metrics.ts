@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import { createServer, type WssMpServer } from '../src/index';
+import { keepInFlight } from './in-flight';
 import { ensureDevCert } from '../src/server/dev-cert/index';
 
 const SECONDS = Number(process.argv[2] ?? 2);
@@ -34,21 +35,7 @@ async function echoRate(url: string): Promise<Run> {
   const ws = new WebSocket(url, { ca });
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   const payload = Buffer.alloc(SIZE, 97);
-  let received = 0;
-  let running = true;
-  ws.on('message', () => {
-    received++;
-    if (running) ws.send(payload, { binary: false });
-  });
-  for (let i = 0; i < WINDOW; i++) ws.send(payload, { binary: false });
-  const t0 = performance.now();
-  const c0 = process.cpuUsage();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  running = false;
-  const cpu = process.cpuUsage(c0);
-  const rate = received / ((performance.now() - t0) / 1000);
-  ws.terminate();
-  return { rate, cpuPerOp: (cpu.user + cpu.system) / received };
+  return keepInFlight(ws, () => ws.send(payload, { binary: false }), SECONDS, WINDOW);
 }
 
 /** Full WebSocket handshakes over TLS (new TLS session each), HANDSHAKE_CONCURRENCY at a time. */

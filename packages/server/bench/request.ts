@@ -4,6 +4,7 @@
 // Same process, plain ws on loopback: the rate ratio is the inverse of the CPU-per-message ratio.
 import WebSocket from 'ws';
 import { createServer } from '../src/index';
+import { keepInFlight } from './in-flight';
 
 const SECONDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -13,22 +14,10 @@ async function run(url: string, protocol: boolean): Promise<number> {
   const ws = new WebSocket(url, protocol ? ['wss-mp.v1'] : undefined, { perMessageDeflate: false });
   await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
   let n = 0;
-  let received = 0;
-  let running = true;
   // Both send a frame of the same shape; the plain echo sends it back unchanged.
   const next = () => ws.send(`{"t":"req","id":"b-${++n}","data":"tom"}`);
-  ws.on('message', (d) => {
-    if (protocol && d.toString().startsWith('{"t":"welcome"')) return;
-    received++;
-    if (running) next();
-  });
-  for (let i = 0; i < WINDOW; i++) next();
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, SECONDS * 1000));
-  running = false;
-  const rate = received / ((performance.now() - t0) / 1000);
-  ws.terminate();
-  return rate;
+  const answer = (d: WebSocket.RawData) => !(protocol && d.toString().startsWith('{"t":"welcome"'));
+  return (await keepInFlight(ws, next, SECONDS, WINDOW, answer)).rate;
 }
 
 const server = createServer({ port: 0, messaging: true, logger: false, heartbeatInterval: 0 });
