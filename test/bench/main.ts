@@ -3,6 +3,7 @@
 // Method and caveats: test/bench/README.md.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,11 +75,28 @@ function machine() {
     openssl: spawnSync('openssl', ['version'], { encoding: 'utf8' }).stdout.trim(),
     nginx: nginxV,
     ws: wsPkg.version,
+    wsNativeUnmask: { server: wsUnmasksNatively('packages/server'), baseline: wsUnmasksNatively('test') },
     kernel: os.release(),
     taskset: HAVE_TASKSET,
     pinning: pin,
     loadavgStart: os.loadavg(),
   };
+}
+
+/**
+ * Whether the `ws` a package resolves unmasks with bufferutil (native) or its JavaScript loop:
+ * about 2 µs of server CPU per received KiB apart, so the two sides of a ratio must agree.
+ * ws loads bufferutil from its own location unless WS_NO_BUFFER_UTIL is set.
+ */
+function wsUnmasksNatively(pkgDir: string): boolean {
+  if (process.env.WS_NO_BUFFER_UTIL) return false;
+  try {
+    const req = createRequire(path.join(ROOT, pkgDir, 'package.json'));
+    createRequire(req.resolve('ws')).resolve('bufferutil');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function main() {
@@ -450,7 +468,7 @@ function renderMarkdown(rows: Row[], runs: RunRecord[], mach: ReturnType<typeof 
   const shown = rows.filter((r) => r.ours.n > 0 || (r.base && r.base.n > 0));
   const busy = mach.loadavgStart[0]! > 0.5 || os.loadavg()[0]! > 1.5;
   const head = [
-    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${mach.cores} cores (${mach.cpu}) · Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}) · ${mach.openssl} · nginx ${mach.nginx ?? 'n/a'} · ws ${mach.ws}`,
+    `Measured ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${mach.cores} cores (${mach.cpu}) · Node ${mach.node} (OpenSSL ${mach.nodeOpenssl}) · ${mach.openssl} · nginx ${mach.nginx ?? 'n/a'} · ws ${mach.ws} (native unmask: server ${mach.wsNativeUnmask.server ? 'yes' : 'no'}, baselines ${mach.wsNativeUnmask.baseline ? 'yes' : 'no'})`,
     `${runs.length} run(s); figures are the median (min–max) over runs, ratios are per run against the same run's baseline, then the median. Server on core ${pinning().server ?? 'any'}, load generator on core ${pinning().load ?? 'any'}. TLS policy: ${policySource}.` +
       (flags.flags.length ? ` wss-mp-server flags: \`${flags.flags.join(' ')}\`.` : '') +
       (nginxSiteSource !== 'not started' ? ` nginx site: ${nginxSiteSource} (one worker, no access log).` : ''),
