@@ -22,6 +22,7 @@ import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
 import { runMessagingBench } from './messaging/mode';
 import { summarizeProfiles } from './lib/profile';
+import { SCRAPE_INTERVAL_MS, type ScrapeTotals } from './lib/scraper';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -119,6 +120,7 @@ async function main() {
           await body(target);
         } finally {
           await target.stop();
+          if (target.scraper) recordScrapes(rec, t, target.scraper.totals(), fail);
         }
       };
 
@@ -137,8 +139,10 @@ async function main() {
                     ? { mode, conns: plan.throughputConns, size: 1024, window: plan.throughputWindow }
                     : { mode, conns: plan.handshakeConcurrency };
               try {
+                const scrapes0 = target.scraper?.totals().ok;
                 const r = await runWindow(target, { ...cfg, warmupMs: plan.warmupMs, durationMs: plan.durationMs, localAddresses: plan.localAddresses }, certs.ca, pin.load);
                 record(rec, mode, t, r);
+                if (scrapes0 !== undefined) rec.figures[`${mode}.${t}.scrapes`] = target.scraper!.totals().ok - scrapes0;
                 log(`run ${run} ${mode.padEnd(10)} ${t.padEnd(12)} ${summary(mode, r)}`);
               } catch (e) {
                 fail(`${mode} ${t}`, e);
@@ -309,6 +313,15 @@ function record(rec: RunRecord, mode: string, t: string, r: LoadResult) {
   }
 }
 
+/** native-metrics: every scrape must have answered with our metrics, and at least one must have run. */
+function recordScrapes(rec: RunRecord, t: string, s: ScrapeTotals, fail: (what: string, e: unknown) => void) {
+  rec.raw[`scrapes.${t}`] = s;
+  rec.figures[`metrics.${t}.scrapesOk`] = s.ok;
+  rec.figures[`metrics.${t}.scrapesFailed`] = s.failed;
+  rec.figures[`metrics.${t}.scrapeBytes`] = s.lastBytes;
+  if (s.failed > 0 || s.ok === 0) fail(`scraping ${t}`, new Error(`${s.ok} scrapes answered, ${s.failed} failed${s.firstError ? ` (first: ${s.firstError})` : ''}`));
+}
+
 function summary(mode: string, r: LoadResult): string {
   const cpu = `server CPU ${(r.serverCpuUtil * 100).toFixed(0)} %`;
   if (mode === 'pingpong')
@@ -370,6 +383,7 @@ function comparisons(): Comparison[] {
     { label: 'coalescing on vs off: burst server CPU µs/frame', ours: `burst.${N}.cpuUsPerMsg`, base: `burst.native-nocork.cpuUsPerMsg`, op: 'info' },
     { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
     { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
+    ...metricsComparisons(),
     { label: '--workers 2 vs 1: pingpong msgs/s', ours: 'pingpong.native-w2.msgsPerSec', base: `pingpong.${N}.msgsPerSec`, op: 'info', note: '2 cores shared with the load generator' },
     { label: '--workers 2 vs 1: handshakes/s', ours: 'handshake.native-w2.handshakesPerSec', base: `handshake.${N}.handshakesPerSec`, op: 'info', note: '2 cores shared with the load generator' },
   ];
@@ -407,6 +421,19 @@ function comparisons(): Comparison[] {
     { label: 'context: throughput MB/s, tls byte echo vs https+ws', ours: 'throughput.tls-echo.mbPerSec', base: `throughput.${H}.mbPerSec`, op: 'info' },
   );
   return c;
+}
+
+/** Issue 16: metrics on (admin listener, /metrics scraped every second) vs off, same run. */
+function metricsComparisons(): Comparison[] {
+  const on = 'native-metrics';
+  const off = 'native';
+  const note = `/metrics scraped every ${SCRAPE_INTERVAL_MS / 1000} s`;
+  return [
+    { label: 'metrics on vs off: pingpong msgs/s', ours: `pingpong.${on}.msgsPerSec`, base: `pingpong.${off}.msgsPerSec`, baseLabel: 'metrics off', op: '>=', limit: 0.97, note },
+    { label: 'metrics on vs off: handshakes/s', ours: `handshake.${on}.handshakesPerSec`, base: `handshake.${off}.handshakesPerSec`, baseLabel: 'metrics off', op: '>=', limit: 0.97, note },
+    { label: 'metrics on vs off: pingpong server CPU µs/msg', ours: `pingpong.${on}.cpuUsPerMsg`, base: `pingpong.${off}.cpuUsPerMsg`, baseLabel: 'metrics off', op: 'info', note: 'lower is better' },
+    { label: 'metrics on vs off: handshake server CPU ms', ours: `handshake.${on}.cpuMsPerHandshake`, base: `handshake.${off}.cpuMsPerHandshake`, baseLabel: 'metrics off', op: 'info', note: 'lower is better' },
+  ];
 }
 
 /**
