@@ -21,6 +21,7 @@ import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
 import { runMessagingBench } from './messaging/mode';
+import { runFlood } from './flood/flood';
 import { summarizeProfiles } from './lib/profile';
 import { SCRAPE_INTERVAL_MS, type ScrapeTotals } from './lib/scraper';
 
@@ -239,6 +240,16 @@ async function main() {
         }
       }
 
+      if (modes.includes('flood')) {
+        try {
+          const r = await runFlood({ plan, ctx, loadCore: pin.load, run, log: (s) => log(`run ${run} flood      ${s}`) });
+          Object.assign(rec.figures, r.figures);
+          rec.raw.flood = r.raw;
+        } catch (e) {
+          fail('flood', e);
+        }
+      }
+
       if (modes.includes('detect')) {
         try {
           await runDetect(rec, ctx, flags);
@@ -414,6 +425,7 @@ function comparisons(): Comparison[] {
     { label: 'recovery: publications replayed from history', ours: 'messaging.recovery.replayed', base: null, op: 'info', unit: '' },
     { label: 'recovery: publications lost, twice or resynced', ours: 'messaging.recovery.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
     { label: 'request/ack msgs/s vs plain echo (CPU per message ≤ 1.2×)', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: '>=', limit: 0.83, note: 'one CPU-bound process: rate ratio = 1 / CPU ratio' },
+    ...floodComparisons(),
     { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
     // Context: what TLS costs, and the ceiling.
     { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },
@@ -421,6 +433,21 @@ function comparisons(): Comparison[] {
     { label: 'context: throughput MB/s, tls byte echo vs https+ws', ours: 'throughput.tls-echo.mbPerSec', base: `throughput.${H}.mbPerSec`, op: 'info' },
   );
   return c;
+}
+
+/** Issue 16: well-behaved clients' round trips with flooders limited and cut by the default rate limits, vs none. */
+function floodComparisons(): Comparison[] {
+  const base = 'flood.unloaded';
+  const baseLabel = 'same clients, no flooder';
+  const who = `${plan.floodSteadyClients} clients, ${plan.flooders} flooder${plan.flooders > 1 ? 's' : ''}`;
+  return [
+    { label: 'flood: other clients\' p99 request → ack ms', ours: 'flood.flooded.rttP99Ms', base: `${base}.rttP99Ms`, baseLabel, op: '<=', limit: 1.2, note: who },
+    { label: 'flood: other clients\' p50 request → ack ms', ours: 'flood.flooded.rttP50Ms', base: `${base}.rttP50Ms`, baseLabel, op: 'info' },
+    { label: 'flood: server CPU (1 = a core)', ours: 'flood.flooded.serverCpuUtil', base: `${base}.serverCpuUtil`, baseLabel, op: 'info' },
+    { label: 'flood: flooders cut with 4029 (rate limited)', ours: 'flood.cuts4029', base: null, op: 'info', unit: '', note: 'warm-up + window' },
+    { label: 'flood: flooders cut with another code', ours: 'flood.cutsOther', base: null, op: 'info', unit: '' },
+    { label: 'flood: other clients limited or cut', ours: 'flood.flooded.steadyHarmed', base: null, op: '<=', limit: 0, unit: '' },
+  ];
 }
 
 /** Issue 16: metrics on (admin listener, /metrics scraped every second) vs off, same run. */

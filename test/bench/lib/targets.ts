@@ -86,7 +86,7 @@ function nodeArgs(ctx: TargetContext, tag: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`];
 }
 
-function to127(url: string): string {
+export function to127(url: string): string {
   const u = new URL(url);
   if (u.hostname === 'localhost' || u.hostname === '0.0.0.0' || u.hostname === '[::]' || u.hostname === '::') u.hostname = '127.0.0.1';
   if (!u.pathname || u.pathname === '/') u.pathname = u.protocol === 'tls:' ? '' : '/wss';
