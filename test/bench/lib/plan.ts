@@ -28,10 +28,9 @@ export interface Plan {
   stormRuns: number;
   /** Storm runs for reconnecting-websocket (a comparison, not a target: one run by default). */
   stormRunsRws: number;
-  /** messaging: fan-out subscriber counts, publications per fan-out, request/ack seconds, recovery clients. */
+  /** messaging: fan-out subscriber counts, publications per fan-out, recovery clients (request/ack: the pingpong shape and window). */
   fanoutSubscribers: number[];
   fanoutPublications: number;
-  requestSeconds: number;
   recoveryClients: number;
   /** flood: well-behaved clients measured, flooding clients, and the length of each of its two windows. */
   floodSteadyClients: number;
@@ -66,7 +65,6 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
     stormRunsRws: 1,
     fanoutSubscribers: quick ? [100] : [1000, 10_000],
     fanoutPublications: quick ? 20 : 50,
-    requestSeconds: quick ? 0.5 : 2,
     recoveryClients: quick ? 50 : 2000,
     floodSteadyClients: quick ? 8 : 64,
     flooders: quick ? 1 : 2,
