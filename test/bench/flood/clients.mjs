@@ -8,8 +8,9 @@
 //           it records request → ack round trips for MS and prints
 //           {"phase":"window","name":…,"n":…,"p50":…,"p99":…,"max":…,"limited":…,"closed":…}.
 //   flood   F flooding clients: each sends requests as fast as its socket takes them until the
-//           server closes it, then reconnects and floods again. On "stop" it prints
-//           {"phase":"end","cuts":{"4029":n,…},…} and exits.
+//           server closes it, then reconnects and floods again. Prints {"phase":"cut","code":…}
+//           when the server first closes one; on "stop" {"phase":"end","cuts":{"4029":n,…},…},
+//           then exits.
 //
 // Both print {"phase":"ready"} when their connections are open, {"phase":"error",…} on a fatal
 // error (exit 1). A hard deadline (config.deadlineMs) bounds each process.
@@ -138,6 +139,7 @@ async function flood() {
   const rate = cfg.reconnectRate ?? 20;
   const burst = cfg.reconnectBurst ?? 60;
   let stopped = false;
+  let cutCount = 0;
   const totals = { connects: 0, connectErrors: 0, sent: 0, acks: 0, rateLimitedFrames: 0, cuts: {}, firstConnectError: null };
   // Floods one socket until it closes; resolves with the close code.
   const floodOnce = (ws, k) =>
@@ -192,7 +194,9 @@ async function flood() {
       totals.connects++;
       if (totals.connects === cfg.conns) out({ phase: 'ready', conns: cfg.conns });
       const code = await floodOnce(ws, k);
-      if (!stopped) totals.cuts[code] = (totals.cuts[code] ?? 0) + 1;
+      if (stopped) break;
+      totals.cuts[code] = (totals.cuts[code] ?? 0) + 1;
+      if (++cutCount === 1) out({ phase: 'cut', code });
     }
   };
   for (let k = 0; k < cfg.conns; k++) void flooder(k);

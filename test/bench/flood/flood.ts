@@ -107,8 +107,10 @@ export async function runFlood(opts: { plan: Plan; ctx: TargetContext; loadCore:
       const flood = clients({ ...base, role: 'flood', conns: plan.flooders, reconnectRate: RATE_LIMIT_DEFAULTS.handshakesPerSecondPerIp,
         reconnectBurst: RATE_LIMIT_DEFAULTS.handshakeBurstPerIp, deadlineMs: 2 * windowMs + 120_000 }, loadCore, true);
       procs.push(flood.proc);
-      await flood.next('ready', 60_000);
-      // The flood reaches its steady cycle (limited, closed, back) within the warm-up.
+      // The window starts once the flood is in its cycle (limited, closed, back): after the
+      // server's first cut, and a warm-up.
+      const first = await flood.next('cut', 60_000);
+      log(`flooders: first cut with ${first.code}`);
       await new Promise((r) => setTimeout(r, plan.warmupMs));
       const fcpu0 = cpuSeconds(flood.proc.pid!);
       await measure('flooded');

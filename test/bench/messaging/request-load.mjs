@@ -2,7 +2,7 @@
 // Load generator of the request/ack vs plain echo comparison (request.ts): `conns` connections,
 // one message in flight each (the answer to one sends the next), the pingpong shape of
 // loadgen.mjs, whose protocol with the orchestrator it speaks (ready / start / end lines).
-// Both variants send the same frames, {"t":"req","id":"<conn>.<n>","data":"<size × a>"}, every id
+// Both variants send the same frames, {"t":"req","id":"<conn>.<n, 10 digits>","data":"<size × a>"}, every id
 // new: `echo` on a plain connection (the server sends the frame back as is), `request` on a
 // wss-mp.v1 one (the server acknowledges it with {"t":"ack","id":…,"data":…}, the same length).
 // Plain ws on loopback (no TLS): both pay the transport alike, and it would only dilute the
@@ -62,7 +62,8 @@ const expect = protocol ? '{"t":"ack"' : '{"t":"req"';
 sockets.forEach((ws, i) => {
   let n = 0;
   const send = () => {
-    const frame = `{"t":"req","id":"${i}.${++n}","data":"${data}"}`;
+    // Fixed-width ids: the two windows reach different counts, and must not differ in bytes.
+    const frame = `{"t":"req","id":"${i}.${String(++n).padStart(10, '0')}","data":"${data}"}`;
     bytesOut += frame.length;
     ws.send(frame);
   };
