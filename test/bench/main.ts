@@ -22,7 +22,10 @@ import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
 import { runMessagingBench } from './messaging/mode';
+import { runFlood } from './flood/flood';
+import { runRequestBench } from './messaging/request';
 import { summarizeProfiles } from './lib/profile';
+import { SCRAPE_INTERVAL_MS, type ScrapeTotals } from './lib/scraper';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 
@@ -137,6 +140,7 @@ async function main() {
           await body(target);
         } finally {
           await target.stop();
+          if (target.scraper) recordScrapes(rec, t, target.scraper.totals(), fail);
         }
       };
 
@@ -155,8 +159,10 @@ async function main() {
                     ? { mode, conns: plan.throughputConns, size: 1024, window: plan.throughputWindow }
                     : { mode, conns: plan.handshakeConcurrency };
               try {
+                const scrapes0 = target.scraper?.totals().ok;
                 const r = await runWindow(target, { ...cfg, warmupMs: plan.warmupMs, durationMs: plan.durationMs, localAddresses: plan.localAddresses }, certs.ca, pin.load);
                 record(rec, mode, t, r);
+                if (scrapes0 !== undefined) rec.figures[`${mode}.${t}.scrapes`] = target.scraper!.totals().ok - scrapes0;
                 log(`run ${run} ${mode.padEnd(10)} ${t.padEnd(12)} ${summary(mode, r)}`);
               } catch (e) {
                 fail(`${mode} ${t}`, e);
@@ -251,6 +257,23 @@ async function main() {
         } catch (e) {
           fail('messaging', e);
         }
+        try {
+          const r = await runRequestBench({ plan, ctx, loadCore: pin.load, run, log: (s) => log(`run ${run} messaging  request/ack vs echo: ${s}`) });
+          Object.assign(rec.figures, r.figures);
+          rec.raw.request = r.raw;
+        } catch (e) {
+          fail('messaging request/ack', e);
+        }
+      }
+
+      if (modes.includes('flood')) {
+        try {
+          const r = await runFlood({ plan, ctx, loadCore: pin.load, run, log: (s) => log(`run ${run} flood      ${s}`) });
+          Object.assign(rec.figures, r.figures);
+          rec.raw.flood = r.raw;
+        } catch (e) {
+          fail('flood', e);
+        }
       }
 
       if (modes.includes('detect')) {
@@ -327,6 +350,15 @@ function record(rec: RunRecord, mode: string, t: string, r: LoadResult) {
   }
 }
 
+/** native-metrics: every scrape must have answered with our metrics, and at least one must have run. */
+function recordScrapes(rec: RunRecord, t: string, s: ScrapeTotals, fail: (what: string, e: unknown) => void) {
+  rec.raw[`scrapes.${t}`] = s;
+  rec.figures[`metrics.${t}.scrapesOk`] = s.ok;
+  rec.figures[`metrics.${t}.scrapesFailed`] = s.failed;
+  rec.figures[`metrics.${t}.scrapeBytes`] = s.lastBytes;
+  if (s.failed > 0 || s.ok === 0) fail(`scraping ${t}`, new Error(`${s.ok} scrapes answered, ${s.failed} failed${s.firstError ? ` (first: ${s.firstError})` : ''}`));
+}
+
 function summary(mode: string, r: LoadResult): string {
   const cpu = `server CPU ${(r.serverCpuUtil * 100).toFixed(0)} %`;
   if (mode === 'pingpong')
@@ -388,6 +420,7 @@ function comparisons(): Comparison[] {
     { label: 'coalescing on vs off: burst server CPU µs/frame', ours: `burst.${N}.cpuUsPerMsg`, base: `burst.native-nocork.cpuUsPerMsg`, op: 'info' },
     { label: 'handshakes/s', ours: `handshake.${N}.handshakesPerSec`, base: `handshake.${H}.handshakesPerSec`, op: '>=', limit: 0.9 },
     { label: 'handshake server CPU ms', ours: `handshake.${N}.cpuMsPerHandshake`, base: `handshake.${H}.cpuMsPerHandshake`, op: 'info', note: 'lower is better' },
+    ...metricsComparisons(),
     { label: '--workers 2 vs 1: pingpong msgs/s', ours: 'pingpong.native-w2.msgsPerSec', base: `pingpong.${N}.msgsPerSec`, op: 'info', note: '2 cores shared with the load generator' },
     { label: '--workers 2 vs 1: handshakes/s', ours: 'handshake.native-w2.handshakesPerSec', base: `handshake.${N}.handshakesPerSec`, op: 'info', note: '2 cores shared with the load generator' },
   ];
@@ -417,7 +450,9 @@ function comparisons(): Comparison[] {
     { label: 'recovery: s until all clients are back and caught up', ours: 'messaging.recovery.seconds', base: null, op: 'info', unit: 's', note: `${plan.recoveryClients.toLocaleString('en-US')} clients cut at once, 20 publications/s` },
     { label: 'recovery: publications replayed from history', ours: 'messaging.recovery.replayed', base: null, op: 'info', unit: '' },
     { label: 'recovery: publications lost, twice or resynced', ours: 'messaging.recovery.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
-    { label: 'request/ack msgs/s vs plain echo (CPU per message ≤ 1.2×)', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: '>=', limit: 0.83, note: 'one CPU-bound process: rate ratio = 1 / CPU ratio' },
+    { label: 'request/ack vs plain echo: server CPU µs/msg', ours: 'messaging.request.reqAckCpuUsPerMsg', base: 'messaging.request.echoCpuUsPerMsg', baseLabel: 'plain echo, same server', op: '<=', limit: 1.2, note: `${plan.pingpongConns} connections × 1 in flight, same frames` },
+    { label: 'request/ack vs plain echo: msgs/s', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: 'info' },
+    ...floodComparisons(),
     { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
     // Context: what TLS costs, and the ceiling.
     { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },
@@ -425,6 +460,34 @@ function comparisons(): Comparison[] {
     { label: 'context: throughput MB/s, tls byte echo vs https+ws', ours: 'throughput.tls-echo.mbPerSec', base: `throughput.${H}.mbPerSec`, op: 'info' },
   );
   return c;
+}
+
+/** Issue 16: well-behaved clients' round trips with flooders limited and cut by the default rate limits, vs none. */
+function floodComparisons(): Comparison[] {
+  const base = 'flood.unloaded';
+  const baseLabel = 'same clients, no flooder';
+  const who = `${plan.floodSteadyClients} clients, ${plan.flooders} flooder${plan.flooders > 1 ? 's' : ''}`;
+  return [
+    { label: 'flood: other clients\' p99 request → ack ms', ours: 'flood.flooded.rttP99Ms', base: `${base}.rttP99Ms`, baseLabel, op: '<=', limit: 1.2, note: who },
+    { label: 'flood: other clients\' p50 request → ack ms', ours: 'flood.flooded.rttP50Ms', base: `${base}.rttP50Ms`, baseLabel, op: 'info' },
+    { label: 'flood: server CPU (1 = a core)', ours: 'flood.flooded.serverCpuUtil', base: `${base}.serverCpuUtil`, baseLabel, op: 'info' },
+    { label: 'flood: flooders cut with 4029 (rate limited)', ours: 'flood.cuts4029', base: null, op: 'info', unit: '', note: 'warm-up + window' },
+    { label: 'flood: flooders cut with another code', ours: 'flood.cutsOther', base: null, op: 'info', unit: '' },
+    { label: 'flood: other clients limited or cut', ours: 'flood.flooded.steadyHarmed', base: null, op: '<=', limit: 0, unit: '' },
+  ];
+}
+
+/** Issue 16: metrics on (admin listener, /metrics scraped every second) vs off, same run. */
+function metricsComparisons(): Comparison[] {
+  const on = 'native-metrics';
+  const off = 'native';
+  const note = `/metrics scraped every ${SCRAPE_INTERVAL_MS / 1000} s`;
+  return [
+    { label: 'metrics on vs off: pingpong msgs/s', ours: `pingpong.${on}.msgsPerSec`, base: `pingpong.${off}.msgsPerSec`, baseLabel: 'metrics off', op: '>=', limit: 0.97, note },
+    { label: 'metrics on vs off: handshakes/s', ours: `handshake.${on}.handshakesPerSec`, base: `handshake.${off}.handshakesPerSec`, baseLabel: 'metrics off', op: '>=', limit: 0.97, note },
+    { label: 'metrics on vs off: pingpong server CPU µs/msg', ours: `pingpong.${on}.cpuUsPerMsg`, base: `pingpong.${off}.cpuUsPerMsg`, baseLabel: 'metrics off', op: 'info', note: 'lower is better' },
+    { label: 'metrics on vs off: handshake server CPU ms', ours: `handshake.${on}.cpuMsPerHandshake`, base: `handshake.${off}.cpuMsPerHandshake`, baseLabel: 'metrics off', op: 'info', note: 'lower is better' },
+  ];
 }
 
 /**

@@ -2,7 +2,7 @@
 // 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
 
 export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
-export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging'] as const;
+export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'flood'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Plan {
@@ -28,11 +28,14 @@ export interface Plan {
   stormRuns: number;
   /** Storm runs for reconnecting-websocket (a comparison, not a target: one run by default). */
   stormRunsRws: number;
-  /** messaging: fan-out subscriber counts, publications per fan-out, request/ack seconds, recovery clients. */
+  /** messaging: fan-out subscriber counts, publications per fan-out, recovery clients (request/ack: the pingpong shape and window). */
   fanoutSubscribers: number[];
   fanoutPublications: number;
-  requestSeconds: number;
   recoveryClients: number;
+  /** flood: well-behaved clients measured, flooding clients, and the length of each of its two windows. */
+  floodSteadyClients: number;
+  flooders: number;
+  floodWindowMs: number;
 }
 
 const addrs = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 11}`);
@@ -62,7 +65,10 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
     stormRunsRws: 1,
     fanoutSubscribers: quick ? [100] : [1000, 10_000],
     fanoutPublications: quick ? 20 : 50,
-    requestSeconds: quick ? 0.5 : 2,
     recoveryClients: quick ? 50 : 2000,
+    floodSteadyClients: quick ? 8 : 64,
+    flooders: quick ? 1 : 2,
+    // Twice the usual window: a p99 needs samples, and these clients are paced (20 requests/s each).
+    floodWindowMs: 2 * durationMs,
   };
 }

@@ -4,6 +4,7 @@
 //   native        wss-mp-server, native TLS (--cert/--key)                     ← what we ship
 //   native-nocork the same with --no-coalesce-writes (one write per frame)     ← what coalescing gains
 //   native-w2     the same with --workers 2, not pinned (uses both cores, load generator included)
+//   native-metrics the same with the admin listener on and /metrics scraped every second ← what metrics cost
 //   https-ws      node:https + ws echo, same TLS policy and certificate        ← the reference to beat
 //   http-ws       node:http + ws echo, no TLS                                  ← what TLS costs
 //   tls-echo      node:tls byte echo, same TLS policy                          ← ceiling for TLS on Node
@@ -20,6 +21,7 @@ import { startOnFreePort } from '../../support/ports';
 import { SERVER_CLI } from '../../support/server';
 import { spawnPinned, stopProcess, waitListening, lines, sleep } from './proc';
 import type { TlsPolicy } from './tls-policy';
+import { startScraper, SCRAPE_INTERVAL_MS, type Scraper } from './scraper';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BASELINE = path.join(HERE, '../servers/baseline.mjs');
@@ -27,13 +29,14 @@ const WSS_MP_BURST = path.join(HERE, '../servers/wss-mp-burst.mjs');
 /** The wss-mp-server CLI under test; BENCH_SERVER_CLI points at another build (A/B a fix). */
 const CLI = process.env.BENCH_SERVER_CLI ? path.resolve(process.env.BENCH_SERVER_CLI) : SERVER_CLI;
 
-export const TARGETS = ['native', 'native-nocork', 'native-w2', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
+export const TARGETS = ['native', 'native-nocork', 'native-w2', 'native-metrics', 'https-ws', 'http-ws', 'tls-echo', 'nginx-native', 'nginx-ws'] as const;
 export type TargetName = (typeof TARGETS)[number];
 
 export const TARGET_LABEL: Record<TargetName, string> = {
   native: 'wss-mp-server (native TLS)',
   'native-nocork': 'wss-mp-server, coalescing off',
   'native-w2': 'wss-mp-server --workers 2 (both cores)',
+  'native-metrics': 'wss-mp-server, metrics on (scraped 1/s)',
   'https-ws': 'node:https + ws',
   'http-ws': 'node:http + ws (no TLS)',
   'tls-echo': 'node:tls byte echo',
@@ -72,6 +75,8 @@ export interface RunningTarget {
   cpuPids: number[];
   /** The process whose RSS is "server RSS" (the backend for nginx targets). */
   rssPid: number;
+  /** native-metrics: the scraper of its /metrics (count before and after a window). */
+  scraper?: Scraper;
   stop(): Promise<void>;
 }
 
@@ -81,7 +86,7 @@ function nodeArgs(ctx: TargetContext, tag: string): string[] {
   return ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir, '--cpu-prof-name', `${tag}-${Date.now()}.cpuprofile`];
 }
 
-function to127(url: string): string {
+export function to127(url: string): string {
   const u = new URL(url);
   if (u.hostname === 'localhost' || u.hostname === '0.0.0.0' || u.hostname === '[::]' || u.hostname === '::') u.hostname = '127.0.0.1';
   if (!u.pathname || u.pathname === '/') u.pathname = u.protocol === 'tls:' ? '' : '/wss';
@@ -105,12 +110,16 @@ async function startBaseline(kind: 'https-ws' | 'http-ws' | 'tls-echo', ctx: Tar
   return { proc, url };
 }
 
-/** Starts the wss-mp-server CLI with `args` (plus --port 0 and the bench's flags). */
-export async function startWssMp(ctx: TargetContext, args: string[], tag: string, port = 0): Promise<Proc> {
+/**
+ * Starts the wss-mp-server CLI with `args` (plus --port 0 and the bench's flags). `onLine` sees
+ * every line of its output from the first one (attached before any can arrive).
+ */
+export async function startWssMp(ctx: TargetContext, args: string[], tag: string, port = 0, onLine?: (line: string) => void): Promise<Proc> {
   if (!existsSync(CLI)) throw new Error(`${CLI} missing: build the server first`);
   const proc = spawnPinned(process.execPath, [...nodeArgs(ctx, tag), CLI, ...args, '--port', String(port), ...ctx.serverFlags], {
     core: ctx.core,
   });
+  if (onLine) lines(proc, onLine);
   const { url } = await waitListening(proc, `wss-mp-server ${args.join(' ')}`);
   return { proc, url };
 }
@@ -245,6 +254,34 @@ export async function startTarget(name: TargetName, ctx: TargetContext): Promise
     case 'native-nocork':
       if (!ctx.coalesceOffFlag) throw new Error('this wss-mp-server build has no flag to turn write coalescing off');
       return single(await startWssMp(ctx, [...nativeArgs(ctx), ctx.coalesceOffFlag], 'native-nocork'));
+    case 'native-metrics': {
+      // The admin listener on a free loopback port; its URL is in the log line that follows
+      // "listening on". Metrics "off" (native) still counts: Stats' plain fields are always
+      // kept, so what this adds is the listener, prom-client's collectors and the scrapes.
+      let admin: (url: string) => void = () => {};
+      const adminUrl = new Promise<string>((r) => (admin = r));
+      const p = await startWssMp(ctx, [...nativeArgs(ctx), '--admin', '127.0.0.1:0'], 'native-metrics', 0, (l) => {
+        const m = /admin listener on (http:\/\/[^\s"]+)/.exec(l);
+        if (m) admin(m[1]!);
+      });
+      let url: string;
+      try {
+        url = await Promise.race([adminUrl, sleep(10_000).then(() => Promise.reject(new Error('wss-mp-server --admin: no "admin listener on" line within 10 s')))]);
+      } catch (e) {
+        await stopProcess(p.proc);
+        throw e;
+      }
+      const scraper = startScraper(url, SCRAPE_INTERVAL_MS);
+      const t = single(p);
+      return {
+        ...t,
+        scraper,
+        stop: async () => {
+          await scraper.stop();
+          await t.stop();
+        },
+      };
+    }
     case 'native-w2': {
       // Not pinned: two workers on one core would measure nothing. The primary's descendants
       // (the workers) count as server CPU; RSS is the primary's alone.

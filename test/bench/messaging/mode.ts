@@ -1,7 +1,6 @@
 // The `messaging` mode of `pnpm bench`: runs the messaging benches (each a script of its own,
 // so that 10,000 sockets per side fit in a process's descriptor limit) and collects their
-// figures for the report: fan-out against a bare ws loop, request/ack against the plain echo,
-// recovery of many clients cut at once.
+// figures for the report: fan-out against a bare ws loop, recovery of many clients cut at once.
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT } from '../../support/server';
@@ -30,13 +29,7 @@ export function runMessagingBench(plan: Plan, log: (s: string) => void): { figur
     figures[`messaging.fanout.raw.p99Ms@${i}`] = out.raw.p99;
     log(`fan-out to ${n}: ${Math.round(out.messaging.rate)} deliveries/s (p99 ${out.messaging.p99.toFixed(1)} ms), bare ws ${Math.round(out.raw.rate)} (p99 ${out.raw.p99.toFixed(1)} ms)`);
   });
-  // One process, CPU-bound: the rate ratio is the inverse of the CPU-per-message ratio.
-  const req = tsx('packages/server/bench/request.ts', [plan.requestSeconds, 1], 120_000).join('\n');
-  const m = /plain echo (\d+) msgs\/s; req\/ack (\d+) msgs\/s/.exec(req);
-  if (!m) throw new Error(`packages/server/bench/request.ts: unexpected output\n${req}`);
-  figures['messaging.request.reqAckPerSec'] = Number(m[2]);
-  figures['messaging.request.echoPerSec'] = Number(m[1]);
-  log(`request/ack ${m[2]} msgs/s, plain echo ${m[1]} msgs/s`);
+  // Request/ack vs the plain echo: request.ts (server and load generator in processes of their own, like the server modes).
   const rec = JSON.parse(tsx('test/bench/messaging/recovery.ts', [plan.recoveryClients, 20], 300_000, {}).at(-1)!);
   raw.recovery = rec;
   figures['messaging.recovery.seconds'] = rec.allCaughtUpMs / 1000;
