@@ -21,6 +21,7 @@ import { serverFlagsForBench, type BenchFlags } from './lib/server-flags';
 import { runClientBench } from './client/client-bench';
 import { runStorm } from './client/storm';
 import { runMessagingBench } from './messaging/mode';
+import { runClusterBench, MEMORY_ROOMS_PER_CONN } from './cluster/mode';
 import { summarizeProfiles } from './lib/profile';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -235,6 +236,14 @@ async function main() {
         }
       }
 
+      if (modes.includes('cluster') && run <= plan.clusterRuns) {
+        try {
+          await runClusterBench({ plan, ctx, rec, loadCore: pin.load, log: (s) => log(`run ${run} cluster    ${s}`) });
+        } catch (e) {
+          fail('cluster', e);
+        }
+      }
+
       if (modes.includes('detect')) {
         try {
           await runDetect(rec, ctx, flags);
@@ -400,6 +409,21 @@ function comparisons(): Comparison[] {
     { label: 'recovery: publications replayed from history', ours: 'messaging.recovery.replayed', base: null, op: 'info', unit: '' },
     { label: 'recovery: publications lost, twice or resynced', ours: 'messaging.recovery.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
     { label: 'request/ack msgs/s vs plain echo (CPU per message ≤ 1.2×)', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: '>=', limit: 0.83, note: 'one CPU-bound process: rate ratio = 1 / CPU ratio' },
+    { label: `cross-node fan-out to ${plan.clusterFanoutSubscribers.toLocaleString('en-US')}: deliveries/s`, ours: 'cluster.fanout.redis2.deliveriesPerSec', base: 'cluster.fanout.single.deliveriesPerSec', baseLabel: 'one node, no Redis', op: 'info', note: 'subscribers split over 2 nodes + Redis, published on one' },
+    { label: `cross-node fan-out to ${plan.clusterFanoutSubscribers.toLocaleString('en-US')}: p99 publish → receive ms`, ours: 'cluster.fanout.redis2.p99Ms', base: 'cluster.fanout.single.p99Ms', baseLabel: 'one node, no Redis', op: 'info', note: 'lower is better' },
+    { label: 'node kill: s until its clients are back and all caught up', ours: 'cluster.nodeKill.seconds', base: null, op: 'info', unit: 's', note: `${plan.nodeKillClients.toLocaleString('en-US')} clients on 2 nodes + Redis, 20 publications/s` },
+    { label: 'node kill: clients moved to the other node', ours: 'cluster.nodeKill.moved', base: null, op: 'info', unit: '' },
+    { label: 'node kill: publications replayed from the Redis history', ours: 'cluster.nodeKill.replayed', base: null, op: 'info', unit: '' },
+    { label: 'node kill: publications lost, twice or resynced', ours: 'cluster.nodeKill.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
+  );
+  plan.idleSteps.forEach((n, i) =>
+    c.push(
+      { label: `memory with users: KiB/conn @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.rssPerConnKiB@${i}`, base: `idle.${H}.rssPerConnKiB@${i}`, baseLabel: 'node:https + ws, idle', op: 'info', note: `JWT users, ${1 + MEMORY_ROOMS_PER_CONN} channels each, lower is better` },
+      { label: `memory with users: connections per GiB @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.connsPerGiB@${i}`, base: `cluster.memory.${H}.connsPerGiB@${i}`, baseLabel: 'node:https + ws, idle', op: 'info' },
+      { label: `memory with users vs our idle: connections per GiB @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.connsPerGiB@${i}`, base: `cluster.memory.native.connsPerGiB@${i}`, baseLabel: 'wss-mp-server, idle (no users)', op: 'info' },
+    ),
+  );
+  c.push(
     { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
     // Context: what TLS costs, and the ceiling.
     { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },

@@ -2,7 +2,7 @@
 // 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
 
 export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
-export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging'] as const;
+export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'cluster'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Plan {
@@ -33,6 +33,12 @@ export interface Plan {
   fanoutPublications: number;
   requestSeconds: number;
   recoveryClients: number;
+  /** cluster: subscribers of the cross-node fan-out (split over two nodes + Redis, and all on one node). */
+  clusterFanoutSubscribers: number;
+  /** cluster: messaging clients over two nodes + Redis when one node is SIGKILLed. */
+  nodeKillClients: number;
+  /** cluster: runs that do the cluster mode (~1.5 min each at full size; ratios are within a run). */
+  clusterRuns: number;
 }
 
 const addrs = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 11}`);
@@ -64,5 +70,8 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
     fanoutPublications: quick ? 20 : 50,
     requestSeconds: quick ? 0.5 : 2,
     recoveryClients: quick ? 50 : 2000,
+    clusterFanoutSubscribers: quick ? 200 : 10_000,
+    nodeKillClients: quick ? 50 : 2000,
+    clusterRuns: 1,
   };
 }
