@@ -32,6 +32,11 @@ const bin = findBinary('redis-server');
 if (!bin) throw new Error('missing binary "redis-server" (apt-get install redis-server; .ci/run does)');
 const redis = await startRedis(bin);
 const nodes: RunningServer[] = [];
+// `pnpm bench` ends an overdue script with SIGTERM: take Redis and the nodes along.
+process.once('SIGTERM', () => {
+  for (const p of [redis.proc, ...nodes.map((s) => s.proc)]) p.kill('SIGKILL');
+  process.exit(1);
+});
 const logs: LogEntry[] = [];
 const app = createServer({ port: 0, host: '127.0.0.1', logger: (e) => void logs.push(e), messaging: { redis: redis.url } });
 
