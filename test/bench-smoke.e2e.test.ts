@@ -18,22 +18,29 @@ interface Row {
   ratio: { median: number | null } | null;
 }
 
-test('pnpm bench --quick: every mode runs and the results are well formed', { timeout: 240_000 }, (t) => {
+test('pnpm bench --quick: every mode runs and the results are well formed', { timeout: 280_000 }, (t) => {
   const haveNginx = !!findBinary('nginx');
   if (!haveNginx) {
     if (IN_CI) throw new Error('missing binary "nginx" (apt-get install it; .ci/run does)');
     console.warn('\n!!! bench smoke: nginx missing, nginx targets left out\n');
   }
+  // The cluster mode starts its own redis-server; without one the mode would fail the run.
+  const haveRedis = !!findBinary('redis-server');
+  if (!haveRedis) {
+    if (IN_CI) throw new Error('missing binary "redis-server" (apt-get install it; .ci/run does)');
+    console.warn('\n!!! bench smoke: redis-server missing, the cluster mode left out\n');
+  }
+  const modes = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'flood', ...(haveRedis ? ['cluster'] : [])];
   const targets = ['native', 'native-nocork', 'native-w2', 'native-metrics', 'https-ws', 'http-ws', 'tls-echo', ...(haveNginx ? ['nginx-native', 'nginx-ws'] : [])];
   const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-bench-smoke-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'smoke.json');
   const r = spawnSync(
     process.execPath,
-    [path.join(ROOT, 'test/bench/run.mjs'), '--quick', '--duration', '0.25', '--targets', targets.join(','), '--out', out],
+    [path.join(ROOT, 'test/bench/run.mjs'), '--quick', '--duration', '0.25', '--mode', modes.join(','), '--targets', targets.join(','), '--out', out],
     // The storm's SDK clients retry within 1 s instead of 30 s: the smoke proves the mode runs
     // and reports, not how fast clients come back (that is `pnpm bench`).
-    { cwd: ROOT, encoding: 'utf8', timeout: 220_000, env: { ...process.env, BENCH_CLIENT_OPTIONS: JSON.stringify({ backoffBase: 200, backoffMax: 1000 }) } },
+    { cwd: ROOT, encoding: 'utf8', timeout: 260_000, env: { ...process.env, BENCH_CLIENT_OPTIONS: JSON.stringify({ backoffBase: 200, backoffMax: 1000 }) } },
   );
   assert.equal(r.status, 0, `bench exited ${r.status}\n${r.stdout.slice(-4000)}\n${r.stderr.slice(-2000)}`);
 
@@ -121,6 +128,26 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
   assert.equal(num('messaging.recovery.lostOrTwice'), 0);
   assert.ok(num('messaging.recovery.replayed') >= 0 && num('messaging.recovery.seconds') > 0);
 
+  if (haveRedis) {
+    // cluster: both fan-outs delivered every publication to every subscriber; the node kill moved
+    // half the clients and lost nothing; memory with users was read at both idle steps.
+    const fan = res.runs[0].raw['cluster.fanout'];
+    for (const v of ['messaging', 'redis2']) assert.equal(fan[v].deliveries, fan.subscribers * fan.publications, `fan-out ${v}: every publication to every subscriber`);
+    assert.ok(num('cluster.fanout.redis2.deliveriesPerSec') > 0 && num('cluster.fanout.single.deliveriesPerSec') > 0);
+    assert.ok(num('cluster.fanout.redis2.p99Ms') > 0);
+    const kill = res.runs[0].raw['cluster.nodeKill'];
+    assert.equal(kill.moved, kill.clients / 2);
+    assert.equal(kill.movedToOther, kill.moved, 'every client of the killed node is on the other one');
+    assert.equal(kill.survivorsUntouched, kill.clients / 2, 'the other node\'s clients never reconnected');
+    assert.equal(num('cluster.nodeKill.lostOrTwice'), 0);
+    assert.ok(num('cluster.nodeKill.seconds') > 0 && num('cluster.nodeKill.replayed') >= 0);
+    for (const i of [0, 1]) {
+      assert.ok(num(`cluster.memory.users.rssPerConnKiB@${i}`) > 0);
+      assert.ok(num(`cluster.memory.users.connsPerGiB@${i}`) > 0 && num(`cluster.memory.https-ws.connsPerGiB@${i}`) > 0);
+    }
+    assert.equal(res.runs[0].raw['cluster.memory'].steps.at(-1).errors, 0, 'every user connected and subscribed');
+  }
+
   const rows = res.rows as Row[];
   assert.ok(rows.length > 10);
   for (const row of rows) {
@@ -130,7 +157,8 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
   // The targets of the issue all have a row with a verdict (SKIP only if the data is missing).
   for (const label of ['pingpong msgs/s', 'pingpong p99 RTT ms', 'throughput MB/s', 'throughput server CPU µs/msg (1 KiB)', 'handshakes/s', 'client msgs/s (SDK vs raw wx shim)',
     'fan-out to 100: deliveries/s', 'recovery: publications lost, twice or resynced', 'metrics on vs off: pingpong msgs/s',
-    "flood: other clients' p99 request → ack ms", 'flood: other clients limited or cut']) {
+    "flood: other clients' p99 request → ack ms", 'flood: other clients limited or cut',
+    ...(haveRedis ? ['node kill: publications lost, twice or resynced'] : [])]) {
     const row = rows.find((x) => x.label === label);
     assert.ok(row && (row.verdict === 'PASS' || row.verdict === 'MISS'), `${label}: ${row?.verdict}`);
   }
@@ -141,4 +169,6 @@ test('pnpm bench --quick: every mode runs and the results are well formed', { ti
   assert.match(md, /\| figure \| wss-mp \| baseline \(same run\) \| ratio \| target \| verdict \|/);
   assert.match(md, /Node v\d+/);
   assert.match(md, /\*\*Server CPU per message\*\*/, 'the ladder');
+  assert.match(md, /\| --workers 2 vs 1: pingpong msgs\/s .*\| [\d.,]+× \|/, 'the --workers 2 vs 1 row has a ratio');
+  if (haveRedis) assert.match(md, /\| cross-node fan-out to [\d,]+: deliveries\/s .*\| [\d.,]+× \|/);
 });

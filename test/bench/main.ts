@@ -24,6 +24,7 @@ import { runStorm } from './client/storm';
 import { runMessagingBench } from './messaging/mode';
 import { runFlood } from './flood/flood';
 import { runRequestBench } from './messaging/request';
+import { runClusterBench, MEMORY_ROOMS_PER_CONN } from './cluster/mode';
 import { summarizeProfiles } from './lib/profile';
 import { SCRAPE_INTERVAL_MS, type ScrapeTotals } from './lib/scraper';
 
@@ -276,6 +277,14 @@ async function main() {
         }
       }
 
+      if (modes.includes('cluster') && run <= plan.clusterRuns) {
+        try {
+          await runClusterBench({ plan, ctx, rec, loadCore: pin.load, log: (s) => log(`run ${run} cluster    ${s}`) });
+        } catch (e) {
+          fail('cluster', e);
+        }
+      }
+
       if (modes.includes('detect')) {
         try {
           await runDetect(rec, ctx, flags);
@@ -453,6 +462,21 @@ function comparisons(): Comparison[] {
     { label: 'request/ack vs plain echo: server CPU µs/msg', ours: 'messaging.request.reqAckCpuUsPerMsg', base: 'messaging.request.echoCpuUsPerMsg', baseLabel: 'plain echo, same server', op: '<=', limit: 1.2, note: `${plan.pingpongConns} connections × 1 in flight, same frames` },
     { label: 'request/ack vs plain echo: msgs/s', ours: 'messaging.request.reqAckPerSec', base: 'messaging.request.echoPerSec', baseLabel: 'plain echo, same server', op: 'info' },
     ...floodComparisons(),
+    { label: `cross-node fan-out to ${plan.clusterFanoutSubscribers.toLocaleString('en-US')}: deliveries/s`, ours: 'cluster.fanout.redis2.deliveriesPerSec', base: 'cluster.fanout.single.deliveriesPerSec', baseLabel: 'one node, no Redis', op: 'info', note: 'subscribers split over 2 nodes + Redis, published on one' },
+    { label: `cross-node fan-out to ${plan.clusterFanoutSubscribers.toLocaleString('en-US')}: p99 publish → receive ms`, ours: 'cluster.fanout.redis2.p99Ms', base: 'cluster.fanout.single.p99Ms', baseLabel: 'one node, no Redis', op: 'info', note: 'lower is better' },
+    { label: 'node kill: s until its clients are back and all caught up', ours: 'cluster.nodeKill.seconds', base: null, op: 'info', unit: 's', note: `${plan.nodeKillClients.toLocaleString('en-US')} clients on 2 nodes + Redis, 20 publications/s` },
+    { label: 'node kill: clients moved to the other node', ours: 'cluster.nodeKill.moved', base: null, op: 'info', unit: '' },
+    { label: 'node kill: publications replayed from the Redis history', ours: 'cluster.nodeKill.replayed', base: null, op: 'info', unit: '' },
+    { label: 'node kill: publications lost, twice or resynced', ours: 'cluster.nodeKill.lostOrTwice', base: null, op: '<=', limit: 0, unit: '' },
+  );
+  plan.idleSteps.forEach((n, i) =>
+    c.push(
+      { label: `memory with users: KiB/conn @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.rssPerConnKiB@${i}`, base: `idle.${H}.rssPerConnKiB@${i}`, baseLabel: 'node:https + ws, idle', op: 'info', note: `JWT users, ${1 + MEMORY_ROOMS_PER_CONN} channels each, lower is better` },
+      { label: `memory with users: connections per GiB @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.connsPerGiB@${i}`, base: `cluster.memory.${H}.connsPerGiB@${i}`, baseLabel: 'node:https + ws, idle', op: 'info' },
+      { label: `memory with users vs our idle: connections per GiB @ ${n.toLocaleString('en-US')}`, ours: `cluster.memory.users.connsPerGiB@${i}`, base: `cluster.memory.native.connsPerGiB@${i}`, baseLabel: 'wss-mp-server, idle (no users)', op: 'info' },
+    ),
+  );
+  c.push(
     { label: 'plain-HTTP detection cost: msgs/s on vs off', ours: 'detect.on.msgsPerSec', base: 'detect.off.msgsPerSec', baseLabel: 'detection off', op: '>=', limit: 0.98 },
     // Context: what TLS costs, and the ceiling.
     { label: 'context: pingpong msgs/s, https+ws vs http+ws', ours: `pingpong.${H}.msgsPerSec`, base: 'pingpong.http-ws.msgsPerSec', op: 'info' },

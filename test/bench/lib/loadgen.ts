@@ -22,6 +22,8 @@ export interface LoadConfig {
   openConcurrency?: number;
   localAddresses?: string[];
   deadlineMs?: number;
+  /** idle: every connection a wss-mp.v1 user with a JWT signed with `secret`, subscribed to `$user` and `roomsPerConn` of `rooms` channels. */
+  messaging?: { secret: string; rooms: number; roomsPerConn: number };
 }
 
 export type LoadResult = Record<string, number | string | string[] | null> & {

@@ -2,7 +2,7 @@
 // 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
 
 export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
-export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'flood'] as const;
+export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'flood', 'cluster'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Plan {
@@ -36,6 +36,12 @@ export interface Plan {
   floodSteadyClients: number;
   flooders: number;
   floodWindowMs: number;
+  /** cluster: subscribers of the cross-node fan-out (split over two nodes + Redis, and all on one node). */
+  clusterFanoutSubscribers: number;
+  /** cluster: messaging clients over two nodes + Redis when one node is SIGKILLed. */
+  nodeKillClients: number;
+  /** cluster: runs that do the cluster mode (~1.5 min each at full size; ratios are within a run). */
+  clusterRuns: number;
 }
 
 const addrs = (n: number) => Array.from({ length: n }, (_, i) => `127.0.0.${i + 11}`);
@@ -70,5 +76,8 @@ export function makePlan(opts: { quick: boolean; runs?: number; durationS?: numb
     flooders: quick ? 1 : 2,
     // Twice the usual window: a p99 needs samples, and these clients are paced (20 requests/s each).
     floodWindowMs: 2 * durationMs,
+    clusterFanoutSubscribers: quick ? 200 : 10_000,
+    nodeKillClients: quick ? 50 : 2000,
+    clusterRuns: 1,
   };
 }

@@ -11,6 +11,7 @@
 //   {"phase":"held","n":5000}              idle mode: n connections open; waits for "next\n" on stdin
 //   {"phase":"error","message":"..."}      fatal; exit code 1
 // Every run is bounded: a hard deadline (config.deadlineMs) kills the process with a result.
+import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -32,6 +33,10 @@ import WebSocket from 'ws';
  * @property {number} [durationMs]
  * @property {number[]} [idleSteps]      idle: cumulative connection counts to hold, e.g. [5000, 10000]
  * @property {number} [openConcurrency]  idle: connection attempts in flight while opening
+ * @property {{secret: string, rooms: number, roomsPerConn: number}} [messaging]
+ *                                       idle: every connection a wss-mp.v1 user (`u<n>`, an HS256 JWT signed
+ *                                       with `secret`) subscribed to `$user` and `roomsPerConn` of `rooms`
+ *                                       shared channels; "open" once every subscription is acknowledged
  * @property {number} [deadlineMs]       hard cap for the whole process
  */
 
@@ -67,6 +72,37 @@ const tlsClientOptions = () => {
   return { secureContext: verifyingContext, rejectUnauthorized: true };
 };
 const servername = 'localhost';
+/** An HS256 JWT for user `sub` (node:crypto, as test/support/jwt.ts), valid for an hour. */
+const b64 = (v) => Buffer.from(JSON.stringify(v)).toString('base64url');
+function jwt(secret, sub) {
+  const body = `${b64({ alg: 'HS256', typ: 'JWT' })}.${b64({ sub, exp: Math.floor(Date.now() / 1000) + 3600 })}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+let users = 0;
+
+/**
+ * cfg.messaging: after the upgrade (JWT in the Authorization header, subprotocol wss-mp.v1) wait
+ * for the welcome, subscribe to `$user` and this connection's rooms, and resolve once every
+ * subscription is acknowledged without an error.
+ */
+function subscribeAll(ws, n) {
+  const m = cfg.messaging;
+  const chs = ['$user', ...Array.from({ length: m.roomsPerConn }, (_, k) => `room-${(n + k) % m.rooms}`)];
+  return new Promise((resolve, reject) => {
+    let pending = chs.length;
+    const onMessage = (data) => {
+      const f = JSON.parse(data.toString());
+      if (f.t === 'welcome') chs.forEach((ch, k) => ws.send(JSON.stringify({ t: 'sub', id: `s${k}`, ch })));
+      else if (f.t === 'ack' && f.error) reject(new Error(`sub refused: ${JSON.stringify(f.error)}`));
+      else if (f.t === 'ack' && --pending === 0) {
+        ws.off('message', onMessage);
+        resolve();
+      } else if (f.t === 'error') reject(new Error(`server error frame: ${JSON.stringify(f)}`));
+    };
+    ws.on('message', onMessage);
+  });
+}
+
 const addrs = cfg.localAddresses?.length ? cfg.localAddresses : [undefined];
 let addrIdx = 0;
 const nextAddr = () => addrs[addrIdx++ % addrs.length];
@@ -88,8 +124,10 @@ function open() {
         resolve(tlsHandle(s));
       });
     } else {
-      const ws = new WebSocket(cfg.url, {
+      const n = users++;
+      const ws = new WebSocket(cfg.url, cfg.messaging ? ['wss-mp.v1'] : undefined, {
         perMessageDeflate: false,
+        headers: cfg.messaging ? { authorization: `Bearer ${jwt(cfg.messaging.secret, `u${n}`)}` } : undefined,
         ...opts,
         servername: secure ? servername : undefined,
         localAddress,
@@ -99,9 +137,12 @@ function open() {
       ws.once('error', onErr);
       ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
       ws.once('open', () => {
-        ws.off('error', onErr);
-        ws.on('error', () => {});
-        resolve(wsHandle(ws));
+        const ready = cfg.messaging ? subscribeAll(ws, n) : Promise.resolve();
+        ready.then(() => {
+          ws.off('error', onErr);
+          ws.on('error', () => {});
+          resolve(wsHandle(ws));
+        }, reject);
       });
     }
   });

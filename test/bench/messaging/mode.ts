@@ -6,7 +6,8 @@ import path from 'node:path';
 import { ROOT } from '../../support/server';
 import type { Plan } from '../lib/plan';
 
-const tsx = (script: string, args: (string | number)[], timeoutMs: number, env: NodeJS.ProcessEnv = {}) => {
+/** Runs a bench script of its own through tsx; its stdout lines (throws on a non-zero exit). */
+export const tsx = (script: string, args: (string | number)[], timeoutMs: number, env: NodeJS.ProcessEnv = {}) => {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(ROOT, script), ...args.map(String)], {
     cwd: ROOT,
     encoding: 'utf8',
