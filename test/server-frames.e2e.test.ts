@@ -215,13 +215,11 @@ for (const mode of MODES) {
     for (const k of FRAME_CASES) {
       test(`${k.input} → close ${k.code} (${k.error})`, async () => {
         const { c, id } = await attacker(k.input);
-        const t0 = Date.now();
         c.send(...k.frames());
         const close = await c.closeFrame(ANSWER_MS);
         const ended = await within(c.ended, ANSWER_MS, 'the server to end the socket after its close frame');
         assert.equal(close.code, k.code, `close code for: ${k.input}`);
         assert.equal(ended.how, 'end', `a clean end after the close frame, not ${ended.error}`);
-        assert.ok(close.at - t0 < 1_000, `answered in ${close.at - t0} ms`);
         // Nothing but the close frame (no echo of the bad message, no half-parsed data).
         assert.deepEqual(c.frames.map((f) => f.opcode), [OP.CLOSE]);
         const line = await server.waitForLog((l) => l.event === 'close' && l.id === id, ANSWER_MS);
