@@ -106,17 +106,19 @@ test('presence across brokers: overall and per channel, with connection counts; 
     assert.deepEqual(await b.presence('other'), want.other);
   }
 
-  // A node marked expired behind its back (what a pause longer than presenceTtl looks like to
-  // the others): its next heartbeat sees it and writes everything again under a new generation.
+  // What a pause longer than presenceTtl leaves behind (SIGSTOP, a frozen VM): the node dropped
+  // from the live set and its overall hash expired. Its next heartbeat sees that it had expired
+  // and writes everything again, under a new generation.
   const raw = new Redis(r.url);
   cleanup.push(async () => raw.disconnect());
   const gens = await raw.zrange('wss-mp:nodes', 0, -1);
   assert.equal(gens.length, 2);
   const xGen = gens.find((g) => g.startsWith(x.nodeId))!;
-  await raw.zrem('wss-mp:nodes', xGen);
-  await waitFor(async () => (await raw.zrange('wss-mp:nodes', 0, -1)).some((g) => g.startsWith(x.nodeId) && g !== xGen), { what: 'x back under a new generation' });
-  assert.deepEqual(await y.presence('room'), want.room);
+  await raw.multi().zrem('wss-mp:nodes', xGen).del(`wss-mp:node:${xGen}`).exec();
+  await waitFor(async () => (await y.presence()).connections === 4, { what: 'x counted again' });
   assert.deepEqual(sorted(await y.presence()), want.all);
+  assert.deepEqual(await y.presence('room'), want.room);
+  assert.ok(!(await raw.zrange('wss-mp:nodes', 0, -1)).includes(xGen), 'under a new generation');
 
   // y drained: gone at once, its keys deleted.
   y.member('other', 'bob', -1);
@@ -136,4 +138,31 @@ test('presence across brokers: overall and per channel, with connection counts; 
   (x as unknown as { cmd: Redis; sub: Redis }).sub.disconnect();
   await waitFor(async () => (await z.presence('room')).connections === 0, { what: 'x expired', timeout: 10_000 });
   assert.deepEqual(await z.presence(), { users: [], connections: 0, userConnections: {} });
+});
+
+test('Redis restarted without its data: each node writes its presence again on reconnect', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
+  const x = new RedisBroker(o);
+  const y = new RedisBroker(o);
+  cleanup.push(() => x.close(), () => y.close());
+  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  x.connection('alice', 1);
+  x.member('room', 'alice', 1);
+  y.connection('bob', 1);
+  y.member('room', 'bob', 1);
+  const room = async () => {
+    const p = await y.presence('room');
+    return { ...p, users: [...p.users].sort() };
+  };
+  await waitFor(async () => (await room()).connections === 2, { what: 'both counted' });
+  await r.restart('SIGKILL'); // no appendonly: everything in Redis is gone
+  // While Redis is away, a change only updates the node's own state; the rewrite carries it.
+  x.connection('carol', 1);
+  x.member('room', 'carol', 1);
+  await waitFor(async () => (await room().catch(() => undefined))?.connections === 3, { what: 'presence rewritten after the restart', timeout: 20_000 });
+  assert.deepEqual(await room(), { users: ['alice', 'bob', 'carol'], connections: 3, userConnections: { alice: 1, bob: 1, carol: 1 } });
 });
