@@ -11,7 +11,7 @@ test('presenceOf: users once each with their connection counts; anonymous connec
   assert.deepEqual(p.users, ['a', 'b', '__proto__']);
   assert.equal(p.connections, 5);
   assert.deepEqual(Object.entries(p.userConnections), [['a', 2], ['b', 1], ['__proto__', 1]], 'a user named __proto__ is a plain key');
-  assert.equal(JSON.parse(JSON.stringify(p)).userConnections.__proto__, 1);
+  assert.match(JSON.stringify(p.userConnections), /"__proto__":1/, 'and survives JSON');
 });
 
 /** A worker as the relay sees it: what the relay sends it lands in `got`. */
