@@ -153,9 +153,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     sendToUser: (user, data) => needEngine(engine).sendToUser(user, data),
     subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
-    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : Promise.resolve(anonymous(hub.conns.size, channel))),
-    localPresence: (channel) => (engine ? engine.localPresence(hub.conns, channel) : anonymous(hub.conns.size, channel)),
-    globalPresence: () => (engine ? engine.presence(hub.conns) : Promise.resolve(anonymous(hub.conns.size))),
+    ...presenceApi(engine, hub.conns),
     get adminUrl() {
       return admin?.url;
     },
@@ -174,9 +172,15 @@ function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
   });
 }
 
-/** Presence without users or channels (neither messaging nor authentication configured). */
-function anonymous(connections: number, channel?: string): Presence {
-  return { users: [], connections: channel === undefined ? connections : 0, userConnections: {} };
+/** presence(), localPresence() and globalPresence() of the server. */
+function presenceApi<T>(engine: Messaging<T> | undefined, conns: ReadonlySet<Connection<T>>): Pick<WssMpServer<T>, 'presence' | 'localPresence' | 'globalPresence'> {
+  // Neither messaging nor authentication configured: connections, no users, no channels.
+  const anonymous = (channel?: string): Presence => ({ users: [], connections: channel === undefined ? conns.size : 0, userConnections: {} });
+  return {
+    presence: (channel) => (engine ? engine.presence(conns, channel) : Promise.resolve(anonymous(channel))),
+    localPresence: (channel) => (engine ? engine.localPresence(conns, channel) : anonymous(channel)),
+    globalPresence: () => (engine ? engine.presence(conns) : Promise.resolve(anonymous())),
+  };
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {
