@@ -15,6 +15,8 @@ import { spawn } from 'node:child_process';
 import { SERVER_CLI, startServer, type RunningServer } from './support/server';
 import { waitFor, within } from './support/wait';
 import { signHs256, now } from './support/jwt';
+import { requireBinary } from './support/binaries';
+import { startRedis } from './support/redis';
 import type { Presence } from 'wss-mp-server';
 
 const cleanup: (() => Promise<unknown>)[] = [];
@@ -149,6 +151,36 @@ describe('--workers 2', () => {
     for (const a of await answers('?channel=all')) assert.deepEqual(a, want(kept));
     for (const a of await answers('?channel=room')) assert.deepEqual(a, want(kept.filter((u) => users.indexOf(u) < 4)));
     for (const a of await answers('')) assert.deepEqual(a, want(kept));
+  });
+
+  test('with --redis each worker is a node: presence agrees across workers; a SIGKILLed worker stops counting within the presence ttl', async (t) => {
+    const bin = requireBinary(t, 'redis-server');
+    if (!bin) return;
+    const r = await startRedis(bin);
+    cleanup.push(() => r.stop());
+    const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-workers-redis-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'jwt'), SECRET);
+    const s = await cluster(['--jwt-secret-file', path.join(dir, 'jwt'), '--admin', '127.0.0.1:0', '--redis', r.url,
+      '--redis-heartbeat', '250ms', '--redis-presence-ttl', '3s']);
+    const port = (await s.waitForLog((l) => l.event === 'admin' && typeof l.port === 'number')).port as number;
+    await waitFor(() => s.logs.filter((l) => l.event === 'redis' && l.msg === 'connected').length >= 2, { what: 'both workers on Redis', timeout: 20_000 });
+    const users = ['r0', 'r1', 'r2', 'r3'];
+    const clients = await Promise.all(users.map((u) => proto(s.url, u)));
+    for (const c of clients) await sub(c, 'room');
+    const want = (us: string[]) => ({ users: [...us].sort(), connections: us.length, userConnections: Object.fromEntries(us.map((u) => [u, 1])) });
+    for (const q of ['', '?channel=room']) {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => presenceOver(port, q)));
+      for (const a of answers) assert.deepEqual(a, want(users), `${q || 'overall'}, whichever worker answers`);
+    }
+    const [victim] = workerPids(s);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor(() => clients.some((c) => c.closed), { what: 'the killed worker\'s clients cut' });
+    const kept = users.filter((_, i) => !clients[i]!.closed);
+    assert.ok(kept.length > 0 && kept.length < users.length, `clients on both workers (kept ${kept.length})`);
+    // Nobody deletes a SIGKILLed node's entries: they stop counting 3 s after its last heartbeat.
+    await waitFor(async () => (await presenceOver(port, '?channel=room')).connections === kept.length, { what: 'the dead worker\'s entries expired', timeout: 20_000, interval: 100 });
+    for (const q of ['', '?channel=room']) assert.deepEqual(await presenceOver(port, q), want(kept));
   });
 
   test('SIGHUP to the primary reloads the certificate in every worker: every new handshake gets the new one', async () => {
