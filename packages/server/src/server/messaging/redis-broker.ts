@@ -12,6 +12,9 @@
  * Client: ioredis. It resubscribes by itself after a reconnect, runs scripts by SHA with a
  * fallback to EVAL (defineCommand), ships its own types and has few dependencies.
  *
+ * Presence (NodePresence below): each node's connections and channel subscribers per user, in
+ * hashes per node generation, counted while the node's heartbeat keeps it in the live set.
+ *
  * While Redis is unreachable, publications and history reads fail at once with
  * ERR_UNAVAILABLE (no offline queue: a publication must never be accepted and then silently
  * lost), local traffic that needs no stream keeps working, and state changes are logged once
@@ -74,7 +77,7 @@ const EMPTY: readonly Publication[] = Object.freeze([]);
 type Scripts = Redis & {
   wssPublish(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   wssHistory(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, number, ...string[]]>;
-  wssCount(key: string, field: string, delta: number, ttl: number): Promise<number>;
+  wssCount(key: string, ...argv: (string | number)[]): Promise<number>;
   wssBeat(nodes: string, node: string, ...argv: (string | number)[]): Promise<number>;
 };
 
@@ -351,6 +354,14 @@ class NodePresence {
   private readonly channels = new Map<string, Map<string, number>>();
   private readonly keyTtl: number;
   private refreshedAt = Date.now();
+  /** Changes not yet written: key → its ttl and field → net delta. */
+  private readonly pending = new Map<string, { ttl: number; fields: Map<string, number> }>();
+  private flushing = false;
+
+  /** One handler for every write's failure (not a closure per write). */
+  private readonly failed = (): void => {
+    this.dirty = true;
+  };
 
   constructor(private readonly cmd: Scripts, private readonly nodeId: string, private readonly prefix: string, private readonly ttl: number) {
     this.gen = this.next();
@@ -386,8 +397,29 @@ class NodePresence {
     // Not written: the next rewrite carries it.
     if (!up || this.dirty) return void (this.dirty = true);
     const key = channel === undefined ? this.nodeKey(this.gen) : this.channelKey(channel, this.gen);
-    this.cmd.wssCount(key, field, delta, channel === undefined ? this.ttl : this.keyTtl).catch(() => (this.dirty = true));
+    let d = this.pending.get(key);
+    if (d === undefined) this.pending.set(key, (d = { ttl: channel === undefined ? this.ttl : this.keyTtl, fields: new Map() }));
+    bump(d.fields, CONNS, delta, true);
+    if (field !== '') bump(d.fields, field, delta, true);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
   }
+
+  /**
+   * The changes of one event-loop turn, one script call per key: a reconnect storm of 1,000
+   * clients subscribing to one channel is one write to its hash, not 1,000.
+   */
+  private readonly flush = (): void => {
+    this.flushing = false;
+    for (const [key, d] of this.pending) {
+      const argv: (string | number)[] = [d.ttl, d.fields.get(CONNS) ?? 0];
+      for (const [f, n] of d.fields) if (f !== CONNS && n !== 0) argv.push(f, n);
+      if (argv[1] !== 0 || argv.length > 2) this.cmd.wssCount(key, ...argv).catch(this.failed);
+    }
+    this.pending.clear();
+  };
 
   /** Every heartbeat: stay live (or rewrite), and now and then extend the channel keys' ttl. */
   beat(): void {
@@ -396,17 +428,19 @@ class NodePresence {
     this.cmd.wssBeat(this.nodes, this.nodeKey(gen), gen, this.ttl).then((live) => {
       // Expired meanwhile (a pause longer than the ttl): readers may have missed changes.
       if (live !== 1 && gen === this.gen) this.rewrite();
-    }, () => (this.dirty = true));
+    }, this.failed);
     if (Date.now() - this.refreshedAt < this.keyTtl / 3 || this.channels.size === 0) return;
     this.refreshedAt = Date.now();
     const p = this.cmd.pipeline();
     for (const ch of this.channels.keys()) p.pexpire(this.channelKey(ch, gen), this.keyTtl);
-    p.exec().catch(() => (this.dirty = true));
+    p.exec().catch(this.failed);
   }
 
   /** Writes the whole state under a new generation, then swaps it for the old ones in one script. */
   rewrite(): void {
     this.dirty = false;
+    // Already in the state written below.
+    this.pending.clear();
     const old = this.gen;
     this.retired.add(old);
     const gen = (this.gen = this.next());
@@ -460,9 +494,10 @@ class NodePresence {
   }
 }
 
-function bump(counts: Map<string, number>, field: string, delta: number): void {
+/** Adds `delta` to a count; a count that reaches 0 (below 0 too, unless `signed`) is removed. */
+function bump(counts: Map<string, number>, field: string, delta: number, signed = false): void {
   const n = (counts.get(field) ?? 0) + delta;
-  if (n <= 0) counts.delete(field);
+  if (signed ? n === 0 : n <= 0) counts.delete(field);
   else counts.set(field, n);
 }
 

@@ -75,18 +75,18 @@ return out
 
 /**
  * Presence counts of one node (overall, or on one channel): a hash with `#conns` (connections)
- * and `u:<user>` (that user's connections). KEYS: the hash. ARGV: user field ('' for an
- * anonymous connection), delta, key ttl (ms). A count that reaches 0 leaves the hash; the hash
+ * and `u:<user>` (that user's connections). KEYS: the hash. ARGV: key ttl (ms), the change of
+ * `#conns`, then pairs of user field and change. A count that reaches 0 leaves the hash; the hash
  * leaves with its last connection. The TTL is set here too: a node that dies before its next
  * heartbeat must not leave a key that never expires.
  */
 export const COUNT_LUA = `
 local c = redis.call('HINCRBY', KEYS[1], '#conns', ARGV[2])
-if ARGV[1] ~= '' then
-  local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+for i = 3, #ARGV, 2 do
+  local n = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
 end
-if c <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+if c <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return c
 `;
 

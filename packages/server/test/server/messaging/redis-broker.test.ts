@@ -166,3 +166,30 @@ test('Redis restarted without its data: each node writes its presence again on r
   await waitFor(async () => (await room().catch(() => undefined))?.connections === 3, { what: 'presence rewritten after the restart', timeout: 20_000 });
   assert.deepEqual(await room(), { users: ['alice', 'bob', 'carol'], connections: 3, userConnections: { alice: 1, bob: 1, carol: 1 } });
 });
+
+test('the presence changes of one event-loop turn are one write per key (a reconnect storm is not a write per client)', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  const x = new RedisBroker({ url: r.url, historySize: 100, historyTtl: 60_000 });
+  const raw = new Redis(r.url);
+  cleanup.push(() => x.close(), async () => raw.disconnect());
+  await waitFor(() => x.available, { what: 'connected' });
+  await waitFor(async () => (await raw.zcard('wss-mp:nodes')) === 1, { what: 'the first heartbeat' });
+  const scripts = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+  const before = await scripts();
+  for (let i = 0; i < 200; i++) {
+    x.connection(`u${i}`, 1);
+    x.member('big', `u${i}`, 1);
+  }
+  x.member('big', 'u0', -1); // nets out within the turn
+  x.member('big', 'u0', 1);
+  await waitFor(async () => (await x.presence('big')).connections === 200, { what: 'all 200 counted' });
+  const p = await x.presence('big');
+  assert.equal(p.users.length, 200);
+  assert.equal(p.userConnections.u0, 1);
+  assert.equal((await x.presence()).connections, 200);
+  // Two keys changed (the node's hash and big's): two script calls, and at most a heartbeat's.
+  assert.ok((await scripts()) - before <= 3, `${(await scripts()) - before} script calls`);
+});
