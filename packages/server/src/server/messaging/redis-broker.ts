@@ -337,8 +337,8 @@ const CONNS = '#conns';
  * A reader takes the live generations from `P nodes` and sums their hashes: a SIGKILLed node
  * stops counting presenceTtl after its last heartbeat, whatever its keys still hold.
  *
- * Changes go to Redis as they happen (one command, not awaited) from connect, close, subscribe
- * and unsubscribe, never from the message path. When Redis and this node may disagree (a
+ * Changes go to Redis as they happen, from connect, close, subscribe and unsubscribe (never from
+ * the message path): summed per key over one event-loop turn, one script call per key, not awaited. When Redis and this node may disagree (a
  * reconnect, a failed write, a heartbeat that finds the node already expired) the node writes
  * its whole state under a new generation and retires the old one in the same heartbeat, so a
  * reader sees one or the other, never a mix; the old keys expire on their own.
@@ -447,12 +447,13 @@ class NodePresence {
     const retired = [...this.retired];
     const p = this.cmd.pipeline();
     if (this.overall.size > 0) p.hset(this.nodeKey(gen), this.overall).pexpire(this.nodeKey(gen), this.ttl);
-    for (const [ch, counts] of this.channels) {
-      p.hset(this.channelKey(ch, gen), counts).pexpire(this.channelKey(ch, gen), this.keyTtl);
-      for (const r of retired) p.del(this.channelKey(ch, r));
-    }
+    for (const [ch, counts] of this.channels) p.hset(this.channelKey(ch, gen), counts).pexpire(this.channelKey(ch, gen), this.keyTtl);
     (p as unknown as Scripts).wssBeat(this.nodes, this.nodeKey(gen), gen, this.ttl, ...retired);
-    for (const r of retired) p.del(this.nodeKey(r));
+    // Only once the swap made them unread; keys of channels left meanwhile expire on their own.
+    for (const r of retired) {
+      p.del(this.nodeKey(r));
+      for (const ch of this.channels.keys()) p.del(this.channelKey(ch, r));
+    }
     this.refreshedAt = Date.now();
     p.exec().then((results) => {
       if (results === null || results.some(([err]) => err !== null)) this.dirty = true;
