@@ -145,9 +145,12 @@ describe('--workers 2', () => {
     process.kill(victim!, 'SIGKILL');
     await waitFor(() => clients.some((c) => c.closed), { what: 'the killed worker\'s clients cut' });
     await s.waitForLog((l) => l.event === 'worker' && l.pid === victim);
+    // The primary drops the dead worker's entries all at once; this side sees its clients close
+    // one by one: done when both agree.
+    const open = () => clients.filter((c) => !c.closed).length;
+    await waitFor(async () => (await presenceOver(port, '?channel=all')).connections === open(), { what: 'the dead worker\'s entries gone', timeout: 20_000 });
     const kept = users.filter((_, i) => !clients[i]!.closed);
     assert.ok(kept.length > 0 && kept.length < users.length, `clients on both workers (kept ${kept.length})`);
-    await waitFor(async () => (await presenceOver(port, '?channel=all')).connections === kept.length, { what: 'the dead worker\'s entries gone', timeout: 20_000 });
     for (const a of await answers('?channel=all')) assert.deepEqual(a, want(kept));
     for (const a of await answers('?channel=room')) assert.deepEqual(a, want(kept.filter((u) => users.indexOf(u) < 4)));
     for (const a of await answers('')) assert.deepEqual(a, want(kept));
@@ -176,10 +179,12 @@ describe('--workers 2', () => {
     const [victim] = workerPids(s);
     process.kill(victim!, 'SIGKILL');
     await waitFor(() => clients.some((c) => c.closed), { what: 'the killed worker\'s clients cut' });
+    // Nobody deletes a SIGKILLed node's entries: they stop counting 3 s after its last heartbeat
+    // (and this side sees the cut clients close one by one: done when both agree).
+    const open = () => clients.filter((c) => !c.closed).length;
+    await waitFor(async () => (await presenceOver(port, '?channel=room')).connections === open(), { what: 'the dead worker\'s entries expired', timeout: 20_000, interval: 100 });
     const kept = users.filter((_, i) => !clients[i]!.closed);
     assert.ok(kept.length > 0 && kept.length < users.length, `clients on both workers (kept ${kept.length})`);
-    // Nobody deletes a SIGKILLed node's entries: they stop counting 3 s after its last heartbeat.
-    await waitFor(async () => (await presenceOver(port, '?channel=room')).connections === kept.length, { what: 'the dead worker\'s entries expired', timeout: 20_000, interval: 100 });
     for (const q of ['', '?channel=room']) assert.deepEqual(await presenceOver(port, q), want(kept));
   });
 
