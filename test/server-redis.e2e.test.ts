@@ -255,7 +255,7 @@ describe('two nodes and one Redis', () => {
     for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
   });
 
-  test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
+  test('Redis down: publish and presence reject ERR_UNAVAILABLE (admin API 503), a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;
     const b = await apiNode(r);
@@ -268,6 +268,14 @@ describe('two nodes and one Redis', () => {
     // Not ready for a load balancer while Redis is unreachable (the broker is a HealthReporter).
     const ready = await fetch(`${b.server.adminUrl}/readyz`);
     assert.equal(ready.status, 503, await ready.text());
+    // Presence cannot be known: refused, never this node's part passed off as the whole.
+    await assert.rejects(b.server.presence('x'), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    const pres = await fetch(`${b.server.adminUrl}/api/presence`);
+    assert.equal(pres.status, 503);
+    assert.equal(((await pres.json()) as { error: string }).error, 'UNAVAILABLE');
+    const stats = (await (await fetch(`${b.server.adminUrl}/api/stats`)).json()) as { connections: number; deployment: unknown };
+    assert.equal(stats.connections, 1, 'this process\'s numbers still come');
+    assert.equal(stats.deployment, null);
     const id = c.id('s');
     c.send({ t: 'sub', id, ch: 'x' });
     const ack = await c.next((f) => f.t === 'ack' && f.id === id);
