@@ -141,7 +141,7 @@ test('the page: wx.login → token → connect; the channel it subscribes to is 
   assert.equal(text('.last-send'), 'acknowledged');
   assert.equal(text('.reconnects'), '0');
   // The server publishes on the channel the page subscribed to.
-  await waitFor(() => dev.server.presence('news').connections === 1, { timeout: 10_000, what: 'the page subscribed to news' });
+  await waitFor(() => dev.server.localPresence('news').connections === 1, { timeout: 10_000, what: 'the page subscribed to news' });
   await dev.server.publish('news', 'hello');
   await waitFor(() => texts('.news').length === 1, { timeout: 10_000, what: 'the publication on the page' });
   assert.deepEqual(texts('.news'), ['#1 hello']);

@@ -103,7 +103,7 @@ test('two nodes behind nginx (upstream group) with Redis: messaging across nodes
   const users = ['n1', 'n2', 'n3', 'n4'];
   const first = await Promise.all(users.map(open));
   // Round robin: both nodes hold clients.
-  const p = await api.globalPresence();
+  const p = await api.presence();
   assert.deepEqual(p.users.sort(), users);
   for (const c of first) {
     await sub(c, 'room');

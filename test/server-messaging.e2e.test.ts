@@ -134,12 +134,16 @@ describe('addressing', () => {
     }
     assert.equal((await b.request('marker')).data, 'marker');
     assert.equal(b.frames.filter((f) => f.t === 'pub').length, 0, 'bob got nothing');
-    const everyone = server.presence();
+    const everyone = await server.presence();
     assert.deepEqual([...everyone.users].sort(), ['alice', 'bob']);
     assert.equal(everyone.connections, 3);
-    assert.deepEqual(server.presence('room').connections, 3);
+    assert.deepEqual(everyone.userConnections, { alice: 2, bob: 1 });
+    assert.deepEqual(await server.presence('room'), { users: ['alice', 'bob'], connections: 3, userConnections: { alice: 2, bob: 1 } });
+    assert.deepEqual(server.localPresence('room'), await server.presence('room'), 'one process: the local view is the whole');
+    await assert.rejects(() => server.presence('$user'), { code: 'ERR_ARGUMENT' });
     await a2.close();
-    await waitFor(() => server.presence('room').connections === 2, { what: 'presence to drop a2' });
+    await waitFor(async () => (await server.presence('room')).connections === 2, { what: 'presence to drop a2' });
+    assert.deepEqual((await server.presence('room')).userConnections, { alice: 1, bob: 1 });
     await assert.rejects(() => server.publish('$user', 1), { code: 'ERR_ARGUMENT' });
     await Promise.all([a1.close(), b.close()]);
   });

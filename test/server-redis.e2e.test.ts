@@ -7,7 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestContext } from 'node:test';
-import { createServer, type LogEntry, type WssMpServer } from 'wss-mp-server';
+import { createServer, type LogEntry, type Presence, type WssMpServer } from 'wss-mp-server';
 import { ProtoClient, type Frame } from './conformance/client';
 import { requireBinary } from './support/binaries';
 import { startRedis, type RunningRedis } from './support/redis';
@@ -34,8 +34,8 @@ async function redis(t: TestContext, appendonly = false): Promise<RunningRedis |
 }
 
 /** A CLI node: plain ws on loopback (as behind a proxy), messaging through Redis. */
-async function cliNode(r: RunningRedis): Promise<RunningServer> {
-  const s = await startServer(['--behind-proxy', '--messaging', '--redis', r.url, '--jwt-secret-file', secretFile, '--heartbeat-interval', '0', '--quiet']);
+async function cliNode(r: RunningRedis, extra: string[] = []): Promise<RunningServer> {
+  const s = await startServer(['--behind-proxy', '--messaging', '--redis', r.url, '--jwt-secret-file', secretFile, '--heartbeat-interval', '0', '--quiet', ...extra]);
   cleanup.push(() => s.stop('SIGKILL'));
   await s.waitForLog((l) => l.event === 'redis' && l.msg === 'connected');
   return s;
@@ -58,6 +58,9 @@ async function client(url: string, user: string): Promise<ProtoClient> {
   assert.equal((await c.next((f) => f.t === 'welcome')).user, user);
   return c;
 }
+
+/** Users in a stable order (the order they are listed in is not part of the contract). */
+const norm = (p: Presence): Presence => ({ ...p, users: [...p.users].sort() });
 
 const sub = (c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> => c.subscribed(ch, pos);
 
@@ -98,13 +101,73 @@ describe('two nodes and one Redis', () => {
       assert.deepEqual(pubs(c, 'room').map((f) => f.offset), range(1, 20));
     }
 
-    const p = await b.server.globalPresence();
+    const p = await b.server.presence();
     assert.deepEqual(p.users.sort(), ['alice', 'bob', 'carol']);
     assert.equal(p.connections, 3);
-    assert.deepEqual(b.server.presence().users, ['carol'], 'presence() stays this node');
+    assert.deepEqual(b.server.localPresence().users, ['carol'], 'localPresence() stays this node');
     await bob.close();
-    await waitFor(async () => (await b.server.globalPresence()).connections === 2, { what: 'presence after a close' });
-    assert.deepEqual((await b.server.globalPresence()).users.sort(), ['alice', 'carol']);
+    await waitFor(async () => (await b.server.presence()).connections === 2, { what: 'presence after a close' });
+    assert.deepEqual((await b.server.presence()).users.sort(), ['alice', 'carol']);
+  });
+
+  test('presence across nodes: both report the same users (with connection counts) and counts, per channel and overall; a client leaving updates both; a SIGKILLed node stops counting within its presence ttl', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    // Short presence timing for the kill below (the defaults are 5 s / 15 s).
+    const a = await cliNode(r, ['--admin', '127.0.0.1:0', '--redis-heartbeat', '250ms', '--redis-presence-ttl', '3s']);
+    const adminA = `http://127.0.0.1:${(await a.waitForLog((l) => l.event === 'admin' && typeof l.port === 'number')).port}`;
+    const b = await apiNode(r);
+    const a1 = await client(a.url, 'alice');
+    const a2 = await client(a.url, 'alice');
+    const bobA = await client(a.url, 'bob');
+    await client(b.url, 'dave'); // connected, on no channel
+    const carolB = await client(b.url, 'carol');
+    const alice3B = await client(b.url, 'alice');
+    for (const c of [a1, a2, bobA, carolB, alice3B]) await sub(c, 'room');
+    await sub(bobA, 'lobby');
+    await sub(carolB, 'lobby');
+
+    /** Presence as node A's admin API and node B's server API report it. */
+    const both = async (channel?: string) => {
+      const q = channel === undefined ? '' : `?channel=${encodeURIComponent(channel)}`;
+      const res = await fetch(`${adminA}/api/presence${q}`);
+      assert.equal(res.status, 200, await res.clone().text());
+      const { rid: _rid, ...fromA } = (await res.json()) as Record<string, unknown>;
+      return { fromA: norm(fromA as never), fromB: norm(await b.server.presence(channel)) };
+    };
+    const agree = async (channel: string | undefined, want: Presence) => {
+      const { fromA, fromB } = await both(channel);
+      assert.deepEqual(fromA, want, `node A, ${channel ?? 'overall'}`);
+      assert.deepEqual(fromB, want, `node B, ${channel ?? 'overall'}`);
+    };
+    await agree('room', { users: ['alice', 'bob', 'carol'], connections: 5, userConnections: { alice: 3, bob: 1, carol: 1 } });
+    await agree('lobby', { users: ['bob', 'carol'], connections: 2, userConnections: { bob: 1, carol: 1 } });
+    await agree('nobody', { users: [], connections: 0, userConnections: {} });
+    await agree(undefined, { users: ['alice', 'bob', 'carol', 'dave'], connections: 6, userConnections: { alice: 3, bob: 1, carol: 1, dave: 1 } });
+    // /api/stats: this node's numbers, and the deployment's.
+    const stats = (await (await fetch(`${adminA}/api/stats`)).json()) as { connections: number; deployment: unknown };
+    assert.equal(stats.connections, 3);
+    assert.deepEqual(stats.deployment, { connections: 6, users: 4 });
+
+    // Leaving a channel, and leaving altogether, on either node: both see it.
+    const id = a2.id('u');
+    a2.send({ t: 'unsub', id, ch: 'room' });
+    await a2.next((f) => f.t === 'ack' && f.id === id);
+    await carolB.close();
+    await waitFor(async () => (await both('room')).fromA.connections === 3, { what: 'A sees the unsubscribe and the close' });
+    await agree('room', { users: ['alice', 'bob'], connections: 3, userConnections: { alice: 2, bob: 1 } });
+    await agree('lobby', { users: ['bob'], connections: 1, userConnections: { bob: 1 } });
+    await agree(undefined, { users: ['alice', 'bob', 'dave'], connections: 5, userConnections: { alice: 3, bob: 1, dave: 1 } });
+
+    // Node A SIGKILLed: nothing removes its entries but their expiry (3 s after its last beat).
+    await a.stop('SIGKILL');
+    const killed = Date.now();
+    await waitFor(async () => (await b.server.presence('room')).connections === 1, { what: 'A\'s entries gone', timeout: 20_000, interval: 100 });
+    const took = Date.now() - killed;
+    assert.deepEqual(norm(await b.server.presence('room')), { users: ['alice'], connections: 1, userConnections: { alice: 1 } });
+    assert.deepEqual(norm(await b.server.presence('lobby')), { users: [], connections: 0, userConnections: {} });
+    assert.deepEqual(norm(await b.server.presence()), { users: ['alice', 'dave'], connections: 2, userConnections: { alice: 1, dave: 1 } });
+    t.diagnostic(`a SIGKILLed node's presence gone after ${took} ms (ttl 3 s)`);
   });
 
   test('Redis restarted (appendonly): publications refused while down, nodes reconnect and fill gaps, clients lose nothing and recover', async (t) => {
@@ -192,7 +255,7 @@ describe('two nodes and one Redis', () => {
     for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
   });
 
-  test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
+  test('Redis down: publish and presence reject ERR_UNAVAILABLE (admin API 503), a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;
     const b = await apiNode(r);
@@ -205,6 +268,14 @@ describe('two nodes and one Redis', () => {
     // Not ready for a load balancer while Redis is unreachable (the broker is a HealthReporter).
     const ready = await fetch(`${b.server.adminUrl}/readyz`);
     assert.equal(ready.status, 503, await ready.text());
+    // Presence cannot be known: refused, never this node's part passed off as the whole.
+    await assert.rejects(b.server.presence('x'), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    const pres = await fetch(`${b.server.adminUrl}/api/presence`);
+    assert.equal(pres.status, 503);
+    assert.equal(((await pres.json()) as { error: string }).error, 'UNAVAILABLE');
+    const stats = (await (await fetch(`${b.server.adminUrl}/api/stats`)).json()) as { connections: number; deployment: unknown };
+    assert.equal(stats.connections, 1, 'this process\'s numbers still come');
+    assert.equal(stats.deployment, null);
     const id = c.id('s');
     c.send({ t: 'sub', id, ch: 'x' });
     const ack = await c.next((f) => f.t === 'ack' && f.id === id);

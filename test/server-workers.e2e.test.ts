@@ -3,7 +3,9 @@
 // SIGTERM draining every worker. Publications are made by a client through --conformance.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { WebSocket } from 'ws';
@@ -12,6 +14,10 @@ import { ProtoClient, type Frame } from './conformance/client';
 import { spawn } from 'node:child_process';
 import { SERVER_CLI, startServer, type RunningServer } from './support/server';
 import { waitFor, within } from './support/wait';
+import { signHs256, now } from './support/jwt';
+import { requireBinary } from './support/binaries';
+import { startRedis } from './support/redis';
+import type { Presence } from 'wss-mp-server';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
@@ -28,8 +34,10 @@ async function cluster(extra: string[] = []): Promise<RunningServer> {
 
 const workerPids = (s: RunningServer) => s.logs.filter((l) => l.event === 'worker' && l.msg === 'started').map((l) => l.pid as number);
 
-async function proto(url: string): Promise<ProtoClient> {
-  const c = await ProtoClient.open(url);
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+
+async function proto(url: string, user?: string): Promise<ProtoClient> {
+  const c = await ProtoClient.open(url, user === undefined ? {} : { headers: { authorization: `Bearer ${signHs256(SECRET, { sub: user, exp: now() + 600 })}` } });
   cleanup.push(() => c.close());
   await c.next((f) => f.t === 'welcome');
   return c;
@@ -46,6 +54,22 @@ function serial(port: number, ca: string): Promise<string> {
       resolve(sn);
     });
     t.on('error', reject);
+  });
+}
+
+/** GET /api/presence over a new connection (no keep-alive: round-robin picks the worker). */
+function presenceOver(port: number, query: string): Promise<Presence> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: `/api/presence${query}`, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => {
+        if (res.statusCode !== 200) return reject(new Error(`${res.statusCode} ${body}`));
+        const { rid: _rid, ...p } = JSON.parse(body) as Presence & { rid: string };
+        resolve({ ...p, users: [...p.users].sort() });
+      });
+    });
+    req.on('error', reject);
   });
 }
 
@@ -94,6 +118,74 @@ describe('--workers 2', () => {
       assert.equal(ack.recovered, true);
       assert.deepEqual([...datas(old, 'room'), ...datas(c, 'room')], range(1, 15), 'no loss across the worker kill');
     }
+  });
+
+  test('presence agrees across workers (overall and per channel, with connection counts); a killed worker\'s entries go at once', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-workers-presence-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'jwt'), SECRET);
+    const s = await cluster(['--jwt-secret-file', path.join(dir, 'jwt'), '--admin', '127.0.0.1:0']);
+    const port = (await s.waitForLog((l) => l.event === 'admin' && typeof l.port === 'number')).port as number;
+    // Eight users round-robined over the two workers; u0…u3 on 'room', every one on 'all'.
+    const users = Array.from({ length: 8 }, (_, i) => `u${i}`);
+    const clients = await Promise.all(users.map((u) => proto(s.url, u)));
+    for (const [i, c] of clients.entries()) {
+      await sub(c, 'all');
+      if (i < 4) await sub(c, 'room');
+    }
+    const want = (us: string[]) => ({ users: [...us].sort(), connections: us.length, userConnections: Object.fromEntries(us.map((u) => [u, 1])) });
+    // Each query on a new connection: the primary hands them out round-robin, so both workers answer.
+    const answers = async (q: string) => Promise.all(Array.from({ length: 4 }, () => presenceOver(port, q)));
+    for (const a of await answers('')) assert.deepEqual(a, want(users), 'overall, whichever worker answers');
+    for (const a of await answers('?channel=all')) assert.deepEqual(a, want(users));
+    for (const a of await answers('?channel=room')) assert.deepEqual(a, want(users.slice(0, 4)));
+
+    // Kill one worker: its clients' entries are dropped by the primary as it exits.
+    const [victim] = workerPids(s);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor(() => clients.some((c) => c.closed), { what: 'the killed worker\'s clients cut' });
+    await s.waitForLog((l) => l.event === 'worker' && l.pid === victim);
+    // The primary drops the dead worker's entries all at once; this side sees its clients close
+    // one by one: done when both agree.
+    const open = () => clients.filter((c) => !c.closed).length;
+    await waitFor(async () => (await presenceOver(port, '?channel=all')).connections === open(), { what: 'the dead worker\'s entries gone', timeout: 20_000 });
+    const kept = users.filter((_, i) => !clients[i]!.closed);
+    assert.ok(kept.length > 0 && kept.length < users.length, `clients on both workers (kept ${kept.length})`);
+    for (const a of await answers('?channel=all')) assert.deepEqual(a, want(kept));
+    for (const a of await answers('?channel=room')) assert.deepEqual(a, want(kept.filter((u) => users.indexOf(u) < 4)));
+    for (const a of await answers('')) assert.deepEqual(a, want(kept));
+  });
+
+  test('with --redis each worker is a node: presence agrees across workers; a SIGKILLed worker stops counting within the presence ttl', async (t) => {
+    const bin = requireBinary(t, 'redis-server');
+    if (!bin) return;
+    const r = await startRedis(bin);
+    cleanup.push(() => r.stop());
+    const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-workers-redis-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    writeFileSync(path.join(dir, 'jwt'), SECRET);
+    const s = await cluster(['--jwt-secret-file', path.join(dir, 'jwt'), '--admin', '127.0.0.1:0', '--redis', r.url,
+      '--redis-heartbeat', '250ms', '--redis-presence-ttl', '3s']);
+    const port = (await s.waitForLog((l) => l.event === 'admin' && typeof l.port === 'number')).port as number;
+    await waitFor(() => s.logs.filter((l) => l.event === 'redis' && l.msg === 'connected').length >= 2, { what: 'both workers on Redis', timeout: 20_000 });
+    const users = ['r0', 'r1', 'r2', 'r3'];
+    const clients = await Promise.all(users.map((u) => proto(s.url, u)));
+    for (const c of clients) await sub(c, 'room');
+    const want = (us: string[]) => ({ users: [...us].sort(), connections: us.length, userConnections: Object.fromEntries(us.map((u) => [u, 1])) });
+    for (const q of ['', '?channel=room']) {
+      const answers = await Promise.all(Array.from({ length: 4 }, () => presenceOver(port, q)));
+      for (const a of answers) assert.deepEqual(a, want(users), `${q || 'overall'}, whichever worker answers`);
+    }
+    const [victim] = workerPids(s);
+    process.kill(victim!, 'SIGKILL');
+    await waitFor(() => clients.some((c) => c.closed), { what: 'the killed worker\'s clients cut' });
+    // Nobody deletes a SIGKILLed node's entries: they stop counting 3 s after its last heartbeat
+    // (and this side sees the cut clients close one by one: done when both agree).
+    const open = () => clients.filter((c) => !c.closed).length;
+    await waitFor(async () => (await presenceOver(port, '?channel=room')).connections === open(), { what: 'the dead worker\'s entries expired', timeout: 20_000, interval: 100 });
+    const kept = users.filter((_, i) => !clients[i]!.closed);
+    assert.ok(kept.length > 0 && kept.length < users.length, `clients on both workers (kept ${kept.length})`);
+    for (const q of ['', '?channel=room']) assert.deepEqual(await presenceOver(port, q), want(kept));
   });
 
   test('SIGHUP to the primary reloads the certificate in every worker: every new handshake gets the new one', async () => {

@@ -28,7 +28,7 @@ export { parseTrustList, resolveClientIp, isTrusted, normalizeIp, TRUST_KEYWORDS
 export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } from './server/dev-cert/index';
 export { PLAIN_HTTP_BODY } from './server/plain-http';
 export type { LogEntry, LogLevel } from './common/log';
-export { MESSAGING_DEFAULTS, type MessagingOptions } from './server/messaging/options';
+export { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions, type RedisOptions } from './server/messaging/options';
 export { MemoryBroker, type Broker, type Publication, type HistoryResult } from './server/messaging/broker';
 export type { Presence } from './server/messaging/presence';
 export type { AuthResult, AuthRefusal, Authenticate } from './server/auth/authenticate';

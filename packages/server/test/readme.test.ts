@@ -61,7 +61,7 @@ test('README log table lists every event the code logs', () => {
   for (const e of events) assert.ok(logged.has(e), `README documents "${e}" but the code never logs it`);
 });
 
-test('README messaging, wechatLogin, rateLimit and admin tables match their defaults objects', async () => {
+test('README messaging, redis, wechatLogin, rateLimit and admin tables match their defaults objects', async () => {
   const { MESSAGING_DEFAULTS } = await import('../src/server/messaging/options');
   const { WECHAT_LOGIN_DEFAULTS } = await import('../src/server/auth/wechat-login');
   const check = (heading: string, defaults: Record<string, unknown>) => {
@@ -75,6 +75,8 @@ test('README messaging, wechatLogin, rateLimit and admin tables match their defa
     }
   };
   check('| messaging option |', MESSAGING_DEFAULTS);
+  const { REDIS_DEFAULTS } = await import('../src/server/messaging/options');
+  check('| `redis` option |', REDIS_DEFAULTS);
   check('| `wechatLogin` option |', WECHAT_LOGIN_DEFAULTS);
   const { RATE_LIMIT_DEFAULTS } = await import('../src/server/ops/rate-limit');
   check('| `rateLimit` option |', RATE_LIMIT_DEFAULTS);

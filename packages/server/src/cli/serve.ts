@@ -12,7 +12,7 @@ import { Logger, jsonLines } from '../common/log';
 import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
 import { createServer, type WssMpServer } from '../server/server';
 import { formatDuration, formatSize } from '../common/units';
-import { MESSAGING_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
+import { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
 import { EXIT_USAGE, writeCliError } from './io';
@@ -22,6 +22,7 @@ import { helpText as commandHelp, parseFlags, type Command, type Flag, type Pars
 
 const D = SERVER_DEFAULTS;
 const M = MESSAGING_DEFAULTS;
+const R = REDIS_DEFAULTS;
 const WL = WECHAT_LOGIN_DEFAULTS;
 
 export const CLI_FLAGS: readonly Flag[] = [
@@ -58,6 +59,8 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'history-size', kind: 'count', arg: 'N', default: String(M.historySize), help: 'publications kept per channel for recovery' },
   { name: 'history-ttl', kind: 'duration', arg: 'DURATION', default: formatDuration(M.historyTtl), help: 'publications older than this leave the history' },
   { name: 'redis', kind: 'text', arg: 'URL', default: '-', help: 'with --messaging: share channels, users, history and presence with every node on this Redis (redis://[:PASSWORD@]HOST:PORT[/DB])' },
+  { name: 'redis-heartbeat', kind: 'duration', arg: 'DURATION', default: formatDuration(R.heartbeat), help: 'with --redis: how often each node renews its presence in Redis' },
+  { name: 'redis-presence-ttl', kind: 'duration', arg: 'DURATION', default: formatDuration(R.presenceTtl), help: 'with --redis: a node silent this long (killed, cut off) no longer counts in presence; at least 2 × --redis-heartbeat' },
   { name: 'jwt-secret-file', kind: 'text', arg: 'FILE', default: '-', help: 'require a JWT (HS256, sub = user) signed with the secret in FILE: Authorization: Bearer or ?token=; 401 before the upgrade otherwise' },
   { name: 'single-session', kind: 'switch', default: 'off', help: 'one connection per user: a newer one closes the older with 4009 (needs --jwt-secret-file)' },
   { name: 'wechat-appid', kind: 'text', arg: 'APPID', default: '-', help: 'serve POST /login: wx.login code → code2Session → a JWT (needs --wechat-secret-file and --jwt-secret-file)' },
@@ -194,11 +197,18 @@ function messagingFlags(v: Values, o: ServerOptions): void {
   for (const k of ['conformance', 'history-size', 'history-ttl', 'redis']) {
     if (v[k] !== undefined && v[k] !== false && !v.messaging) throw new OptionError(`--${k}`, '--messaging as well', 'no --messaging');
   }
+  for (const k of ['redis-heartbeat', 'redis-presence-ttl']) {
+    if (v[k] !== undefined && str('redis') === undefined) throw new OptionError(`--${k}`, '--redis as well', 'no --redis');
+  }
   if (v.messaging) {
     const m: MessagingOptions = {};
     if (v['history-size'] !== undefined) m.historySize = v['history-size'] as number;
     if (v['history-ttl'] !== undefined) m.historyTtl = v['history-ttl'] as number;
-    if (str('redis') !== undefined) m.redis = str('redis');
+    if (str('redis') !== undefined) {
+      m.redis = { url: str('redis')! };
+      if (v['redis-heartbeat'] !== undefined) m.redis.heartbeat = v['redis-heartbeat'] as number;
+      if (v['redis-presence-ttl'] !== undefined) m.redis.presenceTtl = v['redis-presence-ttl'] as number;
+    }
     if (v.conformance) {
       const ref: { server?: Pick<WssMpServer, 'publish'> } = {};
       m.onRequest = conformanceHandler(ref, () => m.historySize ?? M.historySize);

@@ -65,9 +65,15 @@ export interface WssMpServer<T = Record<string, unknown>> {
   subscribe(conn: Connection<T>, channel: string): boolean;
   /** Ends a subscription and tells the client (`unsub` with `code`, default FORBIDDEN). */
   unsubscribe(conn: Connection<T>, channel: string, code?: string, message?: string): boolean;
-  /** Who is connected: authenticated users (each once) and connections; on one channel (this node's subscribers) or overall. */
-  presence(channel?: string): Presence;
-  /** Users and connections on every node sharing this Redis (`messaging.redis`); this node's otherwise. Rejects ERR_UNAVAILABLE while Redis is down. */
+  /**
+   * Who is connected, overall or subscribed to `channel`: users (each once, with their connection
+   * counts) and connections, across the deployment (every node sharing `messaging.redis`, every
+   * `--workers` worker), this process otherwise. Rejects ERR_UNAVAILABLE while Redis is down.
+   */
+  presence(channel?: string): Promise<Presence>;
+  /** The same as presence(), for this process's connections only; synchronous. */
+  localPresence(channel?: string): Presence;
+  /** The former name of presence() without a channel. */
   globalPresence(): Promise<Presence>;
   /** The admin listener's URL (http://host:port), once listening with `admin`. */
   readonly adminUrl: string | undefined;
@@ -147,8 +153,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     sendToUser: (user, data) => needEngine(engine).sendToUser(user, data),
     subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
-    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : { users: [], connections: hub.conns.size }),
-    globalPresence: () => needEngine(engine).globalPresence(hub.conns),
+    ...presenceApi(engine, hub.conns),
     get adminUrl() {
       return admin?.url;
     },
@@ -165,6 +170,17 @@ function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
     trusted: o.trustProxy,
     report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
   });
+}
+
+/** presence(), localPresence() and globalPresence() of the server. */
+function presenceApi<T>(engine: Messaging<T> | undefined, conns: ReadonlySet<Connection<T>>): Pick<WssMpServer<T>, 'presence' | 'localPresence' | 'globalPresence'> {
+  // Neither messaging nor authentication configured: connections, no users, no channels.
+  const anonymous = (channel?: string): Presence => ({ users: [], connections: channel === undefined ? conns.size : 0, userConnections: {} });
+  return {
+    presence: (channel) => (engine ? engine.presence(conns, channel) : Promise.resolve(anonymous(channel))),
+    localPresence: (channel) => (engine ? engine.localPresence(conns, channel) : anonymous(channel)),
+    globalPresence: () => (engine ? engine.presence(conns) : Promise.resolve(anonymous())),
+  };
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {

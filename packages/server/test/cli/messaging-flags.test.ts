@@ -45,8 +45,13 @@ test('--jwt-secret-file, --single-session and --wechat-* read secrets from files
 });
 
 test('--redis needs --messaging and becomes messaging.redis; --workers takes N or auto', async () => {
-  assert.deepEqual(opts(['--messaging', '--redis', 'redis://127.0.0.1:6379']).messaging, { redis: 'redis://127.0.0.1:6379' });
+  assert.deepEqual(opts(['--messaging', '--redis', 'redis://127.0.0.1:6379']).messaging, { redis: { url: 'redis://127.0.0.1:6379' } });
   fails(['--redis', 'redis://127.0.0.1:6379'], '--redis');
+  // Presence timing: durations, only with --redis; createServer checks the ttl against the heartbeat.
+  const timed = opts(['--messaging', '--redis', 'redis://h:1', '--redis-heartbeat', '250ms', '--redis-presence-ttl', '2s']);
+  assert.deepEqual(timed.messaging, { redis: { url: 'redis://h:1', heartbeat: 250, presenceTtl: 2000 } });
+  fails(['--messaging', '--redis-heartbeat', '1s'], '--redis-heartbeat');
+  fails(['--messaging', '--redis-presence-ttl', '1s'], '--redis-presence-ttl');
   const { parseWorkers } = await import('../../src/cli/workers');
   const { availableParallelism } = await import('node:os');
   assert.equal(parseWorkers('3'), 3);

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { USER_CHANNEL, type StreamPosition } from '@wss-mp/protocol';
 import { WssMpServerError } from '../../common/errors';
+import type { Presence } from './presence';
 
 export interface Publication extends StreamPosition {
   /** The encoded `pub` frame, made once and sent as is to every subscriber and on replay. */
@@ -37,8 +38,13 @@ export interface Broker {
   onPublication(listener: (stream: string, pub: Publication) => void): void;
   /** A shared broker: a connection of `user` (null: anonymous) opened (+1) or closed (-1) here. */
   connection?(user: string | null, delta: 1 | -1): void;
-  /** A shared broker: users and connections on every node. */
-  presence?(): Promise<{ users: string[]; connections: number }>;
+  /**
+   * A shared broker: a connection of `user` (null: anonymous) subscribed (+1) to channel
+   * `stream` here, or left it (-1). Not called for users' personal streams.
+   */
+  member?(stream: string, user: string | null, delta: 1 | -1): void;
+  /** A shared broker: users and connections on every node, overall or subscribed to `channel`. */
+  presence?(channel?: string): Promise<Presence>;
   /** Releases what the broker holds (connections, timers); called by server.close(). */
   close?(): Promise<void>;
 }

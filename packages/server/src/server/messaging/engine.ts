@@ -235,11 +235,14 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
       this.broker!.subscribe(sub.stream);
     }
     set.add(sub);
+    // Channel presence across nodes; a personal stream's subscribers are its user, counted overall.
+    if (!sub.stream.startsWith(USER_STREAM_PREFIX)) this.broker!.member?.(sub.stream, sub.conn.user, 1);
   }
 
   private detach(sub: Sub): void {
     const set = this.streams.get(sub.stream);
     if (set === undefined || !set.delete(sub)) return;
+    if (!sub.stream.startsWith(USER_STREAM_PREFIX)) this.broker!.member?.(sub.stream, sub.conn.user, -1);
     if (set.size === 0) {
       this.streams.delete(sub.stream);
       this.broker!.unsubscribe(sub.stream);
@@ -308,20 +311,38 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     return true;
   }
 
-  /** Users and connections on every node (a shared broker), else on this one. */
-  async globalPresence(all: Iterable<Connection<T>>): Promise<Presence> {
-    return this.broker?.presence ? this.broker.presence() : presenceOf(all);
+  /**
+   * Users and connections overall, or subscribed to `channel`: on every node and worker when the
+   * broker is shared (Redis, the --workers primary), else in this process.
+   */
+  presence(all: Iterable<Connection<T>>, channel?: string): Promise<Presence> {
+    try {
+      checkPresenceChannel(channel);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const b = this.broker;
+    return b?.presence ? b.presence(channel) : Promise.resolve(this.localPresence(all, channel));
   }
 
   close(): Promise<void> {
     return this.broker?.close?.() ?? Promise.resolve();
   }
 
-  /** Users and connections on `channel` (subscribers on this node), or on the whole server. */
-  presence(all: Iterable<Connection<T>>, channel?: string): Presence {
+  /** Users and connections on `channel` (subscribers in this process), or in this whole process. */
+  localPresence(all: Iterable<Connection<T>>, channel?: string): Presence {
+    checkPresenceChannel(channel);
     if (channel === undefined) return presenceOf(all);
     const set = this.streams.get(channel);
     return presenceOf(set === undefined ? [] : [...set].map((sub) => sub.conn));
+  }
+}
+
+/** A channel name, never a personal stream: a user's presence is in the overall form. */
+function checkPresenceChannel(channel: string | undefined): void {
+  if (channel === undefined) return;
+  if (!isValidChannel(channel) || channel === USER_CHANNEL || channel.startsWith(USER_STREAM_PREFIX)) {
+    throw new WssMpServerError('ERR_ARGUMENT', `presence: channel must be 1–128 chars and not $user (a user's connections are in presence()), got ${JSON.stringify(channel)}`);
   }
 }
 

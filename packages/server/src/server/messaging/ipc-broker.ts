@@ -16,7 +16,8 @@ export type IpcMessage =
   | { wssmp: 'hist'; id: number; stream: string; since: StreamPosition | undefined }
   | { wssmp: 'sub' | 'unsub'; stream: string }
   | { wssmp: 'conn'; user: string | null; delta: 1 | -1 }
-  | { wssmp: 'pres'; id: number }
+  | { wssmp: 'member'; stream: string; user: string | null; delta: 1 | -1 }
+  | { wssmp: 'pres'; id: number; channel?: string }
   | { wssmp: 'deliver'; stream: string; offset: number; epoch: string; frame: string }
   | { wssmp: 'reply'; id: number; ok: true; value: unknown }
   | { wssmp: 'reply'; id: number; ok: false; error: string };
@@ -83,8 +84,12 @@ export class IpcBroker implements Broker {
     this.port.send({ wssmp: 'conn', user, delta });
   }
 
-  presence(): Promise<Presence> {
-    return this.ask({ wssmp: 'pres', id: ++this.seq }, 'presence');
+  member(stream: string, user: string | null, delta: 1 | -1): void {
+    this.port.send({ wssmp: 'member', stream, user, delta });
+  }
+
+  presence(channel?: string): Promise<Presence> {
+    return this.ask({ wssmp: 'pres', id: ++this.seq, channel }, 'presence');
   }
 
   private onMessage(m: IpcMessage): void {

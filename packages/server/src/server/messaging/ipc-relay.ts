@@ -1,19 +1,41 @@
 /**
  * The primary's half of IpcBroker: one MemoryBroker for every worker, deliveries only to the
- * workers that have subscribers on a stream, and presence summed over the workers. A worker that
- * exits is forgotten (its subscriptions and its users).
+ * workers that have subscribers on a stream, and presence (overall and per channel) summed over
+ * the workers. A worker that exits is forgotten at once (its subscriptions, its users, its
+ * channel members): the IPC channel is reliable, so no heartbeat is needed to notice.
  */
 import { MemoryBroker, type MemoryBrokerOptions } from './broker';
 import type { IpcMessage } from './ipc-broker';
+import { PresenceTally } from './presence';
 
 export interface RelayWorker {
   send(m: IpcMessage): unknown;
 }
 
+/** Connections, and connections per user, of one worker (overall or on one channel). */
+class Counts {
+  connections = 0;
+  readonly users = new Map<string, number>();
+
+  add(user: string | null, delta: number): void {
+    this.connections += delta;
+    if (user === null) return;
+    const n = (this.users.get(user) ?? 0) + delta;
+    if (n <= 0) this.users.delete(user);
+    else this.users.set(user, n);
+  }
+
+  into(t: PresenceTally): void {
+    t.connections += this.connections;
+    for (const [u, n] of this.users) t.user(u, n);
+  }
+}
+
 interface PerWorker {
   streams: Set<string>;
-  users: Map<string, number>;
-  connections: number;
+  overall: Counts;
+  /** Channel → its subscribers on this worker. */
+  channels: Map<string, Counts>;
 }
 
 export class IpcRelay {
@@ -32,7 +54,7 @@ export class IpcRelay {
   }
 
   add(w: RelayWorker): void {
-    this.workers.set(w, { streams: new Set(), users: new Map(), connections: 0 });
+    this.workers.set(w, { streams: new Set(), overall: new Counts(), channels: new Map() });
   }
 
   remove(w: RelayWorker): void {
@@ -71,21 +93,19 @@ export class IpcRelay {
         this.unsub(w, s, msg.stream);
         break;
       case 'conn':
-        s.connections += msg.delta;
-        if (msg.user !== null) {
-          const n = (s.users.get(msg.user) ?? 0) + msg.delta;
-          if (n <= 0) s.users.delete(msg.user);
-          else s.users.set(msg.user, n);
-        }
+        s.overall.add(msg.user, msg.delta);
         break;
+      case 'member': {
+        let c = s.channels.get(msg.stream);
+        if (c === undefined) s.channels.set(msg.stream, (c = new Counts()));
+        c.add(msg.user, msg.delta);
+        if (c.connections <= 0) s.channels.delete(msg.stream);
+        break;
+      }
       case 'pres': {
-        const users = new Set<string>();
-        let connections = 0;
-        for (const x of this.workers.values()) {
-          connections += x.connections;
-          for (const u of x.users.keys()) users.add(u);
-        }
-        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: { users: [...users], connections } });
+        const t = new PresenceTally();
+        for (const x of this.workers.values()) (msg.channel === undefined ? x.overall : x.channels.get(msg.channel))?.into(t);
+        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: t.result() });
         break;
       }
       default:

@@ -21,6 +21,20 @@ export const MESSAGING_DEFAULTS = Object.freeze({
   maxSubscriptions: 128,
 });
 
+/**
+ * Defaults of `messaging.redis` when given as an object (a test compares them with the README's
+ * redis table). Presence: every node refreshes its liveness in Redis every `heartbeat`; a node
+ * silent for `presenceTtl` (SIGKILLed, partitioned, frozen) no longer counts anywhere.
+ */
+export const REDIS_DEFAULTS = Object.freeze({
+  /** Prefix of every key and pub/sub channel (several deployments can share one Redis). */
+  prefix: 'wss-mp:',
+  /** ms between a node's presence heartbeats. */
+  heartbeat: 5_000,
+  /** ms after its last heartbeat that a node's connections and subscribers stop counting. */
+  presenceTtl: 15_000,
+});
+
 export interface MessagingOptions<T = Record<string, unknown>> {
   /** @default 1000 */
   historySize?: number;
@@ -53,7 +67,13 @@ export interface RedisOptions {
   url: string;
   /** Prefix of every key and channel. @default "wss-mp:" */
   prefix?: string;
+  /** ms between presence heartbeats. @default 5000 */
+  heartbeat?: number;
+  /** ms after which a silent node's presence entries stop counting; at least 2 × heartbeat. @default 15000 */
+  presenceTtl?: number;
 }
+
+export type ResolvedRedis = Required<RedisOptions>;
 
 export interface ResolvedMessaging<T> {
   historySize: number;
@@ -65,7 +85,7 @@ export interface ResolvedMessaging<T> {
   onRequest: ((conn: Connection<T>, data: unknown, request: { id: string }) => unknown) | undefined;
   canSubscribe: ((conn: Connection<T>, channel: string) => boolean | Promise<boolean>) | undefined;
   broker: Broker | undefined;
-  redis: RedisOptions | undefined;
+  redis: ResolvedRedis | undefined;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -102,13 +122,18 @@ export function resolveMessaging<T>(m: boolean | MessagingOptions<T> | undefined
   };
 }
 
-function resolveRedis(r: unknown): RedisOptions | undefined {
+function resolveRedis(r: unknown): ResolvedRedis | undefined {
   if (r === undefined) return undefined;
-  const accepted = 'a redis:// or rediss:// URL, or { url, prefix? }';
+  const accepted = 'a redis:// or rediss:// URL, or { url, prefix?, heartbeat?, presenceTtl? }';
   const o = typeof r === 'string' ? { url: r } : r;
   if (o === null || typeof o !== 'object') throw new OptionError('messaging.redis', accepted, r);
-  const { url, prefix } = o as RedisOptions;
+  const d = REDIS_DEFAULTS;
+  const { url, prefix = d.prefix, heartbeat = d.heartbeat, presenceTtl = d.presenceTtl } = o as RedisOptions;
   if (typeof url !== 'string' || !/^rediss?:\/\/./.test(url)) throw new OptionError('messaging.redis', accepted, r);
-  if (prefix !== undefined && (typeof prefix !== 'string' || prefix === '')) throw new OptionError('messaging.redis.prefix', 'a non-empty string', prefix);
-  return { url, prefix };
+  if (typeof prefix !== 'string' || prefix === '') throw new OptionError('messaging.redis.prefix', 'a non-empty string', prefix);
+  // Below 100 ms the heartbeats alone would keep Redis busy; a TTL under two heartbeats would
+  // declare a node dead after one late beat (a GC pause, a loaded machine).
+  int('redis.heartbeat', heartbeat, 100, MAX_TIMER_MS, 'milliseconds, at least 100');
+  int('redis.presenceTtl', presenceTtl, 2 * heartbeat, MAX_TIMER_MS, `milliseconds, at least 2 × heartbeat (${2 * heartbeat})`);
+  return { url, prefix, heartbeat, presenceTtl };
 }

@@ -46,15 +46,34 @@ export interface Presence {
   users: string[];
   /** Connections (anonymous ones included). */
   connections: number;
+  /** Each user's connections (the same users as `users`). */
+  userConnections: Record<string, number>;
+}
+
+/**
+ * Adds up presence counts (connections, and connections per user) from any number of sources:
+ * the connections of this process, the workers of one machine, the nodes sharing a Redis.
+ */
+export class PresenceTally {
+  connections = 0;
+  private readonly byUser = new Map<string, number>();
+
+  user(id: string, n: number): void {
+    if (n > 0) this.byUser.set(id, (this.byUser.get(id) ?? 0) + n);
+  }
+
+  result(): Presence {
+    // fromEntries defines own properties: a user id such as "__proto__" stays a plain key.
+    return { users: [...this.byUser.keys()], connections: this.connections, userConnections: Object.fromEntries(this.byUser) };
+  }
 }
 
 /** Presence of a set of connections. */
 export function presenceOf(conns: Iterable<UserConn>): Presence {
-  const users = new Set<string>();
-  let connections = 0;
+  const t = new PresenceTally();
   for (const c of conns) {
-    connections++;
-    if (c.user !== null) users.add(c.user);
+    t.connections++;
+    if (c.user !== null) t.user(c.user, 1);
   }
-  return { users: [...users], connections };
+  return t.result();
 }

@@ -12,6 +12,9 @@
  * Client: ioredis. It resubscribes by itself after a reconnect, runs scripts by SHA with a
  * fallback to EVAL (defineCommand), ships its own types and has few dependencies.
  *
+ * Presence (NodePresence below): each node's connections and channel subscribers per user, in
+ * hashes per node generation, counted while the node's heartbeat keeps it in the live set.
+ *
  * While Redis is unreachable, publications and history reads fail at once with
  * ERR_UNAVAILABLE (no offline queue: a publication must never be accepted and then silently
  * lost), local traffic that needs no stream keeps working, and state changes are logged once
@@ -22,16 +25,19 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { StreamPosition } from '@wss-mp/protocol';
 import { frameChannel, textBuffer, unavailable, type Broker, type HistoryResult, type Publication } from './broker';
-import { COUNT_LUA, HISTORY_LUA, PUBLISH_LUA } from './redis-scripts';
-import type { Presence } from './presence';
+import { BEAT_LUA, COUNT_LUA, HISTORY_LUA, PUBLISH_LUA } from './redis-scripts';
+import { PresenceTally, type Presence } from './presence';
+import { REDIS_DEFAULTS } from './options';
 
-export const REDIS_DEFAULTS = Object.freeze({
-  /** Prefix of every key and pub/sub channel (several deployments can share one Redis). */
-  prefix: 'wss-mp:',
+export const REDIS_LIMITS = Object.freeze({
   /** Stream keys idle this long (ms) expire; positions in them are then answered `recovered: false`. */
   keyTtl: 86_400_000,
-  /** How often (ms) a node refreshes its presence entry; it expires after 3 missed refreshes. */
-  nodeHeartbeat: 5_000,
+  /**
+   * Channel presence keys live this long (ms) unless refreshed (a third of it). Liveness is the
+   * node heartbeat's (presenceTtl), which stops a dead node's entries counting; this only bounds
+   * how long they take space, and keeps refreshing cheap: not one command per channel per beat.
+   */
+  presenceKeyTtl: 3_600_000,
   /** A history read waiting for its pub/sub subscription fails after this (ms). */
   subscribeTimeout: 5_000,
   /**
@@ -48,7 +54,10 @@ export interface RedisBrokerOptions {
   historyTtl: number;
   prefix?: string;
   keyTtl?: number;
-  nodeHeartbeat?: number;
+  /** ms between presence heartbeats (REDIS_DEFAULTS.heartbeat). */
+  heartbeat?: number;
+  /** ms after its last heartbeat that a node stops counting (REDIS_DEFAULTS.presenceTtl). */
+  presenceTtl?: number;
   /** Where state changes go (connected, lost, gap filled). */
   log?: (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown>) => void;
 }
@@ -64,12 +73,12 @@ interface Tracked {
 }
 
 const EMPTY: readonly Publication[] = Object.freeze([]);
-const CONNS = '#conns';
 
 type Scripts = Redis & {
   wssPublish(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
   wssHistory(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, number, ...string[]]>;
-  wssCount(key: string, field: string, delta: number): Promise<number>;
+  wssCount(key: string, ...argv: (string | number)[]): Promise<number>;
+  wssBeat(nodes: string, node: string, ...argv: (string | number)[]): Promise<number>;
 };
 
 function newEpoch(): string {
@@ -82,21 +91,18 @@ export class RedisBroker implements Broker {
   private readonly sub: Redis;
   private readonly prefix: string;
   private readonly keyTtl: number;
-  private readonly nodeTtl: number;
   private readonly tracked = new Map<string, Tracked>();
-  /** This node's users and connection count, rewritten into Redis after every (re)connect. */
-  private readonly counts = new Map<string, number>();
   private listener: (stream: string, pub: Publication) => void = () => {};
   private readonly log: NonNullable<RedisBrokerOptions['log']>;
-  private heartbeat: NodeJS.Timeout | undefined;
   private up = false;
   private closed = false;
+  private readonly presence_: NodePresence;
+  private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly o: RedisBrokerOptions) {
-    const d = REDIS_DEFAULTS;
-    this.prefix = o.prefix ?? d.prefix;
+    const d = REDIS_LIMITS;
+    this.prefix = o.prefix ?? REDIS_DEFAULTS.prefix;
     this.keyTtl = Math.max(o.keyTtl ?? d.keyTtl, o.historyTtl);
-    this.nodeTtl = 3 * (o.nodeHeartbeat ?? d.nodeHeartbeat);
     this.log = o.log ?? (() => {});
     const common = {
       lazyConnect: false,
@@ -108,6 +114,8 @@ export class RedisBroker implements Broker {
     this.cmd.defineCommand('wssPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
     this.cmd.defineCommand('wssHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('wssCount', { numberOfKeys: 1, lua: COUNT_LUA });
+    this.cmd.defineCommand('wssBeat', { numberOfKeys: 2, lua: BEAT_LUA });
+    this.presence_ = new NodePresence(this.cmd, this.nodeId, this.prefix, o.presenceTtl ?? REDIS_DEFAULTS.presenceTtl);
     // The subscriber queues its SUBSCRIBEs while disconnected and replays them (autoResubscribe).
     this.sub = new Redis(o.url, { ...common, enableOfflineQueue: true, autoResubscribe: true, connectionName: `wss-mp-sub:${this.nodeId}` });
     this.sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
@@ -121,7 +129,7 @@ export class RedisBroker implements Broker {
       // then pub/sub is live again, and what was published meanwhile is read from the streams.
       setImmediate(() => this.sub.ping().then(() => this.up && this.resync(), () => {}));
     });
-    this.heartbeat = setInterval(() => this.beat(), o.nodeHeartbeat ?? d.nodeHeartbeat);
+    this.heartbeat = setInterval(() => this.up && this.presence_.beat(), o.heartbeat ?? REDIS_DEFAULTS.heartbeat);
     this.heartbeat.unref();
   }
 
@@ -172,7 +180,7 @@ export class RedisBroker implements Broker {
     if (!this.up) throw unavailable('history');
     const t = this.tracked.get(stream);
     // Read after the subscription is live, so nothing falls between the history and live delivery.
-    if (t !== undefined) await within(t.ready, REDIS_DEFAULTS.subscribeTimeout, 'subscribe');
+    if (t !== undefined) await within(t.ready, REDIS_LIMITS.subscribeTimeout, 'subscribe');
     const h = await this.read(stream, since);
     if (t !== undefined && this.tracked.get(stream) === t && t.epoch === undefined) {
       t.epoch = h.top.epoch;
@@ -275,7 +283,9 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.up = true;
     this.log('info', 'redis', { msg: 'connected', node: this.nodeId });
-    this.beat(true);
+    // Whatever happened while away (Redis restarted, changes not written), the node's presence
+    // is written anew under a new generation that replaces the old one at once.
+    this.presence_.rewrite();
     this.resync();
   }
 
@@ -285,57 +295,21 @@ export class RedisBroker implements Broker {
     if (!this.closed) this.log('error', 'redis', { msg: 'connection lost: publications refused (ERR_UNAVAILABLE) until Redis is back; local traffic continues' });
   }
 
-  // ---- presence across nodes ------------------------------------------------------------
+  // ---- presence across nodes (NodePresence below) -----------------------------------------
 
-  private nodeKey(node: string): string {
-    return `${this.prefix}node:${node}`;
-  }
-
-  /** A connection of `user` (null: anonymous) opened (+1) or closed (-1) on this node. */
   connection(user: string | null, delta: 1 | -1): void {
-    this.bump(CONNS, delta);
-    if (user !== null) this.bump(`u:${user}`, delta);
+    this.presence_.change(undefined, user, delta, this.up);
   }
 
-  private bump(field: string, delta: number): void {
-    const n = (this.counts.get(field) ?? 0) + delta;
-    if (n <= 0) this.counts.delete(field);
-    else this.counts.set(field, n);
-    // Not up: the full rewrite after the reconnect carries it.
-    if (this.up) this.cmd.wssCount(this.nodeKey(this.nodeId), field, delta).catch(() => {});
+  member(stream: string, user: string | null, delta: 1 | -1): void {
+    this.presence_.change(stream, user, delta, this.up);
   }
 
-  /** Refreshes this node's entry (and rewrites it whole after a reconnect). */
-  private beat(rewrite = false): void {
-    if (!this.up || this.closed) return;
-    const key = this.nodeKey(this.nodeId);
-    const m = this.cmd.multi();
-    if (rewrite) {
-      m.del(key);
-      if (this.counts.size > 0) m.hset(key, Object.fromEntries(this.counts));
-    }
-    m.pexpire(key, this.nodeTtl).zadd(`${this.prefix}nodes`, Date.now() + this.nodeTtl, this.nodeId);
-    m.exec().catch(() => {});
-  }
-
-  /** Users and connections on every live node. */
-  async presence(): Promise<Presence> {
+  /** Users and connections on every live node, overall or subscribed to `channel`. */
+  async presence(channel?: string): Promise<Presence> {
     if (!this.up) throw unavailable('presence');
     try {
-      const nodesKey = `${this.prefix}nodes`;
-      await this.cmd.zremrangebyscore(nodesKey, '-inf', Date.now());
-      const nodes = await this.cmd.zrange(nodesKey, 0, -1);
-      const p = this.cmd.pipeline();
-      for (const n of nodes) p.hgetall(this.nodeKey(n));
-      const users = new Set<string>();
-      let connections = 0;
-      for (const [, h] of (await p.exec()) ?? []) {
-        for (const [k, v] of Object.entries((h ?? {}) as Record<string, string>)) {
-          if (k === CONNS) connections += Number(v);
-          else if (k.startsWith('u:')) users.add(k.slice(2));
-        }
-      }
-      return { users: [...users], connections };
+      return await this.presence_.read(channel);
     } catch (err) {
       throw unavailable('presence', err);
     }
@@ -345,13 +319,187 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
-    if (this.up) {
-      await this.cmd.multi().del(this.nodeKey(this.nodeId)).zrem(`${this.prefix}nodes`, this.nodeId).exec().catch(() => {});
-    }
+    // Drained: gone from presence at once, not after presenceTtl.
+    if (this.up) await this.presence_.remove().catch(() => {});
     this.up = false;
     this.cmd.disconnect();
     this.sub.disconnect();
   }
+}
+
+const CONNS = '#conns';
+
+/**
+ * This node's presence in Redis. Keys (P = prefix, G = this node's current generation):
+ *   P nodes              sorted set: G → the ms (Redis clock) after which G no longer counts
+ *   P node:G             hash: `#conns` (connections) and `u:<user>` (their connections), ttl presenceTtl
+ *   P{channel}:pr:G      the same for the channel's subscribers on this node, ttl presenceKeyTtl
+ * A reader takes the live generations from `P nodes` and sums their hashes: a SIGKILLed node
+ * stops counting presenceTtl after its last heartbeat, whatever its keys still hold.
+ *
+ * Changes go to Redis as they happen, from connect, close, subscribe and unsubscribe (never from
+ * the message path): summed per key over one event-loop turn, one script call per key, not awaited. When Redis and this node may disagree (a
+ * reconnect, a failed write, a heartbeat that finds the node already expired) the node writes
+ * its whole state under a new generation and retires the old one in the same heartbeat, so a
+ * reader sees one or the other, never a mix; the old keys expire on their own.
+ */
+class NodePresence {
+  private gen: string;
+  private seq = 0;
+  /** Earlier generations not yet confirmed removed from `P nodes`. */
+  private readonly retired = new Set<string>();
+  /** Needs a rewrite: a write failed or was skipped while Redis was away. */
+  private dirty = true;
+  private readonly overall = new Map<string, number>();
+  private readonly channels = new Map<string, Map<string, number>>();
+  private readonly keyTtl: number;
+  private refreshedAt = Date.now();
+  /** Changes not yet written: key → its ttl and field → net delta. */
+  private readonly pending = new Map<string, { ttl: number; fields: Map<string, number> }>();
+  private flushing = false;
+
+  /** One handler for every write's failure (not a closure per write). */
+  private readonly failed = (): void => {
+    this.dirty = true;
+  };
+
+  constructor(private readonly cmd: Scripts, private readonly nodeId: string, private readonly prefix: string, private readonly ttl: number) {
+    this.gen = this.next();
+    this.keyTtl = Math.max(REDIS_LIMITS.presenceKeyTtl, 4 * ttl);
+  }
+
+  private next(): string {
+    return `${this.nodeId}:${++this.seq}`;
+  }
+
+  private get nodes(): string {
+    return `${this.prefix}nodes`;
+  }
+
+  private nodeKey(gen: string): string {
+    return `${this.prefix}node:${gen}`;
+  }
+
+  private channelKey(channel: string, gen: string): string {
+    return `${this.prefix}{${channel}}:pr:${gen}`;
+  }
+
+  change(channel: string | undefined, user: string | null, delta: 1 | -1, up: boolean): void {
+    let counts = this.overall;
+    if (channel !== undefined) {
+      counts = this.channels.get(channel) ?? new Map();
+      this.channels.set(channel, counts);
+    }
+    const field = user === null ? '' : `u:${user}`;
+    bump(counts, CONNS, delta);
+    if (field !== '') bump(counts, field, delta);
+    if (channel !== undefined && counts.size === 0) this.channels.delete(channel);
+    // Not written: the next rewrite carries it.
+    if (!up || this.dirty) return void (this.dirty = true);
+    const key = channel === undefined ? this.nodeKey(this.gen) : this.channelKey(channel, this.gen);
+    let d = this.pending.get(key);
+    if (d === undefined) this.pending.set(key, (d = { ttl: channel === undefined ? this.ttl : this.keyTtl, fields: new Map() }));
+    bump(d.fields, CONNS, delta, true);
+    if (field !== '') bump(d.fields, field, delta, true);
+    if (!this.flushing) {
+      this.flushing = true;
+      setImmediate(this.flush);
+    }
+  }
+
+  /**
+   * The changes of one event-loop turn, one script call per key: a reconnect storm of 1,000
+   * clients subscribing to one channel is one write to its hash, not 1,000.
+   */
+  private readonly flush = (): void => {
+    this.flushing = false;
+    for (const [key, d] of this.pending) {
+      const argv: (string | number)[] = [d.ttl, d.fields.get(CONNS) ?? 0];
+      for (const [f, n] of d.fields) if (f !== CONNS && n !== 0) argv.push(f, n);
+      if (argv[1] !== 0 || argv.length > 2) this.cmd.wssCount(key, ...argv).catch(this.failed);
+    }
+    this.pending.clear();
+  };
+
+  /** Every heartbeat: stay live (or rewrite), and now and then extend the channel keys' ttl. */
+  beat(): void {
+    if (this.dirty) return this.rewrite();
+    const gen = this.gen;
+    this.cmd.wssBeat(this.nodes, this.nodeKey(gen), gen, this.ttl).then((live) => {
+      // Expired meanwhile (a pause longer than the ttl): readers may have missed changes.
+      if (live !== 1 && gen === this.gen) this.rewrite();
+    }, this.failed);
+    if (Date.now() - this.refreshedAt < this.keyTtl / 3 || this.channels.size === 0) return;
+    this.refreshedAt = Date.now();
+    const p = this.cmd.pipeline();
+    for (const ch of this.channels.keys()) p.pexpire(this.channelKey(ch, gen), this.keyTtl);
+    p.exec().catch(this.failed);
+  }
+
+  /** Writes the whole state under a new generation, then swaps it for the old ones in one script. */
+  rewrite(): void {
+    this.dirty = false;
+    // Already in the state written below.
+    this.pending.clear();
+    const old = this.gen;
+    this.retired.add(old);
+    const gen = (this.gen = this.next());
+    const retired = [...this.retired];
+    const p = this.cmd.pipeline();
+    if (this.overall.size > 0) p.hset(this.nodeKey(gen), this.overall).pexpire(this.nodeKey(gen), this.ttl);
+    for (const [ch, counts] of this.channels) p.hset(this.channelKey(ch, gen), counts).pexpire(this.channelKey(ch, gen), this.keyTtl);
+    (p as unknown as Scripts).wssBeat(this.nodes, this.nodeKey(gen), gen, this.ttl, ...retired);
+    // Only once the swap made them unread; keys of channels left meanwhile expire on their own.
+    for (const r of retired) {
+      p.del(this.nodeKey(r));
+      for (const ch of this.channels.keys()) p.del(this.channelKey(ch, r));
+    }
+    this.refreshedAt = Date.now();
+    p.exec().then((results) => {
+      if (results === null || results.some(([err]) => err !== null)) this.dirty = true;
+      else for (const r of retired) this.retired.delete(r);
+    }, () => (this.dirty = true));
+  }
+
+  /** Sums the live generations' hashes: overall, or of one channel. */
+  async read(channel: string | undefined): Promise<Presence> {
+    const head = await this.cmd.pipeline().time().zrange(this.nodes, 0, -1, 'WITHSCORES').exec();
+    if (head === null || head.some(([err]) => err !== null)) throw head?.find(([err]) => err !== null)?.[0] ?? new Error('pipeline discarded');
+    const [s, us] = head[0]![1] as [string, string];
+    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    const z = head[1]![1] as string[];
+    const p = this.cmd.pipeline();
+    for (let i = 0; i < z.length; i += 2) {
+      if (Number(z[i + 1]) > now) p.hgetall(channel === undefined ? this.nodeKey(z[i]!) : this.channelKey(channel, z[i]!));
+    }
+    const t = new PresenceTally();
+    for (const [err, h] of (await p.exec()) ?? []) {
+      if (err !== null) throw err;
+      for (const [k, v] of Object.entries(h as Record<string, string>)) {
+        if (k === CONNS) t.connections += Number(v);
+        else if (k.startsWith('u:')) t.user(k.slice(2), Number(v));
+      }
+    }
+    return t.result();
+  }
+
+  /** Leaves at once (a drained node). */
+  async remove(): Promise<void> {
+    const gens = [this.gen, ...this.retired];
+    const m = this.cmd.multi().zrem(this.nodes, ...gens);
+    for (const g of gens) {
+      m.del(this.nodeKey(g));
+      for (const ch of this.channels.keys()) m.del(this.channelKey(ch, g));
+    }
+    await m.exec();
+  }
+}
+
+/** Adds `delta` to a count; a count that reaches 0 (below 0 too, unless `signed`) is removed. */
+function bump(counts: Map<string, number>, field: string, delta: number, signed = false): void {
+  const n = (counts.get(field) ?? 0) + delta;
+  if (signed ? n === 0 : n <= 0) counts.delete(field);
+  else counts.set(field, n);
 }
 
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {

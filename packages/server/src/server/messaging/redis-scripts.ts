@@ -73,9 +73,41 @@ for _, e in ipairs(entries) do out[#out + 1] = e[2][2] end
 return out
 `;
 
-/** KEYS: node hash. ARGV: field, delta. A count that reaches 0 leaves the hash. */
+/**
+ * Presence counts of one node (overall, or on one channel): a hash with `#conns` (connections)
+ * and `u:<user>` (that user's connections). KEYS: the hash. ARGV: key ttl (ms), the change of
+ * `#conns`, then pairs of user field and change. A count that reaches 0 leaves the hash; the hash
+ * leaves with its last connection. The TTL is set here too: a node that dies before its next
+ * heartbeat must not leave a key that never expires.
+ */
 export const COUNT_LUA = `
-local n = redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return n
+local c = redis.call('HINCRBY', KEYS[1], '#conns', ARGV[2])
+for i = 3, #ARGV, 2 do
+  local n = redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1])
+  if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[i]) end
+end
+if c <= 0 then redis.call('DEL', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return c
+`;
+
+/**
+ * A node's heartbeat. KEYS: the live-nodes sorted set (member: node generation, score: the ms
+ * after which it no longer counts), the node's overall hash. ARGV: generation, ttl (ms), then
+ * older generations of this node to drop. Deadlines come from Redis's clock (TIME), so clock skew
+ * between nodes cannot make one look dead. Drops every expired member on the way. Returns 1 when
+ * the generation was still live: 0 means the others stopped counting it (a pause longer than
+ * the ttl), so the node rewrites its entries under a new generation.
+ */
+export const BEAT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+for i = 3, #ARGV do redis.call('ZREM', KEYS[1], ARGV[i]) end
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+if prev and tonumber(prev) > now then return 1 end
+return 0
 `;

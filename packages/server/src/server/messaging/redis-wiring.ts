@@ -11,6 +11,8 @@ export function redisBrokerFor(m: ResolvedMessaging<any>, log: Logger): RedisBro
   return new RedisBroker({
     url: m.redis.url,
     prefix: m.redis.prefix,
+    heartbeat: m.redis.heartbeat,
+    presenceTtl: m.redis.presenceTtl,
     historySize: m.historySize,
     historyTtl: m.historyTtl,
     log: (level, _event, fields) => {

@@ -35,7 +35,8 @@ export interface AdminTarget {
   /** Undefined when messaging is off. */
   publish?(channel: string, data: unknown): Promise<{ offset: number; epoch: string }>;
   sendToUser?(user: string, data: unknown): Promise<{ offset: number; epoch: string }>;
-  presence(channel?: string): Presence;
+  /** Across the deployment when the broker is shared (Redis, --workers); rejects while it is unreachable. */
+  presence(channel?: string): Promise<Presence>;
   /** Every open plain (not wss-mp.v1) connection gets a text frame; returns how many got it. */
   broadcast(data: string): number;
 }
@@ -132,11 +133,11 @@ export class AdminServer {
     switch (path) {
       case '/api/stats':
         want('GET');
-        return { body: { connections: t.connections.size, users: t.users(), channels: t.channels(), ...t.stats.snapshot() } };
+        return { body: { connections: t.connections.size, users: t.users(), channels: t.channels(), ...t.stats.snapshot(), deployment: await this.deployment() } };
       case '/api/presence': {
         want('GET');
         const channel = new URL(req.url ?? '/', 'http://x').searchParams.get('channel') ?? undefined;
-        return { body: t.presence(channel) };
+        return { body: await call(() => t.presence(channel)) };
       }
       case '/api/publish': {
         want('POST');
@@ -183,6 +184,20 @@ export class AdminServer {
       }
       default:
         throw new ApiError(404, 'NOT_FOUND', 'no such route (see docs/operations.md)');
+    }
+  }
+
+  /**
+   * Connections and users across the deployment (every node and worker sharing the broker), or
+   * null while the broker cannot answer: the process's own numbers still come, an outage is
+   * when they matter most.
+   */
+  private async deployment(): Promise<{ connections: number; users: number } | null> {
+    try {
+      const p = await this.t.presence();
+      return { connections: p.connections, users: p.users.length };
+    } catch {
+      return null;
     }
   }
 
@@ -246,6 +261,7 @@ async function call<R>(f: () => Promise<R>): Promise<R> {
   } catch (err) {
     const e = err as { code?: string; message?: string };
     if (e?.code === 'ERR_ARGUMENT') throw new ApiError(400, 'BAD_REQUEST', String(e.message));
+    if (e?.code === 'ERR_UNAVAILABLE') throw new ApiError(503, 'UNAVAILABLE', String(e.message));
     throw err;
   }
 }

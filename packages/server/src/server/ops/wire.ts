@@ -56,7 +56,7 @@ export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin>
     publish: messaging ? (ch, data) => engine!.publish(ch, data) : undefined,
     sendToUser: messaging ? (user, data) => engine!.sendToUser(user, data) : undefined,
     broadcast: (data) => plainBroadcast(hub, data),
-    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : presenceOf(channel === undefined ? hub.conns : [])),
+    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : Promise.resolve(presenceOf(channel === undefined ? hub.conns : []))),
   };
   const admin = new AdminServer(o, target, p.log);
   try {

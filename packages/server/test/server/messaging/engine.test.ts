@@ -78,7 +78,7 @@ test('a failing history answers UNAVAILABLE and leaves no subscription behind', 
   assert.match(errors[0]!, /broker down/);
   b.emit('news', 1);
   assert.equal(sent.at(-1).t, 'ack', 'no delivery to a failed subscription');
-  assert.equal(m.presence([], 'news').connections, 0);
+  assert.equal(m.localPresence([], 'news').connections, 0);
 });
 
 test('closing mid-recovery drops the subscription; binary frames get BAD_FRAME; subscription limit holds', async () => {
@@ -95,7 +95,7 @@ test('closing mid-recovery drops the subscription; binary frames get BAD_FRAME; 
   b.pendingHistory[0]!({ top: { offset: 0, epoch: 'E' }, recovered: true, publications: [] });
   await new Promise((r) => setImmediate(r));
   assert.equal(sent.at(-1).error.code, 'TOO_MANY_SUBSCRIPTIONS', 'no ack to a closed connection');
-  assert.equal(m.presence([], 'one').connections, 0);
+  assert.equal(m.localPresence([], 'one').connections, 0);
 });
 
 test('singleSession closes every older connection of the user with 4009, not other users', () => {

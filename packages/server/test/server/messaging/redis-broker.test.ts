@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
 import { RedisBroker } from '../../../src/server/messaging/redis-broker';
 import { PUBLISH_LUA } from '../../../src/server/messaging/redis-scripts';
-import { resolveMessaging } from '../../../src/server/messaging/options';
+import { REDIS_DEFAULTS, resolveMessaging } from '../../../src/server/messaging/options';
 import { OptionError } from '../../../src/common/errors';
 import { requireBinary } from '../../../../../test/support/binaries';
 import { startRedis } from '../../../../../test/support/redis';
@@ -57,10 +57,139 @@ test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; 
   assert.equal((await y.history('g', { offset: 1, epoch: 'other' })).recovered, false);
 });
 
-test('messaging.redis: a redis:// URL or { url, prefix }; anything else is an OptionError naming the option', () => {
-  assert.deepEqual(resolveMessaging({ redis: 'redis://127.0.0.1:6379' })!.redis, { url: 'redis://127.0.0.1:6379', prefix: undefined });
-  assert.deepEqual(resolveMessaging({ redis: { url: 'rediss://h:1', prefix: 'app:' } })!.redis, { url: 'rediss://h:1', prefix: 'app:' });
+test('messaging.redis: a redis:// URL or { url, prefix, heartbeat, presenceTtl }; anything else is an OptionError naming the option', () => {
+  assert.deepEqual(resolveMessaging({ redis: 'redis://127.0.0.1:6379' })!.redis, { url: 'redis://127.0.0.1:6379', ...REDIS_DEFAULTS });
+  assert.deepEqual(resolveMessaging({ redis: { url: 'rediss://h:1', prefix: 'app:' } })!.redis, { url: 'rediss://h:1', ...REDIS_DEFAULTS, prefix: 'app:' });
+  assert.deepEqual(resolveMessaging({ redis: { url: 'redis://h:1', heartbeat: 200, presenceTtl: 400 } })!.redis, { url: 'redis://h:1', prefix: 'wss-mp:', heartbeat: 200, presenceTtl: 400 });
   for (const bad of ['http://x', '', 42, { url: 'redis://x', prefix: '' }]) {
     assert.throws(() => resolveMessaging({ redis: bad as never }), (e: unknown) => e instanceof OptionError && /^messaging\.redis/.test(e.option));
   }
+  const named = (redis: object, option: string, accepted: RegExp) =>
+    assert.throws(() => resolveMessaging({ redis: { url: 'redis://x', ...redis } }), (e: unknown) => e instanceof OptionError && e.option === option && accepted.test(e.accepted));
+  named({ heartbeat: 50 }, 'messaging.redis.heartbeat', /at least 100/);
+  named({ heartbeat: 1.5 }, 'messaging.redis.heartbeat', /at least 100/);
+  // A ttl under two heartbeats would expire a node after one late beat.
+  named({ heartbeat: 1000, presenceTtl: 1999 }, 'messaging.redis.presenceTtl', /2 × heartbeat \(2000\)/);
+  named({ presenceTtl: '15s' }, 'messaging.redis.presenceTtl', /milliseconds/);
+});
+
+test('presence across brokers: overall and per channel, with connection counts; a close drops a node at once; a node that stops beating stops counting after presenceTtl', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  // Short enough to wait for, long enough that a loaded machine's late beat does not expire a node.
+  const o = { url: r.url, historySize: 100, historyTtl: 60_000, heartbeat: 200, presenceTtl: 2000 };
+  const x = new RedisBroker(o);
+  const y = new RedisBroker(o);
+  cleanup.push(() => x.close(), () => y.close());
+  await waitFor(() => x.available && y.available, { what: 'both connected' });
+
+  x.connection('alice', 1);
+  x.member('room', 'alice', 1);
+  x.connection(null, 1);
+  x.member('room', null, 1);
+  y.connection('alice', 1);
+  y.member('room', 'alice', 1);
+  y.connection('bob', 1);
+  y.member('other', 'bob', 1);
+  const want = {
+    all: { users: ['alice', 'bob'], connections: 4, userConnections: { alice: 2, bob: 1 } },
+    room: { users: ['alice'], connections: 3, userConnections: { alice: 2 } },
+    other: { users: ['bob'], connections: 1, userConnections: { bob: 1 } },
+  };
+  const sorted = (p: { users: string[] }) => ({ ...p, users: [...p.users].sort() });
+  for (const b of [x, y]) {
+    await waitFor(async () => (await b.presence()).connections === 4, { what: 'both nodes counted' });
+    assert.deepEqual(sorted(await b.presence()), want.all);
+    assert.deepEqual(await b.presence('room'), want.room);
+    assert.deepEqual(await b.presence('other'), want.other);
+  }
+
+  // What a pause longer than presenceTtl leaves behind (SIGSTOP, a frozen VM): the node dropped
+  // from the live set and its overall hash expired. Its next heartbeat sees that it had expired
+  // and writes everything again, under a new generation.
+  const raw = new Redis(r.url);
+  cleanup.push(async () => raw.disconnect());
+  const gens = await raw.zrange('wss-mp:nodes', 0, -1);
+  assert.equal(gens.length, 2);
+  const xGen = gens.find((g) => g.startsWith(x.nodeId))!;
+  await raw.multi().zrem('wss-mp:nodes', xGen).del(`wss-mp:node:${xGen}`).exec();
+  await waitFor(async () => (await y.presence()).connections === 4, { what: 'x counted again' });
+  assert.deepEqual(sorted(await y.presence()), want.all);
+  assert.deepEqual(await y.presence('room'), want.room);
+  assert.ok(!(await raw.zrange('wss-mp:nodes', 0, -1)).includes(xGen), 'under a new generation');
+
+  // y drained: gone at once, its keys deleted.
+  y.member('other', 'bob', -1);
+  await y.close();
+  assert.deepEqual(await x.presence('room'), { users: ['alice'], connections: 2, userConnections: { alice: 1 } });
+  assert.deepEqual(await x.presence('other'), { users: [], connections: 0, userConnections: {} });
+  assert.deepEqual((await raw.keys('wss-mp:*pr:*')).filter((k) => !k.includes(x.nodeId)), []);
+
+  // x stops beating without leaving (its Redis connections simply stop, as in a SIGKILL): a
+  // third node stops counting it once presenceTtl has passed.
+  const z = new RedisBroker(o);
+  cleanup.push(() => z.close());
+  await waitFor(() => z.available, { what: 'z connected' });
+  assert.equal((await z.presence('room')).connections, 2);
+  (x as unknown as { heartbeat: NodeJS.Timeout }).heartbeat.close();
+  (x as unknown as { cmd: Redis; sub: Redis }).cmd.disconnect();
+  (x as unknown as { cmd: Redis; sub: Redis }).sub.disconnect();
+  await waitFor(async () => (await z.presence('room')).connections === 0, { what: 'x expired', timeout: 10_000 });
+  assert.deepEqual(await z.presence(), { users: [], connections: 0, userConnections: {} });
+});
+
+test('Redis restarted without its data: each node writes its presence again on reconnect', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
+  const x = new RedisBroker(o);
+  const y = new RedisBroker(o);
+  cleanup.push(() => x.close(), () => y.close());
+  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  x.connection('alice', 1);
+  x.member('room', 'alice', 1);
+  y.connection('bob', 1);
+  y.member('room', 'bob', 1);
+  const room = async () => {
+    const p = await y.presence('room');
+    return { ...p, users: [...p.users].sort() };
+  };
+  await waitFor(async () => (await room()).connections === 2, { what: 'both counted' });
+  await r.restart('SIGKILL'); // no appendonly: everything in Redis is gone
+  // While Redis is away, a change only updates the node's own state; the rewrite carries it.
+  x.connection('carol', 1);
+  x.member('room', 'carol', 1);
+  await waitFor(async () => (await room().catch(() => undefined))?.connections === 3, { what: 'presence rewritten after the restart', timeout: 20_000 });
+  assert.deepEqual(await room(), { users: ['alice', 'bob', 'carol'], connections: 3, userConnections: { alice: 1, bob: 1, carol: 1 } });
+});
+
+test('the presence changes of one event-loop turn are one write per key (a reconnect storm is not a write per client)', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  const x = new RedisBroker({ url: r.url, historySize: 100, historyTtl: 60_000 });
+  const raw = new Redis(r.url);
+  cleanup.push(() => x.close(), async () => raw.disconnect());
+  await waitFor(() => x.available, { what: 'connected' });
+  await waitFor(async () => (await raw.zcard('wss-mp:nodes')) === 1, { what: 'the first heartbeat' });
+  const scripts = async () => Number(/cmdstat_evalsha:calls=(\d+)/.exec(await raw.info('commandstats'))?.[1] ?? 0);
+  const before = await scripts();
+  for (let i = 0; i < 200; i++) {
+    x.connection(`u${i}`, 1);
+    x.member('big', `u${i}`, 1);
+  }
+  x.member('big', 'u0', -1); // nets out within the turn
+  x.member('big', 'u0', 1);
+  await waitFor(async () => (await x.presence('big')).connections === 200, { what: 'all 200 counted' });
+  const p = await x.presence('big');
+  assert.equal(p.users.length, 200);
+  assert.equal(p.userConnections.u0, 1);
+  assert.equal((await x.presence()).connections, 200);
+  // Two keys changed (the node's hash and big's): two script calls, and at most a heartbeat's.
+  assert.ok((await scripts()) - before <= 3, `${(await scripts()) - before} script calls`);
 });
