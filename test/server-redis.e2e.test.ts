@@ -192,6 +192,26 @@ describe('two nodes and one Redis', () => {
     for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
   });
 
+  test('Redis frozen past the command timeout: a publication refused then is not made when Redis wakes up', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const b = await apiNode(r);
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'late');
+    const first = await b.server.publish('late', { n: 1 });
+    r.pause();
+    // Unanswered: refused after the node's command timeout (5 s), while its script waits in
+    // Redis's socket for Redis to wake up.
+    await assert.rejects(b.server.publish('late', { n: 2 }), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    r.resume();
+    const third = await publishWhenUp(b.server, 'late', { n: 3 });
+    await waitFor(() => pubs(alice, 'late').some((f) => f.offset === third.offset), { what: 'the publication after the freeze', timeout: 20_000 });
+    await alice.request('flush');
+    // Before the fix, Redis ran the refused one when it woke up: n 2 at offset 2, n 3 at 3.
+    assert.deepEqual(datas(alice, 'late'), [1, 3], 'the refused publication was never made');
+    assert.deepEqual([first.offset, third.offset], [1, 2]);
+  });
+
   test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;

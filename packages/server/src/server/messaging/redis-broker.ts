@@ -36,9 +36,17 @@ export const REDIS_DEFAULTS = Object.freeze({
   subscribeTimeout: 5_000,
   /**
    * A command unanswered this long (ms) fails with ERR_UNAVAILABLE (a Redis that hangs, e.g.
-   * SIGSTOPped, keeps its sockets open). Ambiguous for a publication: Redis may still run it later.
+   * SIGSTOPped, keeps its sockets open). Redis may still run it later: a publication is then
+   * refused by its deadline (publishDeadline).
    */
   commandTimeout: 5_000,
+  /**
+   * A publication Redis reaches this long (ms, by Redis's clock) after the node sent it is not
+   * made (PUBLISH_LUA's deadline): well inside the command timeout, so a publication refused on
+   * timeout is never made afterwards; the rest of the timeout covers the reply's way back and
+   * the clock skew between node and Redis.
+   */
+  publishDeadline: 2_500,
 });
 
 export interface RedisBrokerOptions {
@@ -157,7 +165,8 @@ export class RedisBroker implements Broker {
     let r: [number, string, string];
     try {
       r = await this.cmd.wssPublish(this.meta(stream), this.streamKey(stream), newEpoch(), JSON.stringify(frameChannel(stream)),
-        data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl, this.channel(stream), this.keyTtl);
+        data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl, this.channel(stream), this.keyTtl,
+        Date.now() + REDIS_DEFAULTS.publishDeadline);
     } catch (err) {
       throw unavailable('publish', err);
     }
