@@ -42,7 +42,7 @@ async function cliNode(r: RunningRedis): Promise<RunningServer> {
 }
 
 /** An in-process node, for the server API. */
-async function apiNode(r: RunningRedis): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
+async function apiNode(r: Pick<RunningRedis, 'url'>): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
   const logs: LogEntry[] = [];
   const server = createServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, drainTimeout: 200, logger: (e) => logs.push(e),
     jwt: { secret: SECRET }, messaging: { redis: r.url }, admin: { port: 0 } });
@@ -212,6 +212,26 @@ describe('two nodes and one Redis', () => {
     assert.deepEqual([first.offset, third.offset], [1, 2]);
   });
 
+  test('the connection to Redis drops after Redis ran a publication, before its reply: made once (not resent), refused to the caller', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const cutter = await replyCutter(r.port);
+    cleanup.push(() => cutter.close());
+    const b = await apiNode({ url: `redis://127.0.0.1:${cutter.port}` });
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'cut');
+    await b.server.publish('cut', { n: 1 });
+    cutter.arm();
+    const second = await b.server.publish('cut', { n: 2 }).then(() => 'made', (e: { code: string }) => e.code);
+    assert.ok(cutter.cuts === 1, 'the reply to the publication was cut');
+    const third = await publishWhenUp(b.server, 'cut', { n: 3 });
+    await waitFor(() => pubs(alice, 'cut').some((f) => f.offset === third.offset), { what: 'the publication after the cut', timeout: 20_000 });
+    await alice.request('flush');
+    // Before the fix, ioredis sent the script again after reconnecting: n 2 at offsets 2 and 3.
+    assert.deepEqual(datas(alice, 'cut'), [1, 2, 3], 'n 2 made once');
+    assert.equal(second, 'ERR_UNAVAILABLE', 'its outcome never reached the node: refused, not resolved from a second run');
+  });
+
   test('Redis down: publish rejects ERR_UNAVAILABLE, a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;
@@ -276,6 +296,49 @@ describe('two nodes and one Redis', () => {
     }
   });
 });
+
+/**
+ * A TCP relay to Redis that, once armed, drops the next reply to a script (EVALSHA/EVAL) on a
+ * command connection and closes that connection: Redis ran the script, the node never hears.
+ * Subscriber connections (named wss-mp-sub:…) pass untouched.
+ */
+async function replyCutter(redisPort: number): Promise<{ port: number; cuts: number; arm(): void; close(): Promise<void> }> {
+  const net = await import('node:net');
+  let armed = false;
+  const sockets = new Set<import('node:net').Socket>();
+  const state = { port: 0, cuts: 0, arm: () => void (armed = true), close: async () => {} };
+  const server = net.createServer((down) => {
+    const up = net.connect(redisPort, '127.0.0.1');
+    sockets.add(down).add(up);
+    let head = '';
+    let cutNext = false;
+    down.on('data', (d) => {
+      if (head.length < 4096) head += d.toString('latin1');
+      if (armed && !head.includes('wss-mp-sub:') && /evalsha|\beval\b/i.test(d.toString('latin1'))) {
+        armed = false;
+        cutNext = true;
+      }
+      up.write(d);
+    });
+    up.on('data', (d) => {
+      if (!cutNext) return void down.write(d);
+      state.cuts++;
+      down.destroy();
+      up.destroy();
+    });
+    for (const s of [down, up]) {
+      s.on('error', () => {});
+      s.on('close', () => (down.destroy(), up.destroy(), sockets.delete(s)));
+    }
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  state.port = (server.address() as import('node:net').AddressInfo).port;
+  state.close = () => new Promise<void>((res) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => res());
+  });
+  return state;
+}
 
 /** One command over a raw RESP socket; resolves with the last integer in the reply. */
 async function redisInt(port: number, ...args: string[]): Promise<number> {

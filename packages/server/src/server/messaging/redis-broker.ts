@@ -112,7 +112,11 @@ export class RedisBroker implements Broker {
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
       maxRetriesPerRequest: 1,
     };
-    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, commandTimeout: d.commandTimeout, connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
+    // No resending of commands in flight when the connection dropped: Redis may have run a
+    // publication whose reply was lost, and ioredis would run it a second time (a duplicate at
+    // a new offset, for one publish() call). Rejected instead (ERR_UNAVAILABLE): the caller decides.
+    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: d.commandTimeout,
+      connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
     this.cmd.defineCommand('wssPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
     this.cmd.defineCommand('wssHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('wssCount', { numberOfKeys: 1, lua: COUNT_LUA });
