@@ -4,7 +4,7 @@
 // outlives an app instance); and the two steady streams (publications server → app, requests
 // app → server) that keep going across the disruption.
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, existsSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,6 +19,8 @@ const FIXTURE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixture
 export interface ServerProc {
   url: string;
   port: number;
+  /** The admin listener's URL (/readyz), when the fixture was started with `admin`. */
+  admin: string | undefined;
   proc: ChildProcess;
   /** Every log entry the server wrote (real server only). */
   logs: Record<string, unknown>[];
@@ -49,7 +51,7 @@ export function startFixture(cfg: FixtureConfig, timeout = 30_000): Promise<Serv
       clearTimeout(timer);
       reject(new Error(`the loss fixture exited before listening:\n${stderr.join('')}`));
     });
-    proc.on('message', (m: { ready?: string; published?: number; offset?: number; epoch?: string; failed?: number; error?: string; log?: Record<string, unknown> }) => {
+    proc.on('message', (m: { ready?: string; admin?: string; published?: number; offset?: number; epoch?: string; failed?: number; error?: string; log?: Record<string, unknown> }) => {
       if (m.log) logs.push(m.log);
       else if (m.published !== undefined) waiting.get(m.published)?.resolve({ offset: m.offset!, epoch: m.epoch! });
       else if (m.failed !== undefined) waiting.get(m.failed)?.reject(new Error(m.error));
@@ -59,6 +61,7 @@ export function startFixture(cfg: FixtureConfig, timeout = 30_000): Promise<Serv
         resolve({
           url,
           port: Number(new URL(url).port),
+          admin: m.admin,
           proc,
           logs,
           exited,
@@ -196,9 +199,11 @@ export function startApp(o: AppOptions): App {
   };
 }
 
+/** pubs.log, calls.log and the applied effects (one file per seq under effects/), as parseJournal takes them. */
 export function readJournal(dir: string): [string, string, string] {
   const read = (n: string) => (existsSync(path.join(dir, n)) ? readFileSync(path.join(dir, n), 'utf8') : '');
-  return [read('pubs.log'), read('calls.log'), read('effects.log')];
+  const effects = existsSync(path.join(dir, 'effects')) ? readdirSync(path.join(dir, 'effects')).join('\n') : '';
+  return [read('pubs.log'), read('calls.log'), effects];
 }
 
 export const journalDir = () => mkdtempSync(path.join(tmpdir(), 'wss-mp-loss-'));
