@@ -47,6 +47,8 @@ export const REDIS_DEFAULTS = Object.freeze({
    * the clock skew between node and Redis.
    */
   publishDeadline: 2_500,
+  /** A gap fill that failed (Redis unreachable or frozen) is tried again after this (ms). */
+  fillRetry: 1_000,
 });
 
 export interface RedisBrokerOptions {
@@ -69,6 +71,9 @@ interface Tracked {
   last: number;
   /** Publications that arrived while a gap is being filled; null when none is. */
   queue: Publication[] | null;
+  /** A fill is reading from Redis; `refill`: another was asked for meanwhile (a reconnect). */
+  filling: boolean;
+  refill: boolean;
 }
 
 const EMPTY: readonly Publication[] = Object.freeze([]);
@@ -211,7 +216,7 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(stream: string): void {
-    const t: Tracked = { ready: Promise.resolve(), epoch: undefined, last: 0, queue: null };
+    const t: Tracked = { ready: Promise.resolve(), epoch: undefined, last: 0, queue: null, filling: false, refill: false };
     t.ready = this.sub.subscribe(this.channel(stream)).then(() => {});
     t.ready.catch(() => {}); // awaited (and reported) by history(); resubscribed on reconnect
     this.tracked.set(stream, t);
@@ -254,12 +259,22 @@ export class RedisBroker implements Broker {
   /** Delivers what this node missed after t.last, then whatever queued meanwhile. */
   private async fill(stream: string, t: Tracked): Promise<void> {
     t.queue ??= [];
+    if (t.filling) return void (t.refill = true);
+    t.filling = true;
     let h: HistoryResult;
     try {
       h = await this.read(stream, { epoch: t.epoch!, offset: t.last });
     } catch {
-      return; // still queued; resync() retries once Redis is back
+      t.filling = false;
+      // Still queued, and tried again later: a Redis that froze (SIGSTOP, a stalled disk) keeps
+      // its connections, so no reconnect will call resync(), and until a fill succeeds every
+      // publication for this stream waits in the queue.
+      if (!this.closed && this.tracked.get(stream) === t) {
+        setTimeout(() => this.tracked.get(stream) === t && t.queue !== null && void this.fill(stream, t), REDIS_DEFAULTS.fillRetry).unref();
+      }
+      return;
     }
+    t.filling = false;
     if (this.tracked.get(stream) !== t) return;
     const from = t.last;
     if (h.recovered) {
@@ -278,6 +293,10 @@ export class RedisBroker implements Broker {
     const queued = t.queue ?? [];
     t.queue = null;
     for (const p of queued) this.accept(stream, t, p);
+    if (t.refill) {
+      t.refill = false;
+      if (t.epoch !== undefined) void this.fill(stream, t);
+    }
   }
 
   private resync(): void {
