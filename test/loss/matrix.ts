@@ -33,10 +33,10 @@ export const CLUSTER_END = '<!-- loss-matrix-redis:end -->';
 
 /** The cluster run in full: the single-node columns plus what the cluster adds. */
 export function clusterFullTable(results: ClusterResult[]): string {
-  const head = '| disruption | published | delivered | resyncs | silent loss | duplicates | out of order | requests processed once | answered once | handler re-runs | publications refused, made again | connections to A / B | reconnects (close codes) | wall (s) | verdict |';
+  const head = '| disruption | published | delivered | resyncs | silent loss | duplicates | out of order | requests processed once | answered once | handler re-runs | publish attempts refused | made twice | connections to A / B | reconnects (close codes) | wall (s) | verdict |';
   const rows = results.map(({ scenario: s, verdict: v, ms, reconnects, closes, refused, relayed, errors }) =>
-    `| ${s.name} | ${v.published} | ${v.delivered} | ${v.resyncs} | ${v.silentLoss} | ${v.duplicates} | ${v.outOfOrder} | ${v.processedOnce}/${v.requests} | ${v.answeredOnce}/${v.requests} | ${v.reruns} | ${refused} | ${relayed[0]} / ${relayed[1]} | ${reconnects} (${closes || 'none'}) | ${(ms / 1000).toFixed(0)} | ${v.pass && !errors.length ? 'pass' : '**FAIL**'} |`);
-  return [head, `|${'---|'.repeat(15)}`, ...rows].join('\n');
+    `| ${s.name} | ${v.published} | ${v.delivered} | ${v.resyncs} | ${v.silentLoss} | ${v.duplicates} | ${v.outOfOrder} | ${v.processedOnce}/${v.requests} | ${v.answeredOnce}/${v.requests} | ${v.reruns} | ${refused} | ${v.republished} | ${relayed[0]} / ${relayed[1]} | ${reconnects} (${closes || 'none'}) | ${(ms / 1000).toFixed(0)} | ${v.pass && !errors.length ? 'pass' : '**FAIL**'} |`);
+  return [head, `|${'---|'.repeat(16)}`, ...rows].join('\n');
 }
 
 /** The README's compact cluster table: one verdict per disruption (the criteria are in the head). */
