@@ -203,7 +203,8 @@ export async function runClusterScenario(sc: ClusterScenario, o: ClusterRunOptio
   let reconnects = 0;
   const closes = new Map<number, number>();
   const start = async (i: number) => {
-    const p = await startFixture(configs[i]!);
+    // A minute: twenty nodes start at once, on two cores shared with the rest of the suite.
+    const p = await startFixture(configs[i]!, 60_000);
     configs[i]!.port = p.port;
     procs.push(p);
     nodes[i]!.proc.set(p);

@@ -1,6 +1,6 @@
 // The server under test of the loss matrix, as a child process of its own so that SIGKILL,
-// SIGTERM and SIGSTOP are real signals to a real process. Started by harness.ts with
-// `node --import tsx fixture.ts '<json config>'` and an IPC channel.
+// SIGTERM and SIGSTOP are real signals to a real process. Started by harness.ts (bundled with
+// the built wss-mp-server: `node fixture.mjs '<json config>'`) with an IPC channel.
 //
 // It is the application a team would write: wss-mp-server with messaging on, TLS with the
 // development certificate, an `onRequest` that applies each request's effect, and a channel
