@@ -59,6 +59,17 @@ test('a crash: the gap a resync announces is allowed, only across a restart, onl
   assert.deepEqual([v2.pass, v2.silentLoss], [false, 1]);
 });
 
+test('two nodes + Redis (historyKept): a resync fails even across a node restart, and the same trace passes without it', () => {
+  const j = journal([...pubs('a', 1, 6), ...pubs('b', 1, 4, 7)]);
+  const resync: AppEvent = { t: 'resync', previous: { offset: 3, epoch: 'a' }, position: { offset: 2, epoch: 'b' } };
+  const events = [start, ...seen(pubs('a', 1, 3)), resync, ...seen(pubs('b', 3, 4, 9))];
+  const kept = check(j, { events, answers: ok(3), requests: 3, restarts: true, historyKept: true });
+  assert.deepEqual([kept.pass, kept.resyncs], [false, 1]);
+  assert.ok(kept.problems.some((p) => /resyncs on a server that kept its history/.test(p)), kept.problems.join('\n'));
+  const clean = journal(pubs('a', 1, 6));
+  assert.equal(check(clean, { events: [start, ...seen(pubs('a', 1, 6))], answers: ok(3), requests: 3, restarts: true, historyKept: true }).pass, true);
+});
+
 test('requests: processed twice, never, answered twice or not at all, re-run on a live server: each fails', () => {
   const p = pubs('a', 1, 2);
   const events = [start, ...seen(p)];

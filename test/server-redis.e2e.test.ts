@@ -42,7 +42,7 @@ async function cliNode(r: RunningRedis, extra: string[] = []): Promise<RunningSe
 }
 
 /** An in-process node, for the server API. */
-async function apiNode(r: RunningRedis): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
+async function apiNode(r: Pick<RunningRedis, 'url'>): Promise<{ server: WssMpServer; url: string; logs: LogEntry[] }> {
   const logs: LogEntry[] = [];
   const server = createServer({ port: 0, host: '127.0.0.1', heartbeatInterval: 0, drainTimeout: 200, logger: (e) => logs.push(e),
     jwt: { secret: SECRET }, messaging: { redis: r.url }, admin: { port: 0 } });
@@ -255,6 +255,74 @@ describe('two nodes and one Redis', () => {
     for (const n of [1, ...accepted, 5]) assert.ok(seen.some((f) => f.data.n === n), `accepted publication ${n} delivered`);
   });
 
+  test('Redis frozen past the command timeout: a publication refused then is not made when Redis wakes up', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const b = await apiNode(r);
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'late');
+    const first = await b.server.publish('late', { n: 1 });
+    r.pause();
+    // Unanswered: refused after the node's command timeout (5 s), while its script waits in
+    // Redis's socket for Redis to wake up.
+    await assert.rejects(b.server.publish('late', { n: 2 }), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
+    r.resume();
+    const third = await publishWhenUp(b.server, 'late', { n: 3 });
+    await waitFor(() => pubs(alice, 'late').some((f) => f.offset === third.offset), { what: 'the publication after the freeze', timeout: 20_000 });
+    await alice.request('flush');
+    // Before the fix, Redis ran the refused one when it woke up: n 2 at offset 2, n 3 at 3.
+    assert.deepEqual(datas(alice, 'late'), [1, 3], 'the refused publication was never made');
+    assert.deepEqual([first.offset, third.offset], [1, 2]);
+  });
+
+  test('the connection to Redis drops after Redis ran a publication, before its reply: made once (not resent), refused to the caller', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const cutter = await redisTap(r.port);
+    cleanup.push(() => cutter.close());
+    const b = await apiNode({ url: `redis://127.0.0.1:${cutter.port}` });
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'cut');
+    await b.server.publish('cut', { n: 1 });
+    cutter.cut();
+    const second = await b.server.publish('cut', { n: 2 }).then(() => 'made', (e: { code: string }) => e.code);
+    assert.ok(cutter.cuts === 1, 'the reply to the publication was cut');
+    const third = await publishWhenUp(b.server, 'cut', { n: 3 });
+    await waitFor(() => pubs(alice, 'cut').some((f) => f.offset === third.offset), { what: 'the publication after the cut', timeout: 20_000 });
+    await alice.request('flush');
+    // Before the fix, ioredis sent the script again after reconnecting: n 2 at offsets 2 and 3.
+    assert.deepEqual(datas(alice, 'cut'), [1, 2, 3], 'n 2 made once');
+    assert.equal(second, 'ERR_UNAVAILABLE', 'its outcome never reached the node: refused, not resolved from a second run');
+  });
+
+  test('a gap fill that failed while Redis stalled (connections open) is tried again: nothing stays queued', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const tap = await redisTap(r.port);
+    cleanup.push(() => tap.close());
+    const b = await apiNode({ url: `redis://127.0.0.1:${tap.port}` });
+    const other = await apiNode(r);
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'stall');
+    await b.server.publish('stall', { n: 1 });
+    await waitFor(() => pubs(alice, 'stall').length === 1, { what: 'n 1' });
+    // Node b misses n 2 (its pub/sub is held), then makes n 3 itself: a gap at offset 2, and the
+    // fill's read is the reply held next, so it times out (5 s) with every connection open.
+    tap.holdSub();
+    await other.server.publish('stall', { n: 2 });
+    tap.holdCmdAfterNextReply();
+    await b.server.publish('stall', { n: 3 });
+    // The read's command timeout is 5 s: release after it, as a Redis that wakes up would.
+    const heldAt = Date.now();
+    await waitFor(() => Date.now() - heldAt >= 6_000, { timeout: 10_000, interval: 100, what: 'the stall' });
+    tap.release();
+    await other.server.publish('stall', { n: 4 });
+    // Before the fix, node b kept n 2, 3 and 4 queued behind the failed fill for good.
+    await waitFor(() => pubs(alice, 'stall').length >= 4, { what: 'n 2-4 on node b', timeout: 15_000 });
+    await alice.request('flush');
+    assert.deepEqual(datas(alice, 'stall'), [1, 2, 3, 4]);
+  });
+
   test('Redis down: publish and presence reject ERR_UNAVAILABLE (admin API 503), a subscription with history answers UNAVAILABLE, echo still works; a clear log line', async (t) => {
     const r = await redis(t);
     if (!r) return;
@@ -327,6 +395,71 @@ describe('two nodes and one Redis', () => {
     }
   });
 });
+
+/**
+ * A TCP relay between a node and Redis that can fail the node's connections on cue: `cut()`
+ * drops the next reply to a script (EVALSHA/EVAL) on a command connection and closes it (Redis
+ * ran the script, the node never hears); `holdSub()` keeps what Redis sends to subscriber
+ * connections (named wss-mp-sub:…) and `holdCmdAfterNextReply()` what it sends to command
+ * connections after the next reply, until `release()`: a Redis that stalls, sockets open.
+ */
+async function redisTap(redisPort: number) {
+  const net = await import('node:net');
+  const sockets = new Set<import('node:net').Socket>();
+  const held: (() => void)[] = [];
+  const mode = { cut: false, sub: false, cmdAfter: -1 };
+  const tap = {
+    port: 0,
+    cuts: 0,
+    cut: () => void (mode.cut = true),
+    holdSub: () => void (mode.sub = true),
+    holdCmdAfterNextReply: () => void (mode.cmdAfter = 1),
+    release() {
+      mode.sub = false;
+      mode.cmdAfter = -1;
+      for (const f of held.splice(0)) f();
+    },
+    close: async () => {},
+  };
+  const server = net.createServer((down) => {
+    const up = net.connect(redisPort, '127.0.0.1');
+    sockets.add(down).add(up);
+    let head = '';
+    let cutNext = false;
+    const isSub = () => head.includes('wss-mp-sub:');
+    down.on('data', (d) => {
+      if (head.length < 4096) head += d.toString('latin1');
+      if (mode.cut && !isSub() && /evalsha|\beval\b/i.test(d.toString('latin1'))) {
+        mode.cut = false;
+        cutNext = true;
+      }
+      up.write(d);
+    });
+    up.on('data', (d) => {
+      if (cutNext) {
+        tap.cuts++;
+        down.destroy();
+        up.destroy();
+        return;
+      }
+      const hold = isSub() ? mode.sub : mode.cmdAfter === 0;
+      if (!isSub() && mode.cmdAfter > 0) mode.cmdAfter--;
+      if (hold) held.push(() => down.write(d));
+      else down.write(d);
+    });
+    for (const s of [down, up]) {
+      s.on('error', () => {});
+      s.on('close', () => (down.destroy(), up.destroy(), sockets.delete(s)));
+    }
+  });
+  await new Promise<void>((res) => server.listen(0, '127.0.0.1', res));
+  tap.port = (server.address() as import('node:net').AddressInfo).port;
+  tap.close = () => new Promise<void>((res) => {
+    for (const s of sockets) s.destroy();
+    server.close(() => res());
+  });
+  return tap;
+}
 
 /** One command over a raw RESP socket; resolves with the last integer in the reply. */
 async function redisInt(port: number, ...args: string[]): Promise<number> {

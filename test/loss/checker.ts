@@ -41,6 +41,9 @@ export interface Observed {
   restarts: boolean;
   /** Whether the server died without draining (SIGKILL): only then may a handler run twice. */
   crash?: boolean;
+  /** The history outlived every process (two nodes + a Redis that kept its data): no `resync` is
+   * acceptable, whatever was restarted, and any one is a failure. */
+  historyKept?: boolean;
 }
 
 export interface Verdict {
@@ -54,6 +57,9 @@ export interface Verdict {
   outOfOrder: number;
   /** Deliveries whose data is not what the server published at that position. */
   wrongData: number;
+  /** Publisher seqs the app got at two or more offsets: a publication reported as refused (so
+   * made again) had reached the stream after all. Each offset still arrived once. */
+  republished: number;
   /** Resyncs that announced a gap the server could have filled (same epoch) or that do not follow the app's position. */
   badResyncs: number;
   requests: number;
@@ -89,6 +95,7 @@ export function check(journal: Journal, seen: Observed): Verdict {
   let duplicates = 0;
   let outOfOrder = 0;
   let wrongData = 0;
+  const offsetsOfSeq = new Map<number, number>();
   let resyncs = 0;
   let badResyncs = 0;
   for (const e of seen.events) {
@@ -116,6 +123,7 @@ export function check(journal: Journal, seen: Observed): Verdict {
         continue;
       }
       delivered.add(k);
+      offsetsOfSeq.set(e.seq, (offsetsOfSeq.get(e.seq) ?? 0) + 1);
       if (!pos || e.epoch !== pos.epoch || e.offset !== pos.offset + 1) {
         outOfOrder++;
         note(`${k} delivered after ${pos ? key(pos.epoch, pos.offset) : 'nothing'}`);
@@ -177,13 +185,20 @@ export function check(journal: Journal, seen: Observed): Verdict {
   }
   if (reruns > 0 && !seen.crash) note(`the handler ran ${reruns} times more than once on a server that never crashed`);
 
+  let republished = 0;
+  for (const [seq, times] of offsetsOfSeq) {
+    if (times < 2) continue;
+    republished++;
+    note(`seq ${seq} published at ${times} offsets (a refused publication that was made after all)`);
+  }
+  const mayResync = seen.restarts && seen.historyKept !== true;
   const pass =
     silentLoss === 0 && duplicates === 0 && outOfOrder === 0 && wrongData === 0 && badResyncs === 0 &&
-    (seen.restarts || resyncs === 0) && published > 0 &&
+    (mayResync || resyncs === 0) && published > 0 &&
     processedOnce === seen.requests && answeredOnce === seen.requests && (seen.crash === true || reruns === 0);
-  if (!seen.restarts && resyncs > 0) note(`${resyncs} resyncs on a server that kept its history`);
+  if (!mayResync && resyncs > 0) note(`${resyncs} resyncs on a server that kept its history`);
   return {
-    published, delivered: delivered.size, announced, resyncs, silentLoss, duplicates, outOfOrder, wrongData, badResyncs,
+    published, delivered: delivered.size, announced, resyncs, silentLoss, duplicates, outOfOrder, wrongData, republished, badResyncs,
     requests: seen.requests, processedOnce, processedTwice, neverProcessed, answeredOnce, reruns, problems, pass,
   };
 }

@@ -1,6 +1,6 @@
 // The server under test of the loss matrix, as a child process of its own so that SIGKILL,
-// SIGTERM and SIGSTOP are real signals to a real process. Started by harness.ts with
-// `node --import tsx fixture.ts '<json config>'` and an IPC channel.
+// SIGTERM and SIGSTOP are real signals to a real process. Started by harness.ts (bundled with
+// the built wss-mp-server: `node fixture.mjs '<json config>'`) with an IPC channel.
 //
 // It is the application a team would write: wss-mp-server with messaging on, TLS with the
 // development certificate, an `onRequest` that applies each request's effect, and a channel
@@ -8,12 +8,14 @@
 // journal files with appendFileSync, which reaches the kernel before the call returns, so the
 // journals survive a SIGKILL of this process:
 //   calls.log    `<seq>` every time the handler ran
-//   effects.log  `<seq>` when the effect was applied (once per request: the journal is read back
-//                at start, as a database's unique key would be; see docs/delivery.md for why the
-//                server's own deduplication cannot cover a crash)
+//   effects/<seq> created when the effect was applied, with O_EXCL: the application's unique key,
+//                as a database's would be. It holds across a crash (see docs/delivery.md for why
+//                the server's own deduplication cannot) and across processes: with two nodes
+//                (the cluster matrix) the other node may have applied it a moment ago.
 //   pubs.log     `<epoch> <offset> <seq>` for every publication the server accepted
-// IPC: parent → {pub: seq, pad: bytes}; child → {ready: url}, {published: seq, offset, epoch}, {log: entry}.
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+// With `redis`, streams live in that Redis (under `prefix`), shared with the other node.
+// IPC: parent → {pub: seq, pad: bytes}; child → {ready: url, admin}, {published: seq, offset, epoch}, {log: entry}.
+import { appendFileSync, closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { createServer, ensureDevCert } from 'wss-mp-server';
 
@@ -26,6 +28,12 @@ export interface FixtureConfig {
   /** HS256 secret: connections need a JWT (the user scopes request ids). */
   jwtSecret: string;
   maxBufferedAmount?: number;
+  /** Streams in this Redis (two nodes + Redis), instead of this process's memory. */
+  redis?: string;
+  /** Key prefix in that Redis (scenarios share one Redis). */
+  prefix?: string;
+  /** Serve /readyz on an admin port (the cluster's balancer probes it). */
+  admin?: boolean;
 }
 
 const cfg = JSON.parse(process.argv[2]!) as FixtureConfig;
@@ -33,20 +41,22 @@ const journal = (name: string) => path.join(cfg.dir, name);
 const append = (name: string, line: string) => appendFileSync(journal(name), `${line}\n`);
 const send = (m: object) => process.send?.(m);
 
-const effects = new Set<number>(
-  existsSync(journal('effects.log'))
-    ? readFileSync(journal('effects.log'), 'utf8').split('\n').filter(Boolean).map(Number)
-    : [],
-);
+mkdirSync(journal('effects'), { recursive: true });
 
 /** The application's request handler: the effect is keyed by the request's seq (its business key). */
 function handle(data: unknown): unknown {
   const seq = (data as { seq: number }).seq;
   append('calls.log', String(seq));
-  if (!effects.has(seq)) {
-    effects.add(seq);
-    append('effects.log', String(seq));
+  let fd: number;
+  try {
+    fd = openSync(path.join(cfg.dir, 'effects', String(seq)), 'wx');
+  } catch (err) {
+    // Applied before (by this process, an earlier one, or the other node): the unique key holds.
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return { seq };
+    throw err;
   }
+  writeSync(fd, `${process.pid}\n`);
+  closeSync(fd);
   return { seq };
 }
 
@@ -59,7 +69,8 @@ const server = createServer({
   drainTimeout: 2000,
   ...(cfg.maxBufferedAmount ? { maxBufferedAmount: cfg.maxBufferedAmount } : {}),
   logger: (e) => send({ log: e }),
-  messaging: { onRequest: (_conn, data) => handle(data) },
+  messaging: { onRequest: (_conn, data) => handle(data), ...(cfg.redis ? { redis: { url: cfg.redis, prefix: cfg.prefix } } : {}) },
+  ...(cfg.admin ? { admin: { port: 0 } } : {}),
   // The matrix measures loss across disruptions, at ~100 requests/s plus the backlog a client
   // resends after 60 s away: over the default per-connection limit (50/s, burst 100). A request
   // the limiter drops is answered by an `error` frame without its id, so it stays pending until
@@ -86,4 +97,4 @@ process.on('message', (m: { pub?: number; pad?: number }) => {
     (err: Error) => send({ failed: seq, error: String(err) }),
   );
 });
-send({ ready: url });
+send({ ready: url, admin: server.adminUrl });

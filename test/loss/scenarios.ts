@@ -35,12 +35,12 @@ export interface Scenario {
 // reconnect), a request that outlived its promise's timeout (its answer comes as a reply), the
 // core's frame queue overflowing while offline (the messaging layer keeps every request itself and
 // reconnects to resend them all).
-const TRANSIENT = ['ERR_SOCKET', 'ERR_HEARTBEAT_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_SEND', 'ERR_TIMEOUT', 'ERR_QUEUE_FULL'];
+export const TRANSIENT = ['ERR_SOCKET', 'ERR_HEARTBEAT_TIMEOUT', 'ERR_CONNECT_TIMEOUT', 'ERR_SEND', 'ERR_TIMEOUT', 'ERR_QUEUE_FULL'];
 
-const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A value that is "not now": waiters get it once it is set again. */
-class Gate<T> {
+export class Gate<T> {
   private value: T | undefined;
   private waiters: ((v: T) => void)[] = [];
   set(v: T) {
@@ -141,7 +141,8 @@ export const SCENARIOS: Scenario[] = [
 ];
 
 export interface Result {
-  scenario: Scenario;
+  /** `restarts`: the history could be lost (a single node restarted), so a `resync` may be due. */
+  scenario: Pick<Scenario, 'id' | 'name' | 'restarts'>;
   verdict: Verdict;
   /** Wall time of the scenario, ms. */
   ms: number;
@@ -286,4 +287,4 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, closes: closeText, errors };
 }
 
-const subPosition = (app: App) => app.sub.position;
+export const subPosition = (app: App) => app.sub.position;

@@ -42,9 +42,19 @@ export const REDIS_LIMITS = Object.freeze({
   subscribeTimeout: 5_000,
   /**
    * A command unanswered this long (ms) fails with ERR_UNAVAILABLE (a Redis that hangs, e.g.
-   * SIGSTOPped, keeps its sockets open). Ambiguous for a publication: Redis may still run it later.
+   * SIGSTOPped, keeps its sockets open). Redis may still run it later: a publication is then
+   * refused by its deadline (publishDeadline).
    */
   commandTimeout: 5_000,
+  /**
+   * A publication Redis reaches this long (ms, by Redis's clock) after the node sent it is not
+   * made (PUBLISH_LUA's deadline): well inside the command timeout, so a publication refused on
+   * timeout is never made afterwards; the rest of the timeout covers the reply's way back and
+   * the clock skew between node and Redis.
+   */
+  publishDeadline: 2_500,
+  /** A gap fill that failed (Redis unreachable or frozen) is tried again after this (ms). */
+  fillRetry: 1_000,
 });
 
 export interface RedisBrokerOptions {
@@ -70,6 +80,9 @@ interface Tracked {
   last: number;
   /** Publications that arrived while a gap is being filled; null when none is. */
   queue: Publication[] | null;
+  /** A fill is reading from Redis; `refill`: another was asked for meanwhile (a reconnect). */
+  filling: boolean;
+  refill: boolean;
 }
 
 const EMPTY: readonly Publication[] = Object.freeze([]);
@@ -110,7 +123,11 @@ export class RedisBroker implements Broker {
       retryStrategy: (times: number) => Math.min(times * 100, 2000),
       maxRetriesPerRequest: 1,
     };
-    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, commandTimeout: d.commandTimeout, connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
+    // No resending of commands in flight when the connection dropped: Redis may have run a
+    // publication whose reply was lost, and ioredis would run it a second time (a duplicate at
+    // a new offset, for one publish() call). Rejected instead (ERR_UNAVAILABLE): the caller decides.
+    this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: d.commandTimeout,
+      connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
     this.cmd.defineCommand('wssPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
     this.cmd.defineCommand('wssHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('wssCount', { numberOfKeys: 1, lua: COUNT_LUA });
@@ -165,7 +182,8 @@ export class RedisBroker implements Broker {
     let r: [number, string, string];
     try {
       r = await this.cmd.wssPublish(this.meta(stream), this.streamKey(stream), newEpoch(), JSON.stringify(frameChannel(stream)),
-        data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl, this.channel(stream), this.keyTtl);
+        data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl, this.channel(stream), this.keyTtl,
+        Date.now() + REDIS_LIMITS.publishDeadline);
     } catch (err) {
       throw unavailable('publish', err);
     }
@@ -206,7 +224,7 @@ export class RedisBroker implements Broker {
   }
 
   subscribe(stream: string): void {
-    const t: Tracked = { ready: Promise.resolve(), epoch: undefined, last: 0, queue: null };
+    const t: Tracked = { ready: Promise.resolve(), epoch: undefined, last: 0, queue: null, filling: false, refill: false };
     t.ready = this.sub.subscribe(this.channel(stream)).then(() => {});
     t.ready.catch(() => {}); // awaited (and reported) by history(); resubscribed on reconnect
     this.tracked.set(stream, t);
@@ -249,12 +267,22 @@ export class RedisBroker implements Broker {
   /** Delivers what this node missed after t.last, then whatever queued meanwhile. */
   private async fill(stream: string, t: Tracked): Promise<void> {
     t.queue ??= [];
+    if (t.filling) return void (t.refill = true);
+    t.filling = true;
     let h: HistoryResult;
     try {
       h = await this.read(stream, { epoch: t.epoch!, offset: t.last });
     } catch {
-      return; // still queued; resync() retries once Redis is back
+      t.filling = false;
+      // Still queued, and tried again later: a Redis that froze (SIGSTOP, a stalled disk) keeps
+      // its connections, so no reconnect will call resync(), and until a fill succeeds every
+      // publication for this stream waits in the queue.
+      if (!this.closed && this.tracked.get(stream) === t) {
+        setTimeout(() => this.tracked.get(stream) === t && t.queue !== null && void this.fill(stream, t), REDIS_LIMITS.fillRetry).unref();
+      }
+      return;
     }
+    t.filling = false;
     if (this.tracked.get(stream) !== t) return;
     const from = t.last;
     if (h.recovered) {
@@ -273,6 +301,10 @@ export class RedisBroker implements Broker {
     const queued = t.queue ?? [];
     t.queue = null;
     for (const p of queued) this.accept(stream, t, p);
+    if (t.refill) {
+      t.refill = false;
+      if (t.epoch !== undefined) void this.fill(stream, t);
+    }
   }
 
   private resync(): void {

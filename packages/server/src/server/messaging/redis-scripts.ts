@@ -12,17 +12,22 @@
 
 /**
  * KEYS: meta, stream. ARGV: new epoch, frame channel (JSON), data (JSON), historySize,
- * historyTtl (ms), pub/sub channel, key ttl (ms). Returns { top, epoch, frame }.
+ * historyTtl (ms), pub/sub channel, key ttl (ms), deadline (ms since the epoch). Returns
+ * { top, epoch, frame }, or the error LATE once Redis's clock is past the deadline: the node has
+ * told its caller the publication was refused (or is about to), so it must not happen later. A
+ * Redis that was frozen (SIGSTOP, a stalled disk, a long fork) runs the commands waiting in its
+ * sockets when it wakes up, long after the node's command timeout gave up on them.
  */
 export const PUBLISH_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > tonumber(ARGV[8]) then return redis.error_reply('LATE the node gave up on this publication') end
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[1], 'top')
   redis.call('DEL', KEYS[2])
 end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local top = redis.call('HINCRBY', KEYS[1], 'top', 1)
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local frame = '{"t":"pub","ch":' .. ARGV[2] .. ',"offset":' .. top .. ',"epoch":"' .. epoch .. '","data":' .. ARGV[3] .. '}'
 local size = tonumber(ARGV[4])
 if size > 0 then

@@ -39,7 +39,10 @@ test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; 
   await waitFor(() => got.length === 1, { what: 'the first publication' });
   // Offset 2 is written the way a publication is, but broadcast on a channel nobody listens to:
   // exactly what a node sees when it misses a pub/sub message.
-  await raw.eval(PUBLISH_LUA, 2, 'wss-mp:{g}:m', 'wss-mp:{g}:s', 'unused', '"g"', '"b"', 100, 60_000, 'nowhere', 86_400_000);
+  const args = ['wss-mp:{g}:m', 'wss-mp:{g}:s', 'unused', '"g"', '"b"', 100, 60_000, 'nowhere', 86_400_000];
+  // Past its deadline the script makes nothing (a node that timed out told its caller it was refused).
+  await assert.rejects(raw.eval(PUBLISH_LUA, 2, ...args, Date.now() - 1), /LATE/);
+  await raw.eval(PUBLISH_LUA, 2, ...args, Date.now() + 60_000);
   await y.publish('g', 'c');
   await waitFor(() => got.length >= 3, { what: 'the gap filled' });
   // Its own publication: delivered before publish() settles, and the pub/sub echo dropped.
