@@ -237,6 +237,17 @@ describe('admin API', () => {
     const bad = await api(admin, '/api/disconnect', { user: 'bob', code: 1006 });
     assert.equal(bad.status, 400);
     assert.match(((await bad.json()) as { message: string }).message, /code/);
+    // An idempotency key: the retry of a publish gets the first one's position and sends nothing.
+    const first = (await (await api(admin, '/api/publish', { channel: 'news', data: 'once', idempotencyKey: 'news-2' })).json()) as { offset: number };
+    const retry = (await (await api(admin, '/api/publish', { channel: 'news', data: 'once', idempotencyKey: 'news-2' })).json()) as { offset: number };
+    assert.deepEqual([first.offset, retry.offset], [2, 2]);
+    const after = (await (await api(admin, '/api/publish', { channel: 'news', data: 'next' })).json()) as { offset: number };
+    assert.equal(after.offset, 3);
+    await bob.next((f) => f.t === 'pub' && f.data === 'next');
+    assert.deepEqual(bob.frames.filter((f) => f.t === 'pub').map((f) => f.data), [{ headline: 'hi' }, 'once', 'next']);
+    const badKey = await api(admin, '/api/publish', { channel: 'news', data: 1, idempotencyKey: '' });
+    assert.equal(badKey.status, 400);
+    assert.match(((await badKey.json()) as { message: string }).message, /idempotencyKey/);
     await bob.close();
   });
 });

@@ -69,8 +69,8 @@ const datas = (c: ProtoClient, ch: string) => pubs(c, ch).map((f) => f.data.n);
 const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
 
 /** Publishes through `server` until Redis takes it (after an outage), with a deadline. */
-async function publishWhenUp(server: WssMpServer, ch: string, data: unknown) {
-  return waitFor(() => server.publish(ch, data).catch(() => undefined), { timeout: 20_000, interval: 50, what: `publish ${ch} accepted` });
+async function publishWhenUp(server: WssMpServer, ch: string, data: unknown, idempotencyKey?: string) {
+  return waitFor(() => server.publish(ch, data, { idempotencyKey }).catch(() => undefined), { timeout: 20_000, interval: 50, what: `publish ${ch} accepted` });
 }
 
 describe('two nodes and one Redis', () => {
@@ -293,6 +293,28 @@ describe('two nodes and one Redis', () => {
     // Before the fix, ioredis sent the script again after reconnecting: n 2 at offsets 2 and 3.
     assert.deepEqual(datas(alice, 'cut'), [1, 2, 3], 'n 2 made once');
     assert.equal(second, 'ERR_UNAVAILABLE', 'its outcome never reached the node: refused, not resolved from a second run');
+  });
+
+  test('the reply to a publication is lost, the caller retries with its idempotency key: made once, the retry gets its position', async (t) => {
+    const r = await redis(t);
+    if (!r) return;
+    const cutter = await redisTap(r.port);
+    cleanup.push(() => cutter.close());
+    const b = await apiNode({ url: `redis://127.0.0.1:${cutter.port}` });
+    const alice = await client(b.url, 'alice');
+    await sub(alice, 'idem');
+    await b.server.publish('idem', { n: 1 }, { idempotencyKey: 'n1' });
+    cutter.cut();
+    const lost = await b.server.publish('idem', { n: 2 }, { idempotencyKey: 'n2' }).then(() => 'made', (e: { code: string }) => e.code);
+    assert.equal(lost, 'ERR_UNAVAILABLE', 'the outcome never reached the node');
+    // What a publisher that cannot tell does: try again with the same key until accepted.
+    const retried = await publishWhenUp(b.server, 'idem', { n: 2 }, 'n2');
+    const third = await publishWhenUp(b.server, 'idem', { n: 3 }, 'n3');
+    await waitFor(() => pubs(alice, 'idem').some((f) => f.offset === third.offset), { what: 'n 3', timeout: 20_000 });
+    await alice.request('flush');
+    // Without the key the retry is a second publication: n 2 at offsets 2 and 3.
+    assert.deepEqual(datas(alice, 'idem'), [1, 2, 3], 'n 2 once');
+    assert.deepEqual([retried.offset, third.offset], [2, 3], 'the retry settled with the position Redis gave n 2');
   });
 
   test('a gap fill that failed while Redis stalled (connections open) is tried again: nothing stays queued', async (t) => {

@@ -89,7 +89,9 @@ process.on('disconnect', () => process.exit(0));
 process.on('message', (m: { pub?: number; pad?: number }) => {
   if (m.pub === undefined || closing) return;
   const seq = m.pub;
-  server.publish('feed', { seq, pad: m.pad ? 'x'.repeat(m.pad) : undefined }).then(
+  // The seq is the publisher's idempotency key: its retries (after a refusal whose outcome it
+  // could not know) are never a second publication while the broker remembers the key.
+  server.publish('feed', { seq, pad: m.pad ? 'x'.repeat(m.pad) : undefined }, { idempotencyKey: `feed-${seq}` }).then(
     ({ offset, epoch }) => {
       append('pubs.log', `${epoch} ${offset} ${seq}`);
       send({ published: seq, offset, epoch });

@@ -29,7 +29,7 @@ export { ensureDevCert, defaultDevCertDir, DEV_CERT_HOSTS, type DevCertPaths } f
 export { PLAIN_HTTP_BODY } from './server/plain-http';
 export type { LogEntry, LogLevel } from './common/log';
 export { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions, type RedisOptions } from './server/messaging/options';
-export { MemoryBroker, type Broker, type Publication, type HistoryResult } from './server/messaging/broker';
+export { MemoryBroker, IDEMPOTENCY_WINDOW_MS, type Broker, type Publication, type PublishOptions, type HistoryResult } from './server/messaging/broker';
 export type { Presence } from './server/messaging/presence';
 export type { AuthResult, AuthRefusal, Authenticate } from './server/auth/authenticate';
 export type { JwtOptions } from './server/auth/jwt';

@@ -23,6 +23,7 @@ import { serveUpgrades } from './upgrade';
 import { Messaging } from './messaging/engine';
 import type { StreamPosition } from '@wss-mp/protocol';
 import type { Presence } from './messaging/presence';
+import type { PublishOptions } from './messaging/broker';
 import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
 import { Stats } from './ops/stats';
@@ -57,10 +58,14 @@ export interface WssMpServer<T = Record<string, unknown>> {
    */
   reloadCertificate(trigger?: string, options?: { force?: boolean }): boolean;
   address(): AddressInfo | null;
-  /** Publishes on `channel` (messaging): every subscriber gets it, and it is kept for recovery. */
-  publish(channel: string, data: unknown): Promise<StreamPosition>;
+  /**
+   * Publishes on `channel` (messaging): every subscriber gets it, and it is kept for recovery.
+   * `idempotencyKey` makes a retry safe: the same key on the same channel within 5 minutes
+   * settles with the first publication's position and publishes nothing.
+   */
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<StreamPosition>;
   /** Publishes on the user's personal stream (`$user`): every connection of theirs subscribed to it. */
-  sendToUser(userId: string, data: unknown): Promise<StreamPosition>;
+  sendToUser(userId: string, data: unknown, options?: PublishOptions): Promise<StreamPosition>;
   /** Subscribes a protocol connection to `channel` from now on (no ack; `$` channels allowed). False for a plain connection. */
   subscribe(conn: Connection<T>, channel: string): boolean;
   /** Ends a subscription and tells the client (`unsub` with `code`, default FORBIDDEN). */
@@ -149,8 +154,8 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     broadcast: (data, opts) => hub.broadcast(data, opts),
     reloadCertificate: (trigger = 'api', opts) => (cert ? cert.reload(trigger, opts) : reloadWithoutTls(log, trigger)),
     address: () => server.address() as AddressInfo | null,
-    publish: (channel, data) => needEngine(engine).publish(channel, data),
-    sendToUser: (user, data) => needEngine(engine).sendToUser(user, data),
+    publish: (channel, data, opts) => needEngine(engine).publish(channel, data, opts),
+    sendToUser: (user, data, opts) => needEngine(engine).sendToUser(user, data, opts),
     subscribe: (conn, channel) => needEngine(engine).subscribe(conn, channel),
     unsubscribe: (conn, channel, code, message) => needEngine(engine).unsubscribe(conn, channel, code, message),
     ...presenceApi(engine, hub.conns),

@@ -12,6 +12,8 @@ import type { Presence } from './presence';
 export interface Publication extends StreamPosition {
   /** The encoded `pub` frame, made once and sent as is to every subscriber and on replay. */
   frame: Buffer;
+  /** A retry with an idempotency key that was already used: this is the first one's position. */
+  repeated?: boolean;
 }
 
 export interface HistoryResult {
@@ -25,9 +27,32 @@ export interface HistoryResult {
 
 type MaybePromise<T> = T | Promise<T>;
 
+/**
+ * How long (ms) a publication's idempotency key is remembered: a retry with the same key within
+ * this window gets the first publication's position back instead of a second publication. The
+ * retry is for a publish whose outcome the caller never learnt (Redis ran it, the reply was
+ * lost; a timeout), which is seconds, not minutes; five minutes is Centrifugo's default too.
+ */
+export const IDEMPOTENCY_WINDOW_MS = 300_000;
+/** Keys a MemoryBroker remembers at most (the oldest go first), so the window stays bounded. */
+export const IDEMPOTENCY_MAX_KEYS = 100_000;
+
+/** What a caller can add to a publication. */
+export interface PublishOptions {
+  /**
+   * Makes a retried publish safe: a second publish on the same stream with the same key within
+   * IDEMPOTENCY_WINDOW_MS is not made again; it settles with the first one's position.
+   */
+  idempotencyKey?: string;
+}
+
 export interface Broker {
-  /** Appends to `stream`; local subscribers are told through onPublication before it settles. */
-  publish(stream: string, data: unknown): MaybePromise<Publication>;
+  /**
+   * Appends to `stream`; local subscribers are told through onPublication before it settles.
+   * With an idempotency key already used on `stream` within the window, nothing is appended or
+   * delivered: it settles with the first publication's position (`repeated: true`).
+   */
+  publish(stream: string, data: unknown, opts?: PublishOptions): MaybePromise<Publication>;
   /** What a client at `since` missed (undefined: just the top). */
   history(stream: string, since: StreamPosition | undefined): MaybePromise<HistoryResult>;
   /** This node has its first local subscriber on `stream` (a shared broker starts listening). */
@@ -96,6 +121,8 @@ function newEpoch(): string {
 
 export class MemoryBroker implements Broker {
   private readonly streams = new Map<string, Stream>();
+  /** `<stream>\0<key>` → the publication and when it was made, in insertion (= time) order. */
+  private readonly keys = new Map<string, { pub: Publication; at: number }>();
   private listener: (stream: string, pub: Publication) => void = () => {};
   private readonly now: () => number;
 
@@ -110,7 +137,13 @@ export class MemoryBroker implements Broker {
   subscribe(): void {}
   unsubscribe(): void {}
 
-  publish(stream: string, data: unknown): Publication {
+  publish(stream: string, data: unknown, opts?: PublishOptions): Publication {
+    const key = opts?.idempotencyKey === undefined ? undefined : `${stream}\0${opts.idempotencyKey}`;
+    if (key !== undefined) {
+      this.forgetKeys();
+      const seen = this.keys.get(key);
+      if (seen !== undefined) return { ...seen.pub, repeated: true };
+    }
     const s = this.stream(stream);
     const offset = ++s.top;
     const frame = textBuffer(JSON.stringify({ t: 'pub', ch: frameChannel(stream), offset, epoch: s.epoch, data }));
@@ -120,8 +153,21 @@ export class MemoryBroker implements Broker {
       s.times.push(this.now());
     }
     this.trim(s);
+    if (key !== undefined) {
+      this.keys.set(key, { pub, at: this.now() });
+      if (this.keys.size > IDEMPOTENCY_MAX_KEYS) this.keys.delete(this.keys.keys().next().value!);
+    }
     this.listener(stream, pub);
     return pub;
+  }
+
+  /** Drops idempotency keys older than the window (the map is in time order: from the front). */
+  private forgetKeys(): void {
+    const min = this.now() - IDEMPOTENCY_WINDOW_MS;
+    for (const [k, v] of this.keys) {
+      if (v.at >= min) break;
+      this.keys.delete(k);
+    }
   }
 
   history(stream: string, since: StreamPosition | undefined): HistoryResult {

@@ -17,7 +17,7 @@ import {
 } from '@wss-mp/protocol';
 import { WssMpServerError } from '../../common/errors';
 import type { Connection } from '../connection';
-import { MemoryBroker, USER_STREAM_PREFIX, type Broker, type HistoryResult, type Publication } from './broker';
+import { MemoryBroker, USER_STREAM_PREFIX, type Broker, type HistoryResult, type Publication, type PublishOptions } from './broker';
 import { Dedup } from './dedup';
 import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
@@ -271,19 +271,21 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     return this.broker;
   }
 
-  async publish(channel: string, data: unknown): Promise<StreamPosition> {
+  async publish(channel: string, data: unknown, opts?: PublishOptions): Promise<StreamPosition> {
     const broker = this.need('publish');
     if (!isValidChannel(channel) || channel === USER_CHANNEL || channel.startsWith(USER_STREAM_PREFIX)) {
       throw new WssMpServerError('ERR_ARGUMENT', `publish: channel must be 1–128 chars and not $user (use sendToUser), got ${JSON.stringify(channel)}`);
     }
-    const p = await broker.publish(channel, data);
+    checkKey('publish', opts);
+    const p = await broker.publish(channel, data, opts);
     return { offset: p.offset, epoch: p.epoch };
   }
 
-  async sendToUser(user: string, data: unknown): Promise<StreamPosition> {
+  async sendToUser(user: string, data: unknown, opts?: PublishOptions): Promise<StreamPosition> {
     const broker = this.need('sendToUser');
     if (typeof user !== 'string' || user === '') throw new WssMpServerError('ERR_ARGUMENT', 'sendToUser: user must be a non-empty string');
-    const p = await broker.publish(USER_STREAM_PREFIX + user, data);
+    checkKey('sendToUser', opts);
+    const p = await broker.publish(USER_STREAM_PREFIX + user, data, opts);
     return { offset: p.offset, epoch: p.epoch };
   }
 
@@ -350,3 +352,10 @@ function errorFrame(message: string): string {
   return JSON.stringify({ t: 'error', code: E.BAD_FRAME, message });
 }
 
+/** An idempotency key is a short non-empty string (it becomes part of a Redis key). */
+function checkKey(what: string, opts: PublishOptions | undefined): void {
+  const k = opts?.idempotencyKey;
+  if (k !== undefined && (typeof k !== 'string' || k === '' || k.length > 128)) {
+    throw new WssMpServerError('ERR_ARGUMENT', `${what}: idempotencyKey must be a string of 1–128 chars, got ${JSON.stringify(k)}`);
+  }
+}

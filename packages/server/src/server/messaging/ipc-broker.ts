@@ -7,12 +7,12 @@
  * History lives as long as the primary: a dead worker loses nothing; a restarted server does.
  */
 import type { StreamPosition } from '@wss-mp/protocol';
-import { textBuffer, unavailable, type Broker, type HistoryResult, type Publication } from './broker';
+import { textBuffer, unavailable, type Broker, type HistoryResult, type Publication, type PublishOptions } from './broker';
 import type { Presence } from './presence';
 
 /** Worker → primary and primary → worker messages; `wssmp` tells them from cluster internals. */
 export type IpcMessage =
-  | { wssmp: 'pub'; id: number; stream: string; data: unknown }
+  | { wssmp: 'pub'; id: number; stream: string; data: unknown; key?: string }
   | { wssmp: 'hist'; id: number; stream: string; since: StreamPosition | undefined }
   | { wssmp: 'sub' | 'unsub'; stream: string }
   | { wssmp: 'conn'; user: string | null; delta: 1 | -1 }
@@ -57,9 +57,14 @@ export class IpcBroker implements Broker {
     });
   }
 
-  async publish(stream: string, data: unknown): Promise<Publication> {
-    const v = (await this.ask({ wssmp: 'pub', id: ++this.seq, stream, data }, 'publish')) as { offset: number; epoch: string; frame: string };
-    return { offset: v.offset, epoch: v.epoch, frame: textBuffer(v.frame) };
+  async publish(stream: string, data: unknown, opts?: PublishOptions): Promise<Publication> {
+    const v = (await this.ask({ wssmp: 'pub', id: ++this.seq, stream, data, key: opts?.idempotencyKey }, 'publish')) as {
+      offset: number;
+      epoch: string;
+      frame: string;
+      repeated?: boolean;
+    };
+    return { offset: v.offset, epoch: v.epoch, frame: textBuffer(v.frame), repeated: v.repeated };
   }
 
   async history(stream: string, since: StreamPosition | undefined): Promise<HistoryResult> {

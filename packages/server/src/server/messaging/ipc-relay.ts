@@ -72,8 +72,8 @@ export class IpcRelay {
     switch (msg.wssmp) {
       case 'pub': {
         // MemoryBroker delivers (to the subscribed workers, this one included) before returning.
-        const p = this.broker.publish(msg.stream, msg.data);
-        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: { offset: p.offset, epoch: p.epoch, frame: p.frame.toString() } });
+        const p = this.broker.publish(msg.stream, msg.data, msg.key === undefined ? undefined : { idempotencyKey: msg.key });
+        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: { offset: p.offset, epoch: p.epoch, frame: p.frame.toString(), repeated: p.repeated } });
         break;
       }
       case 'hist': {

@@ -24,7 +24,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import type { StreamPosition } from '@wss-mp/protocol';
-import { frameChannel, textBuffer, unavailable, type Broker, type HistoryResult, type Publication } from './broker';
+import { frameChannel, textBuffer, unavailable, type Broker, type HistoryResult, type Publication, type PublishOptions, IDEMPOTENCY_WINDOW_MS } from './broker';
 import { BEAT_LUA, COUNT_LUA, HISTORY_LUA, PUBLISH_LUA } from './redis-scripts';
 import { PresenceTally, type Presence } from './presence';
 import { REDIS_DEFAULTS } from './options';
@@ -88,7 +88,7 @@ interface Tracked {
 const EMPTY: readonly Publication[] = Object.freeze([]);
 
 type Scripts = Redis & {
-  wssPublish(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, string]>;
+  wssPublish(meta: string, stream: string, idem: string, ...argv: (string | number)[]): Promise<[number, string, string, number]>;
   wssHistory(meta: string, stream: string, ...argv: (string | number)[]): Promise<[number, string, number, ...string[]]>;
   wssCount(key: string, ...argv: (string | number)[]): Promise<number>;
   wssBeat(nodes: string, node: string, ...argv: (string | number)[]): Promise<number>;
@@ -128,7 +128,7 @@ export class RedisBroker implements Broker {
     // a new offset, for one publish() call). Rejected instead (ERR_UNAVAILABLE): the caller decides.
     this.cmd = new Redis(o.url, { ...common, enableOfflineQueue: false, autoResendUnfulfilledCommands: false, commandTimeout: d.commandTimeout,
       connectionName: `wss-mp:${this.nodeId}` }) as Scripts;
-    this.cmd.defineCommand('wssPublish', { numberOfKeys: 2, lua: PUBLISH_LUA });
+    this.cmd.defineCommand('wssPublish', { numberOfKeys: 3, lua: PUBLISH_LUA });
     this.cmd.defineCommand('wssHistory', { numberOfKeys: 2, lua: HISTORY_LUA });
     this.cmd.defineCommand('wssCount', { numberOfKeys: 1, lua: COUNT_LUA });
     this.cmd.defineCommand('wssBeat', { numberOfKeys: 2, lua: BEAT_LUA });
@@ -177,16 +177,19 @@ export class RedisBroker implements Broker {
     return `${this.prefix}p:${stream}`;
   }
 
-  async publish(stream: string, data: unknown): Promise<Publication> {
+  async publish(stream: string, data: unknown, opts?: PublishOptions): Promise<Publication> {
     if (!this.up) throw unavailable('publish');
-    let r: [number, string, string];
+    const key = opts?.idempotencyKey;
+    let r: [number, string, string, number];
     try {
-      r = await this.cmd.wssPublish(this.meta(stream), this.streamKey(stream), newEpoch(), JSON.stringify(frameChannel(stream)),
-        data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl, this.channel(stream), this.keyTtl,
-        Date.now() + REDIS_LIMITS.publishDeadline);
+      r = await this.cmd.wssPublish(this.meta(stream), this.streamKey(stream), `${this.prefix}{${stream}}:i:${key ?? ''}`, newEpoch(),
+        JSON.stringify(frameChannel(stream)), data === undefined ? 'null' : JSON.stringify(data), this.o.historySize, this.o.historyTtl,
+        this.channel(stream), this.keyTtl, Date.now() + REDIS_LIMITS.publishDeadline, key === undefined ? 0 : IDEMPOTENCY_WINDOW_MS);
     } catch (err) {
       throw unavailable('publish', err);
     }
+    // A retry of a publication Redis made already: delivered then (pub/sub), not again now.
+    if (Number(r[3]) === 1) return { offset: Number(r[0]), epoch: r[1], frame: textBuffer(r[2]), repeated: true };
     const pub: Publication = { offset: Number(r[0]), epoch: r[1], frame: textBuffer(r[2]) };
     // Local subscribers before this settles (the Broker contract); the pub/sub echo is a duplicate.
     const t = this.tracked.get(stream);

@@ -11,9 +11,11 @@
  */
 
 /**
- * KEYS: meta, stream. ARGV: new epoch, frame channel (JSON), data (JSON), historySize,
- * historyTtl (ms), pub/sub channel, key ttl (ms), deadline (ms since the epoch). Returns
- * { top, epoch, frame }, or the error LATE once Redis's clock is past the deadline: the node has
+ * KEYS: meta, stream, idempotency key. ARGV: new epoch, frame channel (JSON), data (JSON),
+ * historySize, historyTtl (ms), pub/sub channel, key ttl (ms), deadline (ms since the epoch),
+ * idempotency window (ms; 0: no key). Returns { top, epoch, frame, repeated (0/1) }: repeated
+ * when the idempotency key holds `<offset>:<epoch>` of a publication of this epoch (nothing is
+ * made; its frame, or '' when trimmed). Or the error LATE once Redis's clock is past the deadline: the node has
  * told its caller the publication was refused (or is about to), so it must not happen later. A
  * Redis that was frozen (SIGSTOP, a stalled disk, a long fork) runs the commands waiting in its
  * sockets when it wakes up, long after the node's command timeout gave up on them.
@@ -22,6 +24,19 @@ export const PUBLISH_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if now > tonumber(ARGV[8]) then return redis.error_reply('LATE the node gave up on this publication') end
+local win = tonumber(ARGV[9])
+if win > 0 then
+  local prev = redis.call('GET', KEYS[3])
+  if prev then
+    local o, e = string.match(prev, '^(%d+):(.*)$')
+    if e == redis.call('HGET', KEYS[1], 'epoch') then
+      local f = redis.call('XRANGE', KEYS[2], o .. '-0', o .. '-0')
+      local frame = ''
+      if #f > 0 then frame = f[1][2][2] end
+      return { tonumber(o), e, frame, 1 }
+    end
+  end
+end
 if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
   redis.call('HDEL', KEYS[1], 'top')
   redis.call('DEL', KEYS[2])
@@ -47,8 +62,9 @@ if size > 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[7])
 end
 redis.call('PEXPIRE', KEYS[1], ARGV[7])
+if win > 0 then redis.call('SET', KEYS[3], top .. ':' .. epoch, 'PX', win) end
 redis.call('PUBLISH', ARGV[6], top .. ':' .. epoch .. ':' .. frame)
-return { top, epoch, frame }
+return { top, epoch, frame, 0 }
 `;
 
 /**

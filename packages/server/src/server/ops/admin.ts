@@ -33,8 +33,8 @@ export interface AdminTarget {
   users(): number;
   channels(): number;
   /** Undefined when messaging is off. */
-  publish?(channel: string, data: unknown): Promise<{ offset: number; epoch: string }>;
-  sendToUser?(user: string, data: unknown): Promise<{ offset: number; epoch: string }>;
+  publish?(channel: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string }>;
+  sendToUser?(user: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string }>;
   /** Across the deployment when the broker is shared (Redis, --workers); rejects while it is unreachable. */
   presence(channel?: string): Promise<Presence>;
   /** Every open plain (not wss-mp.v1) connection gets a text frame; returns how many got it. */
@@ -144,7 +144,7 @@ export class AdminServer {
         const b = await this.body(req);
         const channel = str(b, 'channel');
         if (t.publish === undefined) throw messagingOff();
-        const pos = await call(() => t.publish!(channel, field(b, 'data')));
+        const pos = await call(() => t.publish!(channel, field(b, 'data'), idempotency(b)));
         return { body: { channel, offset: pos.offset, epoch: pos.epoch }, log: { channel } };
       }
       case '/api/send': {
@@ -152,7 +152,7 @@ export class AdminServer {
         const b = await this.body(req);
         const user = str(b, 'user');
         if (t.sendToUser === undefined) throw messagingOff();
-        const pos = await call(() => t.sendToUser!(user, field(b, 'data')));
+        const pos = await call(() => t.sendToUser!(user, field(b, 'data'), idempotency(b)));
         const ids = [...(t.connectionsOf?.(user) ?? [])].map((c) => c.id);
         return { body: { user, offset: pos.offset, epoch: pos.epoch, connections: ids }, log: { user, ids } };
       }
@@ -248,6 +248,14 @@ function str(b: Record<string, unknown>, name: string): string {
 function field(b: Record<string, unknown>, name: string): unknown {
   if (!(name in b)) throw new ApiError(400, 'BAD_REQUEST', `${name}: required (any JSON)`);
   return b[name];
+}
+
+/** The optional `idempotencyKey` of a publish or send: a retry with the same key is not made twice. */
+function idempotency(b: Record<string, unknown>): { idempotencyKey?: string } | undefined {
+  if (!('idempotencyKey' in b)) return undefined;
+  const k = b.idempotencyKey;
+  if (typeof k !== 'string' || k === '' || k.length > 128) throw new ApiError(400, 'BAD_REQUEST', 'idempotencyKey: a string of 1–128 chars');
+  return { idempotencyKey: k };
 }
 
 function messagingOff(): ApiError {

@@ -53,8 +53,8 @@ export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin>
     connectionsOf: engine ? (user) => engine.users.connectionsOf(user) : undefined,
     users,
     channels,
-    publish: messaging ? (ch, data) => engine!.publish(ch, data) : undefined,
-    sendToUser: messaging ? (user, data) => engine!.sendToUser(user, data) : undefined,
+    publish: messaging ? (ch, data, opts) => engine!.publish(ch, data, opts) : undefined,
+    sendToUser: messaging ? (user, data, opts) => engine!.sendToUser(user, data, opts) : undefined,
     broadcast: (data) => plainBroadcast(hub, data),
     presence: (channel) => (engine ? engine.presence(hub.conns, channel) : Promise.resolve(presenceOf(channel === undefined ? hub.conns : []))),
   };

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { MemoryBroker, frameChannel, type Publication } from '../../../src/server/messaging/broker';
+import { IDEMPOTENCY_WINDOW_MS, MemoryBroker, frameChannel, type Publication } from '../../../src/server/messaging/broker';
 
 function broker(historySize = 3, historyTtl = 60_000) {
   let t = 1_000;
@@ -70,6 +70,23 @@ test('historySize 0 keeps nothing but still numbers publications; a long stream 
   const r = b.history('long', { offset: 4_990, epoch: last!.epoch });
   assert.deepEqual(offsets(r.publications), [4991, 4992, 4993, 4994, 4995, 4996, 4997, 4998, 4999, 5000]);
   assert.ok((b as unknown as { streams: Map<string, { pubs: unknown[] }> }).streams.get('long')!.pubs.length <= 10 + 1024);
+});
+
+test('an idempotency key: a retry within the window settles with the first position and publishes nothing; after it, a new publication', () => {
+  const { b, seen, advance } = broker(10);
+  const first = b.publish('a', { n: 1 }, { idempotencyKey: 'k1' });
+  const again = b.publish('a', { n: 1 }, { idempotencyKey: 'k1' });
+  assert.deepEqual([again.offset, again.epoch, again.repeated], [first.offset, first.epoch, true]);
+  assert.equal(first.repeated, undefined);
+  // Other keys, other streams and no key at all are publications of their own.
+  assert.equal(b.publish('a', { n: 2 }, { idempotencyKey: 'k2' }).offset, 2);
+  assert.equal(b.publish('b', { n: 1 }, { idempotencyKey: 'k1' }).offset, 1);
+  assert.equal(b.publish('a', { n: 3 }).offset, 3);
+  assert.deepEqual(seen.map(([s, p]) => `${s}:${p.offset}`), ['a:1', 'a:2', 'b:1', 'a:3'], 'the retry reached no listener');
+  assert.deepEqual(offsets(b.history('a', { offset: 0, epoch: first.epoch }).publications), [1, 2, 3]);
+  advance(IDEMPOTENCY_WINDOW_MS + 1);
+  const late = b.publish('a', { n: 1 }, { idempotencyKey: 'k1' });
+  assert.deepEqual([late.offset, late.repeated], [4, undefined], 'past the window the key is forgotten');
 });
 
 test('personal streams carry $user as their channel name', () => {

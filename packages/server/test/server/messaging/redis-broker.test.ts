@@ -39,10 +39,10 @@ test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; 
   await waitFor(() => got.length === 1, { what: 'the first publication' });
   // Offset 2 is written the way a publication is, but broadcast on a channel nobody listens to:
   // exactly what a node sees when it misses a pub/sub message.
-  const args = ['wss-mp:{g}:m', 'wss-mp:{g}:s', 'unused', '"g"', '"b"', 100, 60_000, 'nowhere', 86_400_000];
+  const args = ['wss-mp:{g}:m', 'wss-mp:{g}:s', 'wss-mp:{g}:i:', 'unused', '"g"', '"b"', 100, 60_000, 'nowhere', 86_400_000];
   // Past its deadline the script makes nothing (a node that timed out told its caller it was refused).
-  await assert.rejects(raw.eval(PUBLISH_LUA, 2, ...args, Date.now() - 1), /LATE/);
-  await raw.eval(PUBLISH_LUA, 2, ...args, Date.now() + 60_000);
+  await assert.rejects(raw.eval(PUBLISH_LUA, 3, ...args, Date.now() - 1, 0), /LATE/);
+  await raw.eval(PUBLISH_LUA, 3, ...args, Date.now() + 60_000, 0);
   await y.publish('g', 'c');
   await waitFor(() => got.length >= 3, { what: 'the gap filled' });
   // Its own publication: delivered before publish() settles, and the pub/sub echo dropped.
@@ -58,6 +58,36 @@ test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; 
   assert.equal(all.recovered, true);
   assert.deepEqual(all.publications.map((p) => p.offset), [2, 3, 4, 5]);
   assert.equal((await y.history('g', { offset: 1, epoch: 'other' })).recovered, false);
+});
+
+test('an idempotency key: a retry on any node settles with the first position and publishes nothing; other keys, streams and no key publish', async (t) => {
+  const bin = requireBinary(t, 'redis-server');
+  if (!bin) return;
+  const r = await startRedis(bin);
+  cleanup.push(() => r.stop());
+  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
+  const x = new RedisBroker(o);
+  const y = new RedisBroker(o);
+  cleanup.push(() => x.close(), () => y.close());
+  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  const got: string[] = [];
+  x.onPublication((stream, p) => got.push(`${stream}:${p.offset}:${JSON.parse(p.frame.toString()).data}`));
+  x.subscribe('k');
+  await x.history('k', undefined);
+
+  const first = await y.publish('k', 'a', { idempotencyKey: 'order-1' });
+  const again = await x.publish('k', 'a', { idempotencyKey: 'order-1' });
+  assert.deepEqual([again.offset, again.epoch, again.repeated], [first.offset, first.epoch, true]);
+  assert.equal(JSON.parse(again.frame.toString()).data, 'a', 'the first publication, as stored');
+  const other = await x.publish('k', 'b', { idempotencyKey: 'order-2' });
+  const plain = await x.publish('k', 'c');
+  const plain2 = await x.publish('k', 'c');
+  const elsewhere = await x.publish('k2', 'a', { idempotencyKey: 'order-1' });
+  assert.deepEqual([other.offset, plain.offset, plain2.offset, elsewhere.offset], [2, 3, 4, 1]);
+  await waitFor(() => got.length >= 4, { what: 'the publications' });
+  assert.deepEqual(got, ['k:1:a', 'k:2:b', 'k:3:c', 'k:4:c'], 'the retry was delivered nowhere');
+  const h = await y.history('k', { offset: 0, epoch: first.epoch });
+  assert.deepEqual(h.publications.map((p) => JSON.parse(p.frame.toString()).data), ['a', 'b', 'c', 'c']);
 });
 
 test('messaging.redis: a redis:// URL or { url, prefix, heartbeat, presenceTtl }; anything else is an OptionError naming the option', () => {
