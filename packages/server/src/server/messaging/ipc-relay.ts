@@ -20,6 +20,8 @@ export class IpcRelay {
   private readonly broker: MemoryBroker;
   private readonly workers = new Map<RelayWorker, PerWorker>();
   private readonly subscribers = new Map<string, Set<RelayWorker>>();
+  /** Connections per user over every worker: the node's distinct users without a scan. */
+  private readonly nodeUsers = new Map<string, number>();
 
   constructor(o: MemoryBrokerOptions) {
     this.broker = new MemoryBroker(o);
@@ -39,7 +41,24 @@ export class IpcRelay {
     const s = this.workers.get(w);
     if (s === undefined) return;
     for (const stream of s.streams) this.unsub(w, s, stream);
+    for (const [user, n] of s.users) this.count(user, -n);
     this.workers.delete(w);
+  }
+
+  /** Distinct users connected to any worker (wss_mp_users of the node). */
+  get userCount(): number {
+    return this.nodeUsers.size;
+  }
+
+  /** Streams with a subscriber on any worker (wss_mp_channels of the node). */
+  get streamCount(): number {
+    return this.subscribers.size;
+  }
+
+  private count(user: string, delta: number): void {
+    const n = (this.nodeUsers.get(user) ?? 0) + delta;
+    if (n <= 0) this.nodeUsers.delete(user);
+    else this.nodeUsers.set(user, n);
   }
 
   /** A message from worker `w`; false when it is not one of ours. */
@@ -76,16 +95,13 @@ export class IpcRelay {
           const n = (s.users.get(msg.user) ?? 0) + msg.delta;
           if (n <= 0) s.users.delete(msg.user);
           else s.users.set(msg.user, n);
+          this.count(msg.user, msg.delta);
         }
         break;
       case 'pres': {
-        const users = new Set<string>();
         let connections = 0;
-        for (const x of this.workers.values()) {
-          connections += x.connections;
-          for (const u of x.users.keys()) users.add(u);
-        }
-        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: { users: [...users], connections } });
+        for (const x of this.workers.values()) connections += x.connections;
+        safeSend(w, { wssmp: 'reply', id: msg.id, ok: true, value: { users: [...this.nodeUsers.keys()], connections } });
         break;
       }
       default:
