@@ -62,7 +62,10 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
     const w = cluster.fork({ [WORKER_ENV]: String(n) });
     born.set(w, Date.now());
     numbers.set(w, n);
-    w.process.on('error', () => {}); // a send to a worker that is exiting: it leaves on 'exit'
+    // A send to a worker that is exiting fails with EPIPE, emitted on the child process and
+    // re-emitted on the Worker: unheard there, it would crash the primary. The worker leaves on 'exit'.
+    w.process.on('error', () => {});
+    w.on('error', () => {});
     relay?.add(w);
     admin?.add(w, n);
     w.on('message', (m) => {

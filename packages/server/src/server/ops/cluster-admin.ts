@@ -268,15 +268,18 @@ export class ClusterAdmin implements AdminTarget {
       e.up ? this.ask<Readiness>(e, { op: 'ready' }, CHECK_TIMEOUT_MS).catch(() => undefined) : Promise.resolve(undefined)));
     const workers: Record<string, boolean> = {};
     for (let n = 1; n <= this.workers; n++) workers[n] = false;
+    // `workers`: every one of the N answered; each other check: it passed on every worker.
     const checks: Record<string, boolean> = { not_draining: !this.draining, workers: false };
+    const answered = new Set<number>();
     entries.forEach((e, i) => {
       const a = answers[i];
       if (a === undefined) return;
+      answered.add(e.number);
       workers[e.number] = a.ready;
       for (const [k, v] of Object.entries(a.checks)) checks[k] = (checks[k] ?? true) && v;
     });
-    checks.workers = Object.values(workers).every(Boolean);
-    return { ready: Object.values(checks).every(Boolean), checks, workers };
+    checks.workers = answered.size === this.workers;
+    return { ready: Object.values(checks).every(Boolean) && Object.values(workers).every(Boolean), checks, workers };
   }
 
   async stats(): Promise<Record<string, unknown>> {
