@@ -271,6 +271,7 @@ describe('--workers 2 --admin: readiness', () => {
     // A client that never answers 1001 keeps its worker draining for the whole timeout.
     const straggler = await rawWs(s.port, { read: false, path: `/wss?token=${token('erin')}` });
     s.proc.kill('SIGTERM');
+    await s.waitForLog((l) => l.event === 'signal' && String(l.msg).startsWith('draining'));
     const ready = await api(admin, '/readyz');
     assert.equal(ready.status, 503);
     assert.equal(ready.body.checks.not_draining, false);
