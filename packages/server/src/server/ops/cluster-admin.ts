@@ -206,7 +206,7 @@ export class ClusterAdmin implements AdminTarget {
       own.up.labels(String(n)).set(r ? 1 : 0);
       if (r === undefined) continue;
       own.connections.labels(String(n)).set(r.stats.connections);
-      const lag = valueOf(r.prom, 'nodejs_eventloop_lag_p99_seconds');
+      const lag = gaugeValue(r.prom, 'nodejs_eventloop_lag_p99_seconds');
       if (lag !== undefined) own.lag.labels(String(n)).set(lag);
     }
     own.restarts.reset();
@@ -234,7 +234,7 @@ export class ClusterAdmin implements AdminTarget {
   private allReady(fresh: Map<Entry, WorkerReport>): boolean {
     for (let n = 1; n <= this.workers; n++) {
       const r = this.reportOf(n, fresh);
-      if (r === undefined || valueOf(r.prom, `${METRIC_PREFIX}ready`) !== 1) return false;
+      if (r === undefined || gaugeValue(r.prom, `${METRIC_PREFIX}ready`) !== 1) return false;
     }
     return true;
   }
@@ -360,7 +360,7 @@ function countersOnly(prom: MetricJson[]): MetricJson[] {
   return prom.filter((m) => m.type === 'counter' || m.type === 'histogram');
 }
 
-function valueOf(prom: MetricJson[], name: string): number | undefined {
+function gaugeValue(prom: MetricJson[], name: string): number | undefined {
   return prom.find((m) => m.name === name)?.values[0]?.value;
 }
 
