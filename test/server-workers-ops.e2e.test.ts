@@ -13,8 +13,11 @@ import { openWs, rawWs, type OpenedSocket } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { startRedis } from './support/redis';
 import { requireBinary } from './support/binaries';
-import { startServer, type RunningServer } from './support/server';
-import { waitFor } from './support/wait';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { SERVER_CLI, startServer, type RunningServer } from './support/server';
+import { listenOnFreePort } from './support/ports';
+import { waitFor, within } from './support/wait';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 const dir = mkdtempSync(path.join(tmpdir(), 'wss-mp-workers-ops-'));
@@ -303,5 +306,36 @@ describe('--workers 2 --admin: readiness', () => {
     assert.equal(down.body.checks.workers, true, 'every worker answered: not ready because of the broker');
     assert.deepEqual(down.body.workers, { 1: false, 2: false });
     assert.equal((await fetch(`${admin}/healthz`)).status, 200);
+  });
+});
+
+describe('--workers 2 --admin: start-up errors in the primary, before any worker', () => {
+  async function run(args: string[]): Promise<{ code: number | null; out: string }> {
+    const proc = spawn(process.execPath, [SERVER_CLI, '--behind-proxy', '--port', '0', '--workers', '2', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout!.on('data', (d) => (out += d));
+    proc.stderr!.on('data', (d) => (out += d));
+    const code = await within(new Promise<number | null>((r) => proc.once('close', (c) => r(c))), 20_000, 'the primary to exit');
+    return { code, out };
+  }
+
+  test('an invalid --admin is a usage error (exit 2) naming the option', async () => {
+    const { code, out } = await run(['--admin', 'nonsense']);
+    assert.equal(code, 2);
+    assert.match(out, /admin: expected a port, "HOST:PORT"/);
+    assert.doesNotMatch(out, /"msg":"started"/, 'no worker forked');
+  });
+
+  test('an admin port in use: exit 1 with the reason, no worker forked', async () => {
+    const holder = net.createServer();
+    const port = await listenOnFreePort(holder);
+    try {
+      const { code, out } = await run(['--admin', `127.0.0.1:${port}`]);
+      assert.equal(code, 1);
+      assert.match(out, new RegExp(`admin listener on 127.0.0.1 port ${port}: already in use`));
+      assert.doesNotMatch(out, /"msg":"started"/);
+    } finally {
+      holder.close();
+    }
   });
 });
