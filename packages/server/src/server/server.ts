@@ -27,7 +27,7 @@ import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
 import { Stats } from './ops/stats';
 import { limitersFor } from './ops/rate-limit';
-import { localTarget, startAdmin, type Admin } from './ops/wire';
+import { localTarget, startAdmin, type Admin, type AdminParts } from './ops/wire';
 import { serveOps, type OpsPort } from './ops/worker-ops';
 
 export type { BroadcastOptions } from './hub';
@@ -112,8 +112,7 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
   const limits = limitersFor(o.rateLimit, stats);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
     heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log), stats, limiter: limits.messages }) : undefined;
-  const ids = role ? { first: role.number, step: role.count } : undefined;
-  const hub = new Hub<T>({ ...o, extension: engine, stats, ids }, log);
+  const hub = new Hub<T>({ ...o, extension: engine, stats, ids: role && { first: role.number, step: role.count } }, log);
   serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes }, hub, log);
 
   let url: string | undefined;
@@ -133,11 +132,7 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
     httpServer: server,
     listen() {
       if (closing) return Promise.reject(new WssMpServerError('ERR_SERVER_STATE', 'listen() after close()'));
-      // A worker answers the primary before it listens: its readiness says "not listening"
-      // rather than nothing, and no connection it accepts is missed by a node-wide call.
-      const bind = () => listenOn(server, o.port, o.host);
-      listening ??= (role && o.admin ? localTarget({ stats, hub, engine, server, cert, log }).then((t) => serveOps(t, role.port, log)).then(bind) : bind())
-        .then(async (addr) => {
+      listening ??= bind(o, role, { stats, hub, engine, server, cert, log }).then(async (addr) => {
         url = publicUrl(!!o.tls, o.host, cert?.info, addr.port, o.paths[0]!);
         stopHeartbeat = startHeartbeat(hub.conns, o.heartbeatInterval);
         pending.start();
@@ -181,6 +176,16 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
     },
     stats,
   };
+}
+
+/**
+ * Binds the server. A worker with `admin` answers the primary (worker-ops.ts) before it
+ * listens: its readiness says "not listening" rather than nothing, and no connection it
+ * accepts is missed by a node-wide call.
+ */
+async function bind(o: ResolvedOptions<any>, role: WorkerRole | undefined, parts: AdminParts): Promise<AddressInfo> {
+  if (role && o.admin) serveOps(await localTarget(parts), role.port, parts.log);
+  return listenOn(parts.server, o.port, o.host);
 }
 
 function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
