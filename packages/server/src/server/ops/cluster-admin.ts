@@ -207,7 +207,8 @@ export class ClusterAdmin implements AdminTarget {
       if (r === undefined) continue;
       own.connections.labels(String(n)).set(r.stats.connections);
       const lag = gaugeValue(r.prom, 'nodejs_eventloop_lag_p99_seconds');
-      if (lag !== undefined) own.lag.labels(String(n)).set(lag);
+      // NaN crosses IPC as null (JSON), which Gauge.set() would throw on.
+      if (typeof lag === 'number' && Number.isFinite(lag)) own.lag.labels(String(n)).set(lag);
     }
     own.restarts.reset();
     own.restarts.inc(this.restarts);
