@@ -10,14 +10,19 @@ import { ensureDevCert, defaultDevCertDir } from '../server/dev-cert/index';
 import { OptionError, WssMpServerError } from '../common/errors';
 import { Logger, jsonLines } from '../common/log';
 import { SERVER_DEFAULTS, type ServerOptions } from '../server/options';
-import { createServer, type WssMpServer } from '../server/server';
+import { createServer, createWorkerServer, type WssMpServer } from '../server/server';
 import { formatDuration, formatSize } from '../common/units';
 import { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
 import { EXIT_USAGE, writeCliError } from './io';
-import { isWorker, parseWorkers, runPrimary } from './workers';
+import { isWorker, parseWorkers, runPrimary, workerNumber } from './workers';
 import { IpcBroker } from '../server/messaging/ipc-broker';
+import { AdminServer } from '../server/ops/admin';
+import { ClusterAdmin } from '../server/ops/cluster-admin';
+import { resolveAdmin } from '../server/ops/options';
+import { adminListenError, listenAdmin } from '../server/ops/wire';
+import type { OpsPort } from '../server/ops/worker-ops';
 import { helpText as commandHelp, parseFlags, type Command, type Flag, type ParsedFlags } from './flags';
 
 const D = SERVER_DEFAULTS;
@@ -265,7 +270,8 @@ export async function main(argv: string[]): Promise<number> {
   const ctl = handleSignals(log, mode);
   try {
     await prepareTls(serverOptions, mode, values, log);
-    ctl.server = createServer({ ...serverOptions, logger: sink });
+    const o = { ...serverOptions, logger: sink };
+    ctl.server = isWorker() ? createWorkerServer(o, { number: workerNumber(), count: workers, port: process as unknown as OpsPort }) : createServer(o);
     if (conformanceRef) conformanceRef.server = ctl.server;
     await ctl.server.listen();
   } catch (err) {
@@ -282,8 +288,19 @@ export async function main(argv: string[]): Promise<number> {
   return -1;
 }
 
-/** `--workers N` in the primary: the certificate made once, then N workers forked. */
+/**
+ * `--workers N` in the primary: the certificate made once, the admin listener bound (the
+ * node's only one: ClusterAdmin asks the workers), then N workers forked. The admin listener
+ * closes after the last worker has drained: /readyz answers 503 throughout the drain.
+ */
 async function primary(o: ServerOptions, mode: Mode, values: Values, log: Logger, workers: number): Promise<number> {
+  let adminOptions: ReturnType<typeof resolveAdmin>;
+  try {
+    adminOptions = resolveAdmin(o.admin, o.adminKey);
+  } catch (err) {
+    if (err instanceof OptionError) return fail(err.message);
+    throw err;
+  }
   try {
     // The development certificate is created here, once, not raced by N workers.
     if (mode === 'dev-cert') await prepareTls(o, mode, values, log);
@@ -291,10 +308,23 @@ async function primary(o: ServerOptions, mode: Mode, values: Values, log: Logger
     if (err instanceof WssMpServerError) return fail(err.message, 1);
     throw err;
   }
+  const admin = adminOptions ? new ClusterAdmin(workers) : undefined;
+  let listener: Awaited<ReturnType<typeof listenAdmin>> | undefined;
+  if (adminOptions && admin) {
+    try {
+      listener = await listenAdmin(new AdminServer(adminOptions, admin, log));
+    } catch (err) {
+      const e = adminListenError(adminOptions, err);
+      log.error('error', { code: e.code, error: e.message });
+      return fail(e.message, 1);
+    }
+  }
   const m = o.messaging === undefined || o.messaging === true || o.messaging === false ? undefined : o.messaging;
   const relay = m !== undefined && m.redis === undefined ? { historySize: m.historySize ?? M.historySize, historyTtl: m.historyTtl ?? M.historyTtl } : undefined;
   log.info('workers', { workers, streams: relay ? 'primary' : m ? 'redis' : 'none', msg: `starting ${workers} workers on one port` });
-  return runPrimary({ workers, relay, log });
+  const code = await runPrimary({ workers, relay, log, admin });
+  await listener?.close();
+  return code;
 }
 
 /** In a worker: streams through the primary (unless Redis), and no life after the primary. */

@@ -2,8 +2,9 @@
  * `--workers N`: the primary process of a node:cluster. It forks N workers running the same
  * command line (each a full server on the one shared port; the primary hands out connections
  * round-robin), forwards SIGHUP/SIGUSR2 (certificate reload) to every worker, turns
- * SIGTERM/SIGINT into a drain of every worker, replaces a worker that dies, and hosts the
- * streams the workers share when there is no Redis (IpcRelay).
+ * SIGTERM/SIGINT into a drain of every worker, replaces a worker that dies, hosts the
+ * streams the workers share when there is no Redis (IpcRelay), and with --admin the node's one
+ * admin listener (ClusterAdmin: metrics, probes and API over every worker).
  */
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
@@ -11,9 +12,18 @@ import { OptionError } from '../common/errors';
 import type { Logger } from '../common/log';
 import { IpcRelay } from '../server/messaging/ipc-relay';
 import type { MemoryBrokerOptions } from '../server/messaging/broker';
+import type { ClusterAdmin } from '../server/ops/cluster-admin';
 
-/** The environment variable that tells a forked process it is a worker (and which). */
+/**
+ * The environment variable that tells a forked process it is a worker, and which: 1…N, a
+ * replacement taking the number of the worker it replaces (so `worker` labels stay N values).
+ */
 export const WORKER_ENV = 'WSS_MP_WORKER';
+
+/** This worker's number (1…N), from WORKER_ENV. */
+export function workerNumber(): number {
+  return Number(process.env[WORKER_ENV]);
+}
 
 /** `N` or `auto` (one per core). Throws OptionError. */
 export function parseWorkers(v: string): number {
@@ -35,22 +45,33 @@ export interface PrimaryOptions {
   /** When set, the primary keeps the shared streams (no Redis). */
   relay: MemoryBrokerOptions | undefined;
   log: Logger;
+  /** With --admin: the node's admin target, told of every worker and of the drain. */
+  admin?: ClusterAdmin;
 }
 
 /** Runs the primary until every worker has drained after SIGTERM/SIGINT; resolves with the exit code. */
 export function runPrimary(o: PrimaryOptions): Promise<number> {
   const { log } = o;
   const relay = o.relay ? new IpcRelay(o.relay) : undefined;
+  const admin = o.admin;
+  if (admin && relay) admin.exact = relay;
   const born = new Map<Worker, number>();
+  const numbers = new Map<Worker, number>();
   let stopping = false;
-  let slot = 0;
-  const fork = () => {
-    const w = cluster.fork({ [WORKER_ENV]: String(++slot) });
+  const fork = (n: number) => {
+    const w = cluster.fork({ [WORKER_ENV]: String(n) });
     born.set(w, Date.now());
-    w.process.on('error', () => {}); // a send to a worker that is exiting: it leaves on 'exit'
+    numbers.set(w, n);
+    // A send to a worker that is exiting fails with EPIPE, emitted on the child process and
+    // re-emitted on the Worker: unheard there, it would crash the primary. The worker leaves on 'exit'.
+    w.process.on('error', () => {});
+    w.on('error', () => {});
     relay?.add(w);
-    w.on('message', (m) => relay?.handle(w, m));
-    w.on('online', () => log.info('worker', { pid: w.process.pid, msg: 'started' }));
+    admin?.add(w, n);
+    w.on('message', (m) => {
+      if (!relay?.handle(w, m)) admin?.handle(w, m);
+    });
+    w.on('online', () => log.info('worker', { worker: n, pid: w.process.pid, msg: 'started' }));
     w.on('listening', () => (listened = true));
   };
   // A worker that fails before any worker ever listened (a missing certificate, a port in use)
@@ -60,8 +81,11 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
   return new Promise((resolve) => {
     cluster.on('exit', (w, code, signal) => {
       relay?.remove(w);
+      admin?.remove(w);
       const age = Date.now() - (born.get(w) ?? 0);
+      const n = numbers.get(w) ?? 1;
       born.delete(w);
+      numbers.delete(w);
       if (!stopping && !listened) {
         log.error('worker', { pid: w.process.pid, code, signal, msg: 'a worker failed at start-up; stopping' });
         stopping = true;
@@ -73,9 +97,10 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
         if (failed === undefined) log.info('worker', { msg: 'every worker drained and exited' });
         return resolve(failed ?? 0);
       }
-      log.warn('worker', { pid: w.process.pid, code, signal, msg: 'worker died; starting a replacement' });
-      if (age < CRASH_LOOP_MS) setTimeout(fork, CRASH_LOOP_MS);
-      else fork();
+      log.warn('worker', { worker: n, pid: w.process.pid, code, signal, msg: 'worker died; starting a replacement' });
+      admin?.replaced();
+      if (age < CRASH_LOOP_MS) setTimeout(() => fork(n), CRASH_LOOP_MS);
+      else fork(n);
     });
     const stop = (signal: NodeJS.Signals) => {
       if (stopping) {
@@ -84,6 +109,7 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
         process.exit(1);
       }
       stopping = true;
+      if (admin) admin.draining = true;
       log.info('signal', { signal, msg: `draining ${born.size} workers` });
       if (born.size === 0) resolve(0);
       for (const w of born.keys()) w.process.kill('SIGTERM');
@@ -95,6 +121,6 @@ export function runPrimary(o: PrimaryOptions): Promise<number> {
         for (const w of born.keys()) w.process.kill(sig);
       });
     }
-    for (let i = 0; i < o.workers; i++) fork();
+    for (let n = 1; n <= o.workers; n++) fork(n);
   });
 }

@@ -43,6 +43,11 @@ export interface HubOptions<T> extends ServerHooks<T>, Caps {
   extension?: HubExtension;
   /** Counters for the metrics (plain fields: the message path only adds to them). */
   stats?: Stats;
+  /**
+   * Connection ids: first, first + step, first + 2 × step… Worker k of N numbers k, k + N…, so
+   * an id names one connection on the whole node (admin API, log lines). Default 1 and 1.
+   */
+  ids?: { first: number; step: number };
 }
 
 /** Who `authenticate` said the client is. */
@@ -82,7 +87,8 @@ export class Hub<T = Record<string, unknown>> {
   /** Set by close(): refuse whatever still finishes its handshake. */
   draining = false;
   private readonly perIp = new Map<string, number>();
-  private nextId = 1;
+  private nextId: number;
+  private readonly idStep: number;
   /** Request headers stay reachable as conn.headers only when a hook could read them; the
    * echo server (the CLI) drops them with the request, like a bare ws server does. */
   private readonly keepHeaders: boolean;
@@ -98,6 +104,8 @@ export class Hub<T = Record<string, unknown>> {
     private readonly log: Logger,
   ) {
     this.keepHeaders = !!(o.onConnect || o.onMessage || o.onClose || o.onError);
+    this.nextId = o.ids?.first ?? 1;
+    this.idStep = o.ids?.step ?? 1;
     this.stats = o.stats ?? new Stats();
     this.listeners = sharedListeners(this, o, log);
     const max = o.maxBufferedAmount;
@@ -138,9 +146,11 @@ export class Hub<T = Record<string, unknown>> {
       return this.refuse(ws, refusal.code, refusal.reason);
     }
     this.perIp.set(key, count + 1);
+    const id = this.nextId;
+    this.nextId += this.idStep;
     const url = req.url;
     const conn = new Connection<T>(ws, {
-      id: this.nextId++,
+      id,
       ip,
       remoteAddress: peer,
       path,

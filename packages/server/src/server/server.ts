@@ -28,7 +28,8 @@ import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
 import { Stats } from './ops/stats';
 import { limitersFor } from './ops/rate-limit';
-import { startAdmin, type Admin } from './ops/wire';
+import { localTarget, startAdmin, type Admin, type AdminParts } from './ops/wire';
+import { serveOps, type OpsPort } from './ops/worker-ops';
 
 export type { BroadcastOptions } from './hub';
 
@@ -87,6 +88,27 @@ export interface WssMpServer<T = Record<string, unknown>> {
 }
 
 export function createServer<T = Record<string, unknown>>(options: ServerOptions<T> = {}): WssMpServer<T> {
+  return build(options, undefined);
+}
+
+/** A `--workers` worker: which one, of how many, and its channel to the primary. */
+export interface WorkerRole {
+  /** 1…count; a replacement takes the number of the worker it replaces. */
+  number: number;
+  count: number;
+  port: OpsPort;
+}
+
+/**
+ * The server of worker `role.number` of a `--workers` node (the CLI's, not public API):
+ * connection ids unique across the node's workers, and with `admin`, no listener of its own:
+ * the primary holds the node's one admin listener and asks each worker over IPC.
+ */
+export function createWorkerServer<T = Record<string, unknown>>(options: ServerOptions<T>, role: WorkerRole): WssMpServer<T> {
+  return build(options, role);
+}
+
+function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssMpServer<T> {
   const o = resolveOptions(options);
   const log = new Logger(o.logger === undefined ? jsonLines() : o.logger, o.quiet);
   const cert = o.tls ? new Certificate(o.tls, log) : undefined;
@@ -101,7 +123,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
   const limits = limitersFor(o.rateLimit, stats);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
     heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log), stats, limiter: limits.messages }) : undefined;
-  const hub = new Hub<T>({ ...o, extension: engine, stats }, log);
+  const hub = new Hub<T>({ ...o, extension: engine, stats, ids: role && { first: role.number, step: role.count } }, log);
   serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes }, hub, log);
 
   let url: string | undefined;
@@ -121,13 +143,13 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     httpServer: server,
     listen() {
       if (closing) return Promise.reject(new WssMpServerError('ERR_SERVER_STATE', 'listen() after close()'));
-      listening ??= listenOn(server, o.port, o.host).then(async (addr) => {
+      listening ??= bind(o, role, { stats, hub, engine, server, cert, log }).then(async (addr) => {
         url = publicUrl(!!o.tls, o.host, cert?.info, addr.port, o.paths[0]!);
         stopHeartbeat = startHeartbeat(hub.conns, o.heartbeatInterval);
         pending.start();
         started(o, log, cert, url, addr);
         // The admin listener failing to bind fails listen() and unbinds the main one (wire.ts).
-        if (o.admin) admin = await startAdmin(o.admin, { stats, hub, engine, server, cert, log });
+        if (o.admin && !role) admin = await startAdmin(o.admin, { stats, hub, engine, server, cert, log });
         if (closing) await admin?.close(); // close() ran while the admin listener was binding
         return url;
       });
@@ -164,6 +186,16 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
     },
     stats,
   };
+}
+
+/**
+ * Binds the server. A worker with `admin` answers the primary (worker-ops.ts) before it
+ * listens: its readiness says "not listening" rather than nothing, and no connection it
+ * accepts is missed by a node-wide call.
+ */
+async function bind(o: ResolvedOptions<any>, role: WorkerRole | undefined, parts: AdminParts): Promise<AddressInfo> {
+  if (role && o.admin) serveOps(await localTarget(parts), role.port, parts.log);
+  return listenOn(parts.server, o.port, o.host);
 }
 
 function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {

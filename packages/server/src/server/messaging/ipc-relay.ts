@@ -42,6 +42,8 @@ export class IpcRelay {
   private readonly broker: MemoryBroker;
   private readonly workers = new Map<RelayWorker, PerWorker>();
   private readonly subscribers = new Map<string, Set<RelayWorker>>();
+  /** Connections per user over every worker: the node's distinct users without a scan. */
+  private readonly nodeUsers = new Map<string, number>();
 
   constructor(o: MemoryBrokerOptions) {
     this.broker = new MemoryBroker(o);
@@ -61,7 +63,24 @@ export class IpcRelay {
     const s = this.workers.get(w);
     if (s === undefined) return;
     for (const stream of s.streams) this.unsub(w, s, stream);
+    for (const [user, n] of s.overall.users) this.count(user, -n);
     this.workers.delete(w);
+  }
+
+  /** Distinct users connected to any worker (wss_mp_users of the node). */
+  get userCount(): number {
+    return this.nodeUsers.size;
+  }
+
+  /** Streams with a subscriber on any worker (wss_mp_channels of the node). */
+  get streamCount(): number {
+    return this.subscribers.size;
+  }
+
+  private count(user: string, delta: number): void {
+    const n = (this.nodeUsers.get(user) ?? 0) + delta;
+    if (n <= 0) this.nodeUsers.delete(user);
+    else this.nodeUsers.set(user, n);
   }
 
   /** A message from worker `w`; false when it is not one of ours. */
@@ -94,6 +113,7 @@ export class IpcRelay {
         break;
       case 'conn':
         s.overall.add(msg.user, msg.delta);
+        if (msg.user !== null) this.count(msg.user, msg.delta);
         break;
       case 'member': {
         let c = s.channels.get(msg.stream);

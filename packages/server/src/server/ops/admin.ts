@@ -15,36 +15,66 @@ import { isWireCloseCode } from '@wss-mp/protocol';
 import type { Logger } from '../../common/log';
 import { pathOnly } from '../../common/log';
 import { normalizeIp } from '../trust-proxy';
-import type { Connection } from '../connection';
 import type { Presence } from '../messaging/presence';
-import { runChecks, type ReadyCheck } from './health';
 import { isLoopbackHost, type AdminOptions } from './options';
-import type { Stats } from './stats';
-import type { Metrics } from './metrics';
 
-/** What the admin API acts on: the server, seen through a narrow interface. */
-export interface AdminTarget {
-  stats: Stats;
-  registry: Metrics;
-  checks: readonly ReadyCheck[];
-  connections: ReadonlySet<Connection<any>>;
-  /** Connections of one user; undefined when the server has no users (no authenticate/jwt). */
-  connectionsOf?(user: string): Iterable<Connection<any>>;
-  users(): number;
-  channels(): number;
-  /** Undefined when messaging is off. */
-  publish?(channel: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string }>;
-  sendToUser?(user: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string }>;
-  /** Across the deployment when the broker is shared (Redis, --workers); rejects while it is unreachable. */
-  presence(channel?: string): Promise<Presence>;
-  /** Every open plain (not wss-mp.v1) connection gets a text frame; returns how many got it. */
-  broadcast(data: string): number;
+/** What /readyz answers: each check's result (and, on a --workers primary, each worker's). */
+export interface Readiness {
+  ready: boolean;
+  checks: Record<string, boolean>;
+  workers?: Record<string, boolean>;
 }
 
-class ApiError extends Error {
+/** Which connections /api/disconnect closes: one by id, or every one of a user. */
+export type DisconnectTarget = { id: number } | { user: string };
+
+/**
+ * What the admin listener acts on: one server (wire.ts) or, under `--workers`, every worker of
+ * the node through the primary (cluster-admin.ts). Methods throw ApiError for the caller's
+ * mistakes and states (messaging off, no users); anything else is answered 500 and logged.
+ */
+export interface AdminTarget {
+  /** Prometheus text. */
+  metrics(): Promise<{ contentType: string; text: string }>;
+  ready(): Promise<Readiness>;
+  stats(): Promise<Record<string, unknown>>;
+  /** `idempotencyKey`: a retry with the same key settles with the first position (broker.ts). */
+  publish(channel: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string }>;
+  /** Publishes on the user's personal stream; `connections`: the ids of the user's connections. */
+  send(user: string, data: unknown, opts?: { idempotencyKey?: string }): Promise<{ offset: number; epoch: string; connections: number[] }>;
+  /** Closes the connections named; resolves with their ids. */
+  disconnect(target: DisconnectTarget, code: number, reason: string): Promise<number[]>;
+  presence(channel?: string): Promise<Presence>;
+  /** Every open plain (not wss-mp.v1) connection gets a text frame; resolves with how many got it. */
+  broadcast(data: string): Promise<number>;
+}
+
+/** An answer other than 200: its HTTP status and a stable `error` code for the body. */
+export class ApiError extends Error {
   constructor(readonly status: number, readonly code: string, message: string) {
     super(message);
   }
+}
+
+/**
+ * Any error as the API answers it: ApiError as is; the engine's ERR_ARGUMENT (a bad channel
+ * name…) is the caller's 400; ERR_UNAVAILABLE (Redis down, no worker) a 503 worth retrying;
+ * anything else a 500 that does not leak its message (the caller logs it).
+ */
+export function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const e = err as { code?: unknown; message?: unknown } | null;
+  if (e?.code === 'ERR_ARGUMENT') return new ApiError(400, 'BAD_REQUEST', String(e.message));
+  if (e?.code === 'ERR_UNAVAILABLE') return new ApiError(503, 'UNAVAILABLE', String(e.message));
+  return new ApiError(500, 'INTERNAL', 'internal error');
+}
+
+export function messagingOff(): ApiError {
+  return new ApiError(409, 'MESSAGING_OFF', 'messaging is off on this server (createServer({ messaging: true }) or --messaging)');
+}
+
+export function noUsers(): ApiError {
+  return new ApiError(409, 'NO_USERS', 'the server has no users (configure authenticate or jwt)');
 }
 
 export class AdminServer {
@@ -61,8 +91,8 @@ export class AdminServer {
     this.server = http.createServer({ requestTimeout: 30_000, headersTimeout: 10_000 }, (req, res) => {
       res.on('error', () => {});
       this.handle(req, res).catch((err) => {
-        const e = err instanceof ApiError ? err : new ApiError(500, 'INTERNAL', 'internal error');
-        if (!(err instanceof ApiError)) this.log.error('error', { where: 'admin', error: err });
+        const e = toApiError(err);
+        if (e.status === 500) this.log.error('error', { where: 'admin', error: err });
         json(res, e.status, { error: e.code, message: e.message });
       });
     });
@@ -97,13 +127,13 @@ export class AdminServer {
     const method = req.method ?? 'GET';
     if (path === '/healthz') return text(res, 200, 'ok\n');
     if (path === '/readyz') {
-      const r = await runChecks(this.t.checks);
+      const r = await this.t.ready();
       return json(res, r.ready ? 200 : 503, r);
     }
     if (path === '/metrics') {
-      const body = await this.t.registry.metrics();
-      res.writeHead(200, { 'Content-Type': this.t.registry.contentType, 'Content-Length': Buffer.byteLength(body) });
-      return void res.end(body);
+      const m = await this.t.metrics();
+      res.writeHead(200, { 'Content-Type': m.contentType, 'Content-Length': Buffer.byteLength(m.text) });
+      return void res.end(m.text);
     }
     if (!path.startsWith('/api/')) throw new ApiError(404, 'NOT_FOUND', 'no such route (see docs/operations.md)');
     const rid = `a${this.nextRequest++}`;
@@ -133,35 +163,32 @@ export class AdminServer {
     switch (path) {
       case '/api/stats':
         want('GET');
-        return { body: { connections: t.connections.size, users: t.users(), channels: t.channels(), ...t.stats.snapshot(), deployment: await this.deployment() } };
+        return { body: await t.stats() };
       case '/api/presence': {
         want('GET');
         const channel = new URL(req.url ?? '/', 'http://x').searchParams.get('channel') ?? undefined;
-        return { body: await call(() => t.presence(channel)) };
+        return { body: await t.presence(channel) };
       }
       case '/api/publish': {
         want('POST');
         const b = await this.body(req);
         const channel = str(b, 'channel');
-        if (t.publish === undefined) throw messagingOff();
-        const pos = await call(() => t.publish!(channel, field(b, 'data'), idempotency(b)));
+        const pos = await t.publish(channel, field(b, 'data'), idempotency(b));
         return { body: { channel, offset: pos.offset, epoch: pos.epoch }, log: { channel } };
       }
       case '/api/send': {
         want('POST');
         const b = await this.body(req);
         const user = str(b, 'user');
-        if (t.sendToUser === undefined) throw messagingOff();
-        const pos = await call(() => t.sendToUser!(user, field(b, 'data'), idempotency(b)));
-        const ids = [...(t.connectionsOf?.(user) ?? [])].map((c) => c.id);
-        return { body: { user, offset: pos.offset, epoch: pos.epoch, connections: ids }, log: { user, ids } };
+        const r = await t.send(user, field(b, 'data'), idempotency(b));
+        return { body: { user, offset: r.offset, epoch: r.epoch, connections: r.connections }, log: { user, ids: r.connections } };
       }
       case '/api/broadcast': {
         want('POST');
         const b = await this.body(req);
         const data = field(b, 'data');
         // Plain clients (the demo page, an echo client) get the text as is; anything else as JSON.
-        const n = t.broadcast(typeof data === 'string' ? data : JSON.stringify(data));
+        const n = await t.broadcast(typeof data === 'string' ? data : JSON.stringify(data));
         return { body: { sent: n }, log: { sent: n } };
       }
       case '/api/disconnect': {
@@ -174,39 +201,13 @@ export class AdminServer {
         }
         const reason = b.reason === undefined ? 'disconnected by the server' : b.reason;
         if (typeof reason !== 'string' || Buffer.byteLength(reason) > 123) throw new ApiError(400, 'BAD_REQUEST', 'reason: a string of at most 123 bytes');
-        const targets = this.targets(b);
-        for (const c of targets) {
-          c.endReason = 'admin API';
-          c.close(code, reason);
-        }
-        const ids = targets.map((c) => c.id);
+        const target: DisconnectTarget = typeof b.id === 'number' ? { id: b.id } : { user: str(b, 'user') };
+        const ids = await t.disconnect(target, code, reason);
         return { body: { disconnected: ids }, log: { user: b.user, ids, code } };
       }
       default:
         throw new ApiError(404, 'NOT_FOUND', 'no such route (see docs/operations.md)');
     }
-  }
-
-  /**
-   * Connections and users across the deployment (every node and worker sharing the broker), or
-   * null while the broker cannot answer: the process's own numbers still come, an outage is
-   * when they matter most.
-   */
-  private async deployment(): Promise<{ connections: number; users: number } | null> {
-    try {
-      const p = await this.t.presence();
-      return { connections: p.connections, users: p.users.length };
-    } catch {
-      return null;
-    }
-  }
-
-  /** `{ user }` (every connection of theirs on this node) or `{ id }` (one connection). */
-  private targets(b: Record<string, unknown>): Connection<any>[] {
-    if (typeof b.id === 'number') return [...this.t.connections].filter((c) => c.id === b.id);
-    const user = str(b, 'user');
-    if (this.t.connectionsOf === undefined) throw new ApiError(409, 'NO_USERS', 'the server has no users (configure authenticate or jwt)');
-    return [...this.t.connectionsOf(user)];
   }
 
   private body(req: http.IncomingMessage): Promise<Record<string, unknown>> {
@@ -258,21 +259,6 @@ function idempotency(b: Record<string, unknown>): { idempotencyKey?: string } | 
   return { idempotencyKey: k };
 }
 
-function messagingOff(): ApiError {
-  return new ApiError(409, 'MESSAGING_OFF', 'messaging is off on this server (createServer({ messaging: true }) or --messaging)');
-}
-
-/** A publish the engine refused (bad channel name…) is the caller's 400; anything else is ours. */
-async function call<R>(f: () => Promise<R>): Promise<R> {
-  try {
-    return await f();
-  } catch (err) {
-    const e = err as { code?: string; message?: string };
-    if (e?.code === 'ERR_ARGUMENT') throw new ApiError(400, 'BAD_REQUEST', String(e.message));
-    if (e?.code === 'ERR_UNAVAILABLE') throw new ApiError(503, 'UNAVAILABLE', String(e.message));
-    throw err;
-  }
-}
 
 function json(res: http.ServerResponse, status: number, body: unknown): void {
   if (res.headersSent) return void res.destroy();

@@ -22,10 +22,24 @@ export interface MetricsSources {
 /** Every metric name this module exports (the Grafana dashboard test checks its queries against a real scrape). */
 export const METRIC_PREFIX = 'wss_mp_';
 
+/**
+ * One metric as prom-client's getMetricsAsJSON() gives it (what a worker sends to the primary;
+ * `type` is the text name, "counter", "gauge", "histogram"; `aggregator` how the cluster adds it up).
+ */
+export interface MetricJson {
+  name: string;
+  help: string;
+  type: string;
+  aggregator?: string;
+  values: { value: number; labels: Record<string, string | number | undefined>; metricName?: string }[];
+}
+
 /** What /metrics serves: this server's metrics, then the process's. */
 export interface Metrics {
   contentType: string;
   metrics(): Promise<string>;
+  /** The same as JSON, for the --workers primary to add up (cluster-admin.ts). */
+  json(): Promise<MetricJson[]>;
 }
 
 /**
@@ -34,7 +48,7 @@ export interface Metrics {
  * a GC observer for them that it never stops. Every server's /metrics appends them.
  */
 let processRegistry: Promise<Registry> | undefined;
-function processMetrics(): Promise<Registry> {
+export function processMetrics(): Promise<Registry> {
   processRegistry ??= import('prom-client').then((prom) => {
     const register = new prom.Registry();
     prom.collectDefaultMetrics({ register });
@@ -91,5 +105,6 @@ export async function createMetrics(src: MetricsSources): Promise<Metrics> {
   return {
     contentType: register.contentType,
     metrics: async () => (await register.metrics()) + (await proc.metrics()),
+    json: async () => [...(await register.getMetricsAsJSON()), ...(await proc.getMetricsAsJSON())] as unknown as MetricJson[],
   };
 }

@@ -1,19 +1,22 @@
 /**
  * Builds the admin listener from the server's parts: the metrics registry, the readiness
- * checks and the API's view of the hub and the messaging engine.
+ * checks and the API's view of the hub and the messaging engine (LocalTarget). Under
+ * `--workers` a worker builds the same LocalTarget but serves it to the primary over IPC
+ * (worker-ops.ts) instead of listening itself.
  */
 import type http from 'node:http';
 import { WssMpServerError } from '../../common/errors';
 import type { Logger } from '../../common/log';
 import type { Certificate } from '../certificate';
+import type { Connection } from '../connection';
 import type { Hub } from '../hub';
 import type { Messaging } from '../messaging/engine';
 import { presenceOf } from '../messaging/presence';
-import { AdminServer, type AdminTarget } from './admin';
-import { isHealthReporter, type ReadyCheck } from './health';
-import { createMetrics } from './metrics';
+import { AdminServer, messagingOff, noUsers, type AdminTarget, type DisconnectTarget } from './admin';
+import { isHealthReporter, runChecks, type ReadyCheck } from './health';
+import { createMetrics, type MetricJson } from './metrics';
 import type { AdminOptions } from './options';
-import type { Stats } from './stats';
+import type { Stats, StatsSnapshot } from './stats';
 
 export interface Admin {
   url: string;
@@ -29,7 +32,27 @@ export interface AdminParts {
   log: Logger;
 }
 
-export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin> {
+/** The gauges /api/stats puts next to the counters. */
+export interface StatsBody extends StatsSnapshot {
+  connections: number;
+  users: number;
+  channels: number;
+}
+
+/** What a worker reports to the primary for /metrics and /api/stats. */
+export interface WorkerReport {
+  prom: MetricJson[];
+  stats: StatsBody;
+}
+
+/** One server's admin target, plus what the --workers primary asks a worker for. */
+export interface LocalTarget extends AdminTarget {
+  report(): Promise<WorkerReport>;
+  /** Ids of the user's connections on this server. */
+  connectionIds(user: string): number[];
+}
+
+export async function localTarget(p: AdminParts): Promise<LocalTarget> {
   const { hub, engine, server, cert } = p;
   const checks: ReadyCheck[] = [
     { name: 'listening', check: () => server.listening },
@@ -45,29 +68,81 @@ export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin>
   const channels = () => engine?.streamCount ?? 0;
   const registry = await createMetrics({ stats: p.stats, connections: () => hub.conns.size, users, channels, ready: readyCheck });
   const messaging = engine?.enabled === true;
-  const target: AdminTarget = {
-    stats: p.stats,
-    registry,
-    checks,
-    connections: hub.conns,
-    connectionsOf: engine ? (user) => engine.users.connectionsOf(user) : undefined,
-    users,
-    channels,
-    publish: messaging ? (ch, data, opts) => engine!.publish(ch, data, opts) : undefined,
-    sendToUser: messaging ? (user, data, opts) => engine!.sendToUser(user, data, opts) : undefined,
-    broadcast: (data) => plainBroadcast(hub, data),
-    presence: (channel) => (engine ? engine.presence(hub.conns, channel) : Promise.resolve(presenceOf(channel === undefined ? hub.conns : []))),
+  const statsBody = (): StatsBody => ({ connections: hub.conns.size, users: users(), channels: channels(), ...p.stats.snapshot() });
+  const connectionIds = (user: string) => (engine ? [...engine.users.connectionsOf(user)].map((c) => c.id) : []);
+  return {
+    metrics: async () => ({ contentType: registry.contentType, text: await registry.metrics() }),
+    ready: () => runChecks(checks),
+    stats: async () => ({ ...statsBody(), deployment: await deployment(engine, hub) }),
+    report: async () => ({ prom: await registry.json(), stats: statsBody() }),
+    connectionIds,
+    async publish(channel, data, opts) {
+      if (!messaging) throw messagingOff();
+      return engine!.publish(channel, data, opts);
+    },
+    async send(user, data, opts) {
+      if (!messaging) throw messagingOff();
+      const pos = await engine!.sendToUser(user, data, opts);
+      return { offset: pos.offset, epoch: pos.epoch, connections: connectionIds(user) };
+    },
+    async broadcast(data) {
+      return plainBroadcast(hub, data);
+    },
+    async presence(channel) {
+      return engine ? engine.presence(hub.conns, channel) : presenceOf(channel === undefined ? hub.conns : []);
+    },
+    async disconnect(target, code, reason) {
+      const conns = targets(hub, engine, target);
+      for (const c of conns) {
+        c.endReason = 'admin API';
+        c.close(code, reason);
+      }
+      return conns.map((c) => c.id);
+    },
   };
-  const admin = new AdminServer(o, target, p.log);
+}
+
+/**
+ * Connections and users across the deployment (every node and worker sharing the broker), or
+ * null while the broker cannot answer: the node's own numbers still come, an outage is when
+ * they matter most.
+ */
+async function deployment(engine: AdminParts['engine'], hub: AdminParts['hub']): Promise<{ connections: number; users: number } | null> {
   try {
-    const addr = await admin.listen();
-    const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
-    return { url: `http://${host}:${addr.port}`, close: () => admin.close() };
-  } catch (err) {
-    server.close();
-    const e = err as NodeJS.ErrnoException;
-    throw new WssMpServerError('ERR_LISTEN', `admin listener on ${o.host} port ${o.port}: ${e.code === 'EADDRINUSE' ? 'already in use' : e.message}`, { cause: err });
+    const p = engine ? await engine.presence(hub.conns) : presenceOf(hub.conns);
+    return { connections: p.connections, users: p.users.length };
+  } catch {
+    return null;
   }
+}
+
+export async function startAdmin(o: AdminOptions, p: AdminParts): Promise<Admin> {
+  const admin = new AdminServer(o, await localTarget(p), p.log);
+  try {
+    return await listenAdmin(admin);
+  } catch (err) {
+    p.server.close();
+    throw adminListenError(o, err);
+  }
+}
+
+/** Binds the admin listener; resolves with its URL and how to close it. */
+export async function listenAdmin(admin: AdminServer): Promise<Admin> {
+  const addr = await admin.listen();
+  const host = addr.address.includes(':') ? `[${addr.address}]` : addr.address;
+  return { url: `http://${host}:${addr.port}`, close: () => admin.close() };
+}
+
+export function adminListenError(o: AdminOptions, err: unknown): WssMpServerError {
+  const e = err as NodeJS.ErrnoException;
+  return new WssMpServerError('ERR_LISTEN', `admin listener on ${o.host} port ${o.port}: ${e.code === 'EADDRINUSE' ? 'already in use' : e.message}`, { cause: err });
+}
+
+/** `{ user }`: every connection of theirs on this server; `{ id }`: that one connection. */
+function targets(hub: Hub<any>, engine: Messaging<any> | undefined, t: DisconnectTarget): Connection<any>[] {
+  if ('id' in t) return [...hub.conns].filter((c) => c.id === t.id);
+  if (engine === undefined) throw noUsers();
+  return [...engine.users.connectionsOf(t.user)];
 }
 
 /**
