@@ -306,7 +306,9 @@ export class ClusterAdmin implements AdminTarget {
       users = this.exact.userCount;
       channels = this.exact.streamCount;
     }
-    const deployment = await this.presence().then((p) => ({ connections: p.connections, users: p.users.length }), () => null);
+    // Bounded like the reports: stats answer with null for the deployment rather than wait.
+    const deployment = await this.ask<Presence>(this.pick(), { op: 'presence', channel: undefined }, CHECK_TIMEOUT_MS)
+      .then((p) => ({ connections: p.connections, users: p.users.length }), () => null);
     return { connections, users, channels, ...sum, workers, deployment };
   }
 

@@ -38,7 +38,8 @@ function report(connections: number, received: number): WorkerReport {
   };
 }
 
-const reportsOf = (r: WorkerReport) => (m: OpsRequest) => (m.op === 'report' ? r : undefined);
+const reportsOf = (r: WorkerReport) => (m: OpsRequest) =>
+  m.op === 'report' ? r : m.op === 'presence' ? { users: [], connections: r.stats.connections, userConnections: {} } : undefined;
 
 function metric(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(`${series} `));
