@@ -17,7 +17,7 @@ import { startHeartbeat } from './heartbeat';
 import { createHttpFront } from './http-front';
 import { Hub, type BroadcastOptions } from './hub';
 import { PendingConnections, guardHandshakes } from './pending-caps';
-import { drain, listenOn, publicUrl } from './lifecycle';
+import { drain, listenOn, publicUrl, type DrainWait } from './lifecycle';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options';
 import { serveUpgrades } from './upgrade';
 import { Messaging } from './messaging/engine';
@@ -132,7 +132,11 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         pending.stop();
         pending.destroyAll();
         hub.budget.stop();
-        const terminated = await drain(server, hub.conns, o.drainTimeout, log);
+        engine?.startDrain();
+        const wait: DrainWait | undefined = engine?.enabled
+          ? { whenIdle: (c, idle) => engine.whenIdle(c, idle), timedOut: (c, ms) => engine.drainTimedOut(c, ms) }
+          : undefined;
+        const terminated = await drain(server, hub.conns, o.drainTimeout, log, wait);
         await engine?.close();
         // Last: /readyz answers 503 throughout the drain, for the load balancer.
         await admin?.close();

@@ -132,3 +132,30 @@ test('onRequest gets the request id: the idempotency key an app stores its effec
   m.message(conn, frame({ t: 'req', id: 'k2f9-7', data: 1 }), false);
   assert.deepEqual(ids, ['k2f9-7']);
 });
+
+test('drain: requests in flight hold their connections (the duplicate\'s too); new ones are UNAVAILABLE, stored answers still served', async () => {
+  const gates: ((v: unknown) => void)[] = [];
+  const { m } = engine(new ScriptedBroker(), { onRequest: (_c: unknown, d: unknown) => (d === 'slow' ? new Promise((r) => gates.push(r)) : d) });
+  const a = fakeConn(10, 'u');
+  const b = fakeConn(11, 'u');
+  const c = fakeConn(12, 'u');
+  for (const x of [a, b, c]) m.opened(x.conn, true);
+  m.message(a.conn, frame({ t: 'req', id: 'done', data: 'fast' }), false);
+  m.message(a.conn, frame({ t: 'req', id: 'r1', data: 'slow' }), false);
+  m.message(b.conn, frame({ t: 'req', id: 'r1', data: 'slow' }), false); // waits for a's run
+  m.startDrain();
+  const idle: string[] = [];
+  assert.equal(m.whenIdle(c.conn, () => idle.push('c')), false, 'nothing in flight: close now');
+  assert.equal(m.whenIdle(a.conn, () => idle.push('a')), true);
+  assert.equal(m.whenIdle(b.conn, () => idle.push('b')), true);
+  m.message(a.conn, frame({ t: 'req', id: 'r2', data: 'x' }), false);
+  assert.deepEqual(a.sent.at(-1), { t: 'ack', id: 'r2', error: { code: 'UNAVAILABLE', message: 'server shutting down; resend after reconnecting' } });
+  m.message(c.conn, frame({ t: 'req', id: 'done', data: 'fast' }), false);
+  assert.deepEqual(c.sent.at(-1), { t: 'ack', id: 'done', data: 'fast' }, 'a stored answer is not a new run');
+  assert.equal(gates.length, 1, 'ran once');
+  gates[0]!('ok');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(idle, ['a', 'b'], 'each told once its ack went out');
+  assert.deepEqual(a.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
+  assert.deepEqual(b.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
+});
