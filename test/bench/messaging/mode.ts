@@ -30,13 +30,15 @@ export function runMessagingBench(plan: Plan, log: (s: string) => void): { figur
     figures[`messaging.fanout.raw.p99Ms@${i}`] = out.raw.p99;
     log(`fan-out to ${n}: ${Math.round(out.messaging.rate)} deliveries/s (p99 ${out.messaging.p99.toFixed(1)} ms), bare ws ${Math.round(out.raw.rate)} (p99 ${out.raw.p99.toFixed(1)} ms)`);
   });
-  // One process, CPU-bound: the rate ratio is the inverse of the CPU-per-message ratio.
+  // The server in a process of its own, measuring its CPU per message for both loops.
   const req = tsx('packages/server/bench/request.ts', [plan.requestSeconds, 1], 120_000).join('\n');
-  const m = /plain echo (\d+) msgs\/s; req\/ack (\d+) msgs\/s/.exec(req);
+  const m = /plain echo (\d+) msgs\/s; req\/ack (\d+) msgs\/s; server CPU per message: echo ([\d.]+) µs, req\/ack ([\d.]+) µs/.exec(req);
   if (!m) throw new Error(`packages/server/bench/request.ts: unexpected output\n${req}`);
   figures['messaging.request.reqAckPerSec'] = Number(m[2]);
   figures['messaging.request.echoPerSec'] = Number(m[1]);
-  log(`request/ack ${m[2]} msgs/s, plain echo ${m[1]} msgs/s`);
+  figures['messaging.request.reqServerCpuUs'] = Number(m[4]);
+  figures['messaging.request.echoServerCpuUs'] = Number(m[3]);
+  log(`request/ack ${m[2]} msgs/s (server ${m[4]} µs/msg), plain echo ${m[1]} msgs/s (server ${m[3]} µs/msg)`);
   const rec = JSON.parse(tsx('test/bench/messaging/recovery.ts', [plan.recoveryClients, 20], 300_000, {}).at(-1)!);
   raw.recovery = rec;
   figures['messaging.recovery.seconds'] = rec.allCaughtUpMs / 1000;
