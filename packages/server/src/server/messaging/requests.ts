@@ -20,6 +20,17 @@ export function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
 }
 
+/**
+ * `JSON.stringify({ t: 'ack', id, data })` spelled out: no object per reply, and a third of the
+ * encoding's CPU. The same text: `data` is left out when it encodes to nothing (undefined, a
+ * function), and throws (a BigInt, a cycle) propagate. (A toJSON method sees the key "" here
+ * instead of "data".)
+ */
+export function replyAck(id: string, data: unknown): string {
+  const json = JSON.stringify(data);
+  return json === undefined ? `{"t":"ack","id":${JSON.stringify(id)}}` : `{"t":"ack","id":${JSON.stringify(id)},"data":${json}}`;
+}
+
 export function errorAck(id: string, code: string, message: string): string {
   return JSON.stringify({ t: 'ack', id, error: { code, message } });
 }
@@ -104,7 +115,7 @@ export class Requests<T> {
   private finish(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, id: string, value: unknown): void {
     let ack: string;
     try {
-      ack = JSON.stringify({ t: 'ack', id, data: value });
+      ack = replyAck(id, value);
     } catch (err) {
       this.report(err, conn, 'onRequest (reply is not JSON)');
       ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');

@@ -159,3 +159,16 @@ test('drain: requests in flight hold their connections (the duplicate\'s too); n
   assert.deepEqual(a.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
   assert.deepEqual(b.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
 });
+
+test('replyAck is byte for byte JSON.stringify({ t: "ack", id, data }), throws included', async () => {
+  const { replyAck } = await import('../../../src/server/messaging/requests');
+  const values: unknown[] = ['tom', '', 'q"uo\\te\n\u2028\ud800', 0, -1.5, null, true, [1, { a: undefined }], { nested: { x: [null] } },
+    undefined, () => 1, Symbol('s'), new Date(0), { toJSON: () => 'via toJSON' }];
+  for (const id of ['r1', 'quote"and\\slash', '\u0000ctl']) {
+    for (const v of values) assert.equal(replyAck(id, v), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
+  }
+  assert.throws(() => replyAck('x', 1n), TypeError);
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  assert.throws(() => replyAck('x', cycle), TypeError);
+});
