@@ -132,11 +132,7 @@ export function createServer<T = Record<string, unknown>>(options: ServerOptions
         pending.stop();
         pending.destroyAll();
         hub.budget.stop();
-        engine?.startDrain();
-        const wait: DrainWait | undefined = engine?.enabled
-          ? { whenIdle: (c, idle) => engine.whenIdle(c, idle), timedOut: (c, ms) => engine.drainTimedOut(c, ms) }
-          : undefined;
-        const terminated = await drain(server, hub.conns, o.drainTimeout, log, wait);
+        const terminated = await drain(server, hub.conns, o.drainTimeout, log, drainWait(engine));
         await engine?.close();
         // Last: /readyz answers 503 throughout the drain, for the load balancer.
         await admin?.close();
@@ -169,6 +165,13 @@ function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
     trusted: o.trustProxy,
     report: (kind, d) => log.warn('limit', { limit: kind === 'refused' ? 'pending-connections' : 'handshake-deadline', ...d }),
   });
+}
+
+/** With messaging: no request starts from now on, and the drain waits for those in flight. */
+function drainWait<T>(engine: Messaging<T> | undefined): DrainWait | undefined {
+  if (!engine?.enabled) return undefined;
+  engine.startDrain();
+  return { whenIdle: (c, idle) => engine.whenIdle(c, idle), timedOut: (c, ms) => engine.drainTimedOut(c, ms) };
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {
