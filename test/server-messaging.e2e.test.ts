@@ -244,6 +244,84 @@ describe('requests: hostile handlers and idempotency', () => {
   });
 });
 
+describe('drain with requests in flight', () => {
+  // Same user on several connections (ids are scoped per user): a duplicate from another
+  // connection waits for the first run.
+  const asUser = { authenticate: (req: { url?: string }) => ({ id: new URL(req.url!, 'http://x').searchParams.get('who') ?? 'anon' }) };
+  const closedWith = (c: ProtoClient, what: string) => waitFor(() => c.closed, { timeout: 15_000, what });
+
+  test('close() waits for a slow handler: its ack (and the duplicate\'s) go out before 1001, the handler ran once, new requests are UNAVAILABLE', async () => {
+    const runs: string[] = [];
+    const errors: Error[] = [];
+    const { server, url, logs } = await start({
+      ...asUser,
+      drainTimeout: 10_000,
+      onError: (e) => errors.push(e),
+      messaging: {
+        onRequest(_conn, data, { id }) {
+          runs.push(id);
+          return data === 'slow' ? new Promise((resolve) => setTimeout(() => resolve(`done ${id}`), 500)) : data;
+        },
+      },
+    });
+    const a = await welcomed(`${url}?who=u1`);
+    const b = await welcomed(`${url}?who=u1`);
+    const idle = await welcomed(`${url}?who=u2`);
+    a.send({ t: 'req', id: 'slow-1', data: 'slow' });
+    await waitFor(() => runs.includes('slow-1'), { what: 'the slow handler to start' });
+    // The duplicate from b waits for a's run; b's next request being answered proves the server
+    // read the duplicate (frames of one connection are handled in order).
+    b.send({ t: 'req', id: 'slow-1', data: 'slow' });
+    assert.equal((await b.request('after-dup', 'b-2')).data, 'after-dup');
+    const t0 = Date.now();
+    const closing = server.close();
+    // A connection with nothing in flight goes at once.
+    await closedWith(idle, 'the idle connection to be closed');
+    assert.equal(idle.closed!.code, 1001);
+    assert.equal(a.closed, undefined, 'a is kept open for its ack');
+    // Sent during the drain: not started, answered UNAVAILABLE (the client keeps it and resends).
+    const late = await a.request('late', 'late-1');
+    assert.equal(late.error?.code, 'UNAVAILABLE');
+    const [ackA, ackB] = [await a.next((f) => f.t === 'ack' && f.id === 'slow-1'), await b.next((f) => f.t === 'ack' && f.id === 'slow-1')];
+    assert.equal(ackA.data, 'done slow-1');
+    assert.deepEqual(ackB, ackA, 'the duplicate got the same answer');
+    await Promise.all([closedWith(a, 'a to be closed'), closedWith(b, 'b to be closed')]);
+    assert.equal(a.closed!.code, 1001, 'a closed cleanly, after its ack');
+    assert.equal(b.closed!.code, 1001);
+    await closing;
+    assert.ok(Date.now() - t0 < 5_000, 'the drain ended when the handler did, not at drainTimeout');
+    assert.deepEqual(runs, ['slow-1', 'b-2'], 'the slow handler ran once; the late request never ran');
+    assert.equal(a.frames.filter((f) => f.id === 'slow-1').length, 1, 'answered once');
+    assert.deepEqual(errors, []);
+    const drain = logs.find((l) => l.event === 'drain')!;
+    assert.equal(drain.requestsInFlight, 2, 'a and b wait on the slow request');
+    assert.equal(logs.find((l) => l.event === 'stopped')!.terminated, 0);
+  });
+
+  test('a handler that never settles: the drain still ends at drainTimeout, and it is reported', async () => {
+    const errors: Error[] = [];
+    const { server, url, logs } = await start({
+      drainTimeout: 600,
+      onError: (e) => errors.push(e),
+      messaging: { requestTimeout: 60_000, onRequest: (_c, data) => (data === 'hang' ? new Promise(() => {}) : data) },
+    });
+    const c = await welcomed(url);
+    c.send({ t: 'req', id: 'hang-1', data: 'hang' });
+    assert.equal((await c.request('probe')).data, 'probe'); // the hanging request was read
+    const t0 = Date.now();
+    await server.close();
+    const took = Date.now() - t0;
+    assert.ok(took >= 550 && took < 5_000, `bounded by drainTimeout (${took} ms)`);
+    await closedWith(c, 'the connection to be cut');
+    assert.equal(c.closed!.code, 1006, 'cut at the deadline, no ack and no 1001 (the request stays pending on the client)');
+    assert.equal(c.frames.filter((f) => f.id === 'hang-1').length, 0);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!.message, /1 request\(s\) not settled within drainTimeout \(600 ms\)/);
+    assert.ok(logs.some((l) => l.event === 'error' && l.where === 'onRequest'), 'logged');
+    assert.equal(logs.find((l) => l.event === 'stopped')!.terminated, 1);
+  });
+});
+
 describe('delivery', () => {
   test('a restarted server is a new epoch: a client coming back with its position gets recovered: false', async () => {
     const first = await start({ messaging: true });

@@ -5,6 +5,8 @@ import type WebSocket from 'ws';
 
 export interface InFlightRun {
   rate: number;
+  /** Answers received while the loop ran. */
+  received: number;
   /** Process CPU µs per answer: steadier than the rate on a busy machine. */
   cpuPerOp: number;
 }
@@ -27,5 +29,5 @@ export async function keepInFlight(ws: WebSocket, send: () => void, seconds: num
   const cpu = process.cpuUsage(c0);
   const rate = received / ((performance.now() - t0) / 1000);
   ws.terminate();
-  return { rate, cpuPerOp: (cpu.user + cpu.system) / received };
+  return { rate, received, cpuPerOp: (cpu.user + cpu.system) / received };
 }

@@ -48,7 +48,7 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'max-buffered', kind: 'size', arg: 'SIZE', default: formatSize(D.maxBufferedAmount), help: 'unsent bytes per connection before a slow consumer is terminated' },
   { name: 'handshake-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.handshakeTimeout), help: 'limit for the TLS handshake and for the HTTP upgrade request' },
   { name: 'heartbeat-interval', kind: 'duration', arg: 'DURATION', default: formatDuration(D.heartbeatInterval), help: 'protocol ping interval; silent peers are terminated after one missed pong; 0 = off' },
-  { name: 'drain-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.drainTimeout), help: 'on shutdown, time clients get to answer 1001 before being terminated' },
+  { name: 'drain-timeout', kind: 'duration', arg: 'DURATION', default: formatDuration(D.drainTimeout), help: 'on shutdown, time requests in flight get to finish and clients to answer 1001 before being terminated' },
   { name: 'max-pending', kind: 'count', arg: 'N', default: String(D.maxPendingConnections), help: 'connections not yet WebSockets (TLS handshake, upgrade request) at once, 0 = unlimited; beyond: closed at accept' },
   { name: 'max-pending-per-ip', kind: 'count', arg: 'N', default: String(D.maxPendingPerIp), help: 'connections not yet WebSockets per client address (trusted proxies exempt), 0 = unlimited' },
   { name: 'ipv6-prefix', kind: 'count', arg: 'BITS', default: String(D.ipv6Prefix), help: 'per-IP caps count IPv6 clients by this prefix length (1-128)' },

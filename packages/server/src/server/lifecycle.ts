@@ -1,6 +1,7 @@
 /**
  * Listening and stopping: bind with readable errors, the URL clients should use, and the
- * drain (1001 to every client, terminate the rest after a deadline, close the listener).
+ * drain (requests in flight answered, 1001 to every client, terminate the rest after a
+ * deadline, close the listener).
  */
 import type http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -49,32 +50,57 @@ export function publicUrl(tls: boolean, host: string | undefined, cert: Certific
 }
 
 /**
- * Sends 1001 to every open connection, terminates those still open after `timeoutMs`, then
- * closes the listener and every idle HTTP connection. Resolves with how many were terminated.
- * The caller has already stopped admitting new connections.
+ * What the drain waits for before it closes a connection: the messaging engine's requests in
+ * flight (kept out of here as an interface: one-way imports).
+ */
+export interface DrainWait {
+  /** Calls `idle` once `conn` has nothing in flight; false, and no call, when it has nothing now. */
+  whenIdle(conn: Connection<any>, idle: () => void): boolean;
+  /** The deadline passed while `conn` was still waiting: report it (it is terminated next). */
+  timedOut(conn: Connection<any>, timeoutMs: number): void;
+}
+
+/**
+ * Sends 1001 to every open connection (a connection with requests in flight right after their
+ * acks), terminates those still open after `timeoutMs`, then closes the listener and every idle
+ * HTTP connection. Resolves with how many were terminated. The caller has already stopped
+ * admitting new connections and starting new requests.
  */
 export async function drain(
   server: http.Server,
   conns: ReadonlySet<Connection<any>>,
   timeoutMs: number,
   log: Logger,
+  wait?: DrainWait,
 ): Promise<number> {
   const open = [...conns];
-  log.info('drain', { clients: open.length, timeoutMs });
   const serverClosed = new Promise<void>((resolve) => {
     if (!server.listening) return resolve();
     server.close(() => resolve());
   });
   server.closeIdleConnections();
+  const waiting = new Set<Connection<any>>();
+  const goAway = (c: Connection<any>) => {
+    waiting.delete(c);
+    c.endReason = 'drain';
+    // Behind any frames still corked for this turn (an ack just sent), which end() flushes first.
+    c.close(CloseCode.GOING_AWAY, 'server shutting down');
+  };
   const allClosed = Promise.all(
     open.map((c) => new Promise<void>((resolve) => {
       if (c.socket.readyState === 3) return resolve();
-      c.socket.once('close', () => resolve());
-      c.endReason = 'drain';
-      // Behind any frames still corked for this turn, which end() flushes first.
-      c.close(CloseCode.GOING_AWAY, 'server shutting down');
+      c.socket.once('close', () => {
+        waiting.delete(c);
+        resolve();
+      });
+      // A request the handler is still processing is answered by this process, then the
+      // connection closes: closed now, its ack could not reach the client, which would resend
+      // the request to the next server, and the handler would run twice.
+      if (wait?.whenIdle(c, () => goAway(c))) waiting.add(c);
+      else goAway(c);
     })),
   );
+  log.info('drain', { clients: open.length, timeoutMs, requestsInFlight: waiting.size || undefined });
   let timer: NodeJS.Timeout | undefined;
   const timedOut = await Promise.race([
     allClosed.then(() => false),
@@ -85,6 +111,7 @@ export async function drain(
   clearTimeout(timer);
   let terminated = 0;
   if (timedOut) {
+    for (const c of waiting) wait!.timedOut(c, timeoutMs);
     for (const c of conns) {
       terminated++;
       c.terminate('drain timeout');

@@ -17,7 +17,7 @@ import { startHeartbeat } from './heartbeat';
 import { createHttpFront } from './http-front';
 import { Hub, type BroadcastOptions } from './hub';
 import { PendingConnections, guardHandshakes } from './pending-caps';
-import { drain, listenOn, publicUrl } from './lifecycle';
+import { drain, listenOn, publicUrl, type DrainWait } from './lifecycle';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options';
 import { serveUpgrades } from './upgrade';
 import { Messaging } from './messaging/engine';
@@ -165,7 +165,7 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
         pending.stop();
         pending.destroyAll();
         hub.budget.stop();
-        const terminated = await drain(server, hub.conns, o.drainTimeout, log);
+        const terminated = await drain(server, hub.conns, o.drainTimeout, log, drainWait(engine));
         await engine?.close();
         // Last: /readyz answers 503 throughout the drain, for the load balancer.
         await admin?.close();
@@ -218,6 +218,13 @@ function presenceApi<T>(engine: Messaging<T> | undefined, conns: ReadonlySet<Con
     localPresence: (channel) => (engine ? engine.localPresence(conns, channel) : anonymous(channel)),
     globalPresence: () => (engine ? engine.presence(conns) : Promise.resolve(anonymous())),
   };
+}
+
+/** With messaging: no request starts from now on, and the drain waits for those in flight. */
+function drainWait<T>(engine: Messaging<T> | undefined): DrainWait | undefined {
+  if (!engine?.enabled) return undefined;
+  engine.startDrain();
+  return { whenIdle: (c, idle) => engine.whenIdle(c, idle), timedOut: (c, ms) => engine.drainTimedOut(c, ms) };
 }
 
 function needEngine<T>(engine: Messaging<T> | undefined): Messaging<T> {

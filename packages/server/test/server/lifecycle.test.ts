@@ -91,3 +91,37 @@ test('drain: resolves as soon as every client has answered, terminating nobody',
   a.answer();
   assert.equal(await done, 0);
 });
+
+test('drain: a connection with requests in flight gets its 1001 only when they are answered; stuck ones are reported at the deadline', async (t) => {
+  mock.timers.enable({ apis: ['setTimeout'] });
+  t.after(() => mock.timers.reset());
+  const conns = new Set<FakeConn>();
+  const idle = new FakeConn(conns);
+  const busy = new FakeConn(conns);
+  const stuck = new FakeConn(conns);
+  const idleCallbacks = new Map<FakeConn, () => void>();
+  const reported: [FakeConn, number][] = [];
+  const logs: LogEntry[] = [];
+  const done = drain(http.createServer(), conns as unknown as Set<Connection>, 5_000, new Logger((e) => logs.push(e), false), {
+    whenIdle: (c, cb) => {
+      if ((c as unknown as FakeConn) === idle) return false;
+      idleCallbacks.set(c as unknown as FakeConn, cb);
+      return true;
+    },
+    timedOut: (c, ms) => void reported.push([c as unknown as FakeConn, ms]),
+  });
+  assert.deepEqual(idle.socket.closedWith, [CloseCode.GOING_AWAY, 'server shutting down']);
+  assert.equal(busy.socket.closedWith, undefined, 'kept open while its request runs');
+  assert.equal(stuck.socket.closedWith, undefined);
+  assert.equal(logs[0]!.requestsInFlight, 2);
+  idle.answer();
+  idleCallbacks.get(busy)!(); // its acks went out
+  assert.deepEqual(busy.socket.closedWith, [CloseCode.GOING_AWAY, 'server shutting down']);
+  assert.equal(busy.endReason, 'drain');
+  busy.answer();
+  mock.timers.tick(5_000);
+  assert.equal(await done, 1);
+  assert.deepEqual(reported, [[stuck, 5_000]], 'only the one still waiting is reported');
+  assert.equal(stuck.terminatedFor, 'drain timeout');
+  assert.equal(busy.terminatedFor, undefined);
+});

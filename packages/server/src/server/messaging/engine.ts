@@ -21,7 +21,7 @@ import { MemoryBroker, USER_STREAM_PREFIX, type Broker, type HistoryResult, type
 import { Dedup } from './dedup';
 import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
-import { Requests, errorAck, isThenable } from './requests';
+import { Requests, errorAck, isThenable, type InFlight } from './requests';
 import type { Stats } from '../ops/stats';
 import type { Bucket, MessageLimiter } from '../ops/rate-limit';
 
@@ -44,11 +44,13 @@ interface Sub {
   pending: Publication[] | null;
 }
 
-/** Per protocol connection: its subscriptions by channel name. */
-export class Session {
+/** Per protocol connection: its subscriptions by channel name, and its requests in flight. */
+export class Session implements InFlight {
   readonly subs = new Map<string, Sub>();
   /** Its rate-limit buckets (ops/rate-limit.ts); undefined when rate limits are off. */
   limit: Bucket | undefined = undefined;
+  inFlight = 0;
+  onIdle: (() => void) | undefined = undefined;
 }
 
 export type ReportError = (err: unknown, conn: Connection<any> | undefined, where: string) => void;
@@ -329,6 +331,33 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
 
   close(): Promise<void> {
     return this.broker?.close?.() ?? Promise.resolve();
+  }
+
+  // ---- the drain (lifecycle.ts) ---------------------------------------------------------
+
+  /** The server drains: from now on no request is started (answered UNAVAILABLE). */
+  startDrain(): void {
+    if (this.requests !== undefined) this.requests.draining = true;
+  }
+
+  /**
+   * Calls `idle` once `conn` has answered every request it waits on (the acks are sent
+   * first); false, and no call, when it waits on none.
+   */
+  whenIdle(conn: Connection<T>, idle: () => void): boolean {
+    const s = conn.session as Session | undefined;
+    if (s === undefined || s.inFlight === 0) return false;
+    s.onIdle = idle;
+    return true;
+  }
+
+  /** The drain's deadline passed while `conn` still waited on requests: report it. */
+  drainTimedOut(conn: Connection<T>, timeoutMs: number): void {
+    const s = conn.session as Session | undefined;
+    if (s === undefined || s.inFlight === 0) return;
+    s.onIdle = undefined;
+    this.o.report(new Error(`${s.inFlight} request(s) not settled within drainTimeout (${timeoutMs} ms): ` +
+      'the connection is cut unanswered and the client resends them to the next server, which may run them again'), conn, 'onRequest');
   }
 
   /** Users and connections on `channel` (subscribers in this process), or in this whole process. */

@@ -3,6 +3,11 @@
  * application callback the protocol calls (onRequest, canSubscribe): a throw is reported and
  * answered HANDLER_ERROR, a promise that never settles is answered TIMEOUT after the request
  * timeout, and a late settlement after that is ignored.
+ *
+ * Each connection counts the requests it waits on (its own, and duplicates of another
+ * connection's that wait for that one), so that a drain can answer them before it closes the
+ * connection: a handler that ran must be acknowledged by this process, because the next one
+ * would run it again. During a drain no new request is started (answered UNAVAILABLE).
  */
 import { MessagingErrorCode as E } from '@wss-mp/protocol';
 import type { Connection } from '../connection';
@@ -15,14 +20,43 @@ export function isThenable<T>(v: unknown): v is PromiseLike<T> {
   return v !== null && (typeof v === 'object' || typeof v === 'function') && typeof (v as PromiseLike<T>).then === 'function';
 }
 
+/**
+ * `JSON.stringify({ t: 'ack', id, data })` spelled out: no object per reply, and a third of the
+ * encoding's CPU. The same text: `data` is left out when it encodes to nothing (undefined, a
+ * function), and throws (a BigInt, a cycle) propagate. (A toJSON method sees the key "" here
+ * instead of "data".)
+ */
+export function replyAck(id: string, data: unknown): string {
+  const json = JSON.stringify(data);
+  return json === undefined ? `{"t":"ack","id":${JSON.stringify(id)}}` : `{"t":"ack","id":${JSON.stringify(id)},"data":${json}}`;
+}
+
 export function errorAck(id: string, code: string, message: string): string {
   return JSON.stringify({ t: 'ack', id, error: { code, message } });
 }
 
 const echo = (_conn: Connection<any>, data: unknown) => data;
 
+/** What a connection's session keeps for the drain (the engine's Session has these fields). */
+export interface InFlight {
+  /** Requests this connection waits on: started by it, or duplicates waiting for another's. */
+  inFlight: number;
+  /** Called once when inFlight drops to 0 (set by the drain). */
+  onIdle: (() => void) | undefined;
+}
+
+function settled(conn: Connection<any>): void {
+  const f = conn.session as InFlight | undefined;
+  if (f === undefined || --f.inFlight !== 0 || f.onIdle === undefined) return;
+  const idle = f.onIdle;
+  f.onIdle = undefined;
+  idle();
+}
+
 export class Requests<T> {
   private readonly onRequest: (conn: Connection<T>, data: unknown, request: { id: string }) => unknown;
+  /** Set when the server drains: no request is started any more. */
+  draining = false;
 
   constructor(
     private readonly m: ResolvedMessaging<T>,
@@ -42,10 +76,18 @@ export class Requests<T> {
     const seen = this.dedup.get(key);
     if (seen !== undefined) {
       if (seen.ack !== undefined) conn.send(seen.ack);
-      else (seen.waiters ??= []).push(conn);
+      else {
+        (seen.waiters ??= []).push(conn);
+        (conn.session as InFlight).inFlight++;
+      }
       return;
     }
+    // Draining: started now, it might still be running when the drain's deadline cuts the
+    // connection, and then run again on the next server. UNAVAILABLE: not processed; the client
+    // keeps it and resends it after its next welcome (protocol §4).
+    if (this.draining) return void conn.send(errorAck(id, E.UNAVAILABLE, 'server shutting down; resend after reconnecting'));
     const entry = this.dedup.begin(key);
+    (conn.session as InFlight).inFlight++;
     // A synchronous handler (the default echo) is answered without allocating callbacks.
     let r: unknown;
     try {
@@ -62,13 +104,18 @@ export class Requests<T> {
   private answer(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, ack: string, store: boolean): void {
     const waiters = store ? this.dedup.done(key, entry, ack) : this.dedup.abandon(key, entry);
     conn.send(ack);
-    if (waiters !== undefined) for (const w of waiters) w.send(ack);
+    settled(conn);
+    if (waiters === undefined) return;
+    for (const w of waiters) {
+      w.send(ack);
+      settled(w);
+    }
   }
 
   private finish(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, id: string, value: unknown): void {
     let ack: string;
     try {
-      ack = JSON.stringify({ t: 'ack', id, data: value });
+      ack = replyAck(id, value);
     } catch (err) {
       this.report(err, conn, 'onRequest (reply is not JSON)');
       ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');

@@ -132,3 +132,43 @@ test('onRequest gets the request id: the idempotency key an app stores its effec
   m.message(conn, frame({ t: 'req', id: 'k2f9-7', data: 1 }), false);
   assert.deepEqual(ids, ['k2f9-7']);
 });
+
+test('drain: requests in flight hold their connections (the duplicate\'s too); new ones are UNAVAILABLE, stored answers still served', async () => {
+  const gates: ((v: unknown) => void)[] = [];
+  const { m } = engine(new ScriptedBroker(), { onRequest: (_c: unknown, d: unknown) => (d === 'slow' ? new Promise((r) => gates.push(r)) : d) });
+  const a = fakeConn(10, 'u');
+  const b = fakeConn(11, 'u');
+  const c = fakeConn(12, 'u');
+  for (const x of [a, b, c]) m.opened(x.conn, true);
+  m.message(a.conn, frame({ t: 'req', id: 'done', data: 'fast' }), false);
+  m.message(a.conn, frame({ t: 'req', id: 'r1', data: 'slow' }), false);
+  m.message(b.conn, frame({ t: 'req', id: 'r1', data: 'slow' }), false); // waits for a's run
+  m.startDrain();
+  const idle: string[] = [];
+  assert.equal(m.whenIdle(c.conn, () => idle.push('c')), false, 'nothing in flight: close now');
+  assert.equal(m.whenIdle(a.conn, () => idle.push('a')), true);
+  assert.equal(m.whenIdle(b.conn, () => idle.push('b')), true);
+  m.message(a.conn, frame({ t: 'req', id: 'r2', data: 'x' }), false);
+  assert.deepEqual(a.sent.at(-1), { t: 'ack', id: 'r2', error: { code: 'UNAVAILABLE', message: 'server shutting down; resend after reconnecting' } });
+  m.message(c.conn, frame({ t: 'req', id: 'done', data: 'fast' }), false);
+  assert.deepEqual(c.sent.at(-1), { t: 'ack', id: 'done', data: 'fast' }, 'a stored answer is not a new run');
+  assert.equal(gates.length, 1, 'ran once');
+  gates[0]!('ok');
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(idle, ['a', 'b'], 'each told once its ack went out');
+  assert.deepEqual(a.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
+  assert.deepEqual(b.sent.at(-1), { t: 'ack', id: 'r1', data: 'ok' });
+});
+
+test('replyAck is byte for byte JSON.stringify({ t: "ack", id, data }), throws included', async () => {
+  const { replyAck } = await import('../../../src/server/messaging/requests');
+  const values: unknown[] = ['tom', '', 'q"uo\\te\n\u2028\ud800', 0, -1.5, null, true, [1, { a: undefined }], { nested: { x: [null] } },
+    undefined, () => 1, Symbol('s'), new Date(0), { toJSON: () => 'via toJSON' }];
+  for (const id of ['r1', 'quote"and\\slash', '\u0000ctl']) {
+    for (const v of values) assert.equal(replyAck(id, v), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
+  }
+  assert.throws(() => replyAck('x', 1n), TypeError);
+  const cycle: Record<string, unknown> = {};
+  cycle.self = cycle;
+  assert.throws(() => replyAck('x', cycle), TypeError);
+});
