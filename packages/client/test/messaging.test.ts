@@ -566,12 +566,12 @@ describe('hostile callbacks, storage, options', () => {
     s.mc.destroy();
   });
 
-  test('default storage: the platform\'s get/set/removeStorageSync (WeChat answers "" for a missing key)', async () => {
+  test('default storage: the platform\'s get/setStorageSync (WeChat answers "" for a missing key; nothing is ever removed)', async () => {
     const clock = new FakeClock();
     const wx = new FakeWx(clock) as FakeWx & Record<string, unknown>;
     new FakeProtocolServer(wx, clock);
     const kv = new Map<string, unknown>();
-    Object.assign(wx, { getStorageSync: (k: string) => (kv.has(k) ? kv.get(k) : ''), setStorageSync: (k: string, v: unknown) => kv.set(k, v), removeStorageSync: (k: string) => kv.delete(k) });
+    Object.assign(wx, { getStorageSync: (k: string) => (kv.has(k) ? kv.get(k) : ''), setStorageSync: (k: string, v: unknown) => kv.set(k, v) });
     const mc = createMessagingClient({ url: URL, platform: wx, clock, heartbeatInterval: 0, storageKey: 'app' });
     assert.equal(await settle(clock, mc.request('hi')), 'hi');
     assert.deepEqual([...kv.keys()].sort(), ['app:client', 'app:requests']);
