@@ -139,7 +139,7 @@ export function createMessaging(
     try {
       const s = store.getItem(m.storageKey + ':' + name);
       // Anything but a non-empty string is not ours (WeChat answers '' for a missing key).
-      return typeof s == 'string' && s ? JSON.parse(s) : null;
+      return typeof s === 'string' && s ? JSON.parse(s) : null;
     } catch (e) {
       storageError(e);
       return null;
