@@ -5,8 +5,11 @@
  * A message over a limit is refused: not processed, and answered (by the engine) with the time
  * after which to resend it. Those times are slots: each refusal gets the moment the bucket will
  * hold a token for it *after* the refusals before it took theirs, so a client that resends each
- * refused message at its time (and holds new ones until then) is never refused again and all
- * of its messages are processed at the limit's rate. A run of refusals starts when none of the
+ * refused message at its time (and holds new ones until then) goes at the limit's rate. (Not
+ * quite never refused again: a frame of its first burst that arrives after some refusals, when a
+ * token has refilled, passes and takes a token a slot counted on; one resend is then refused once
+ * more and goes at the end. Telling a resend from a new frame would mean remembering refused
+ * ids.) A run of refusals starts when none of the
  * slots handed out is still ahead; the refusals in its first RETRY_GRACE_MS are not held against
  * the connection (the client cannot have read the first answer yet: the rest of its burst was
  * already on the way). After that, a refusal while slots are still ahead means the client is
