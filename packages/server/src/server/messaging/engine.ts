@@ -336,8 +336,8 @@ const LEADING_ID = /^\{"t":"(?:req|sub|unsub)","id":"([\x20\x21\x23-\x5b\x5d-\x7
 
 /**
  * The answer to a frame refused by the rate limit: `error` RATE_LIMITED with the frame's `id`
- * and `retryAfter` (docs/protocol.md §2.2). The id is read cheaply, so that a flood of large
- * frames costs no more than before: from the frame's start, or by parsing a small frame; a
+ * and `retryAfter` (docs/protocol.md §4.1). The id is read cheaply, so that a flood of large
+ * frames is not parsed in full: from the frame's first 90 bytes, or by parsing a small frame; a
  * frame whose id cannot be read so gets the answer without one.
  */
 function refusal(data: Buffer, isBinary: boolean, retryAfter: number): string {
