@@ -1,7 +1,7 @@
 // wss-mp-client/messaging end to end: the built miniprogram_dist/messaging.js on the built
 // miniprogram_dist/index.js (loaded the way WeChat loads modules), on the wx shim over real
-// sockets, against a minimal wss-mp.v1 test-double server (support/messaging-server.ts) — to be
-// pointed at wss-mp-server's messaging mode when it lands. Twins of the unit tests in
+// sockets, against a minimal wss-mp.v1 test-double server (support/messaging-server.ts), and
+// against wss-mp-server itself for its rate limits. Twins of the unit tests in
 // packages/client/test/messaging.test.ts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -12,6 +12,8 @@ import { CLIENT_MP } from './comparison/subjects';
 import { newState, startProtocolServer, type ProtocolServer } from './support/messaging-server';
 import { loadMiniprogramMessaging } from './support/miniprogram-module';
 import { createWxShim, type WxShim } from './support/wx-shim';
+import { within } from './support/wait';
+import { createServer } from 'wss-mp-server';
 
 const DIST = path.dirname(CLIENT_MP);
 // Fast retries; deadlines generous enough for a loaded machine.
@@ -235,5 +237,39 @@ describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the 
     assert.equal(a.errors[0].code, 'ERR_SOCKET');
     assert.match(a.errors[0].message, /no subprotocol/);
     assert.ok(server.upgrades >= 1, 'the server did answer 101 (the client refused it)'); // retried with backoff meanwhile
+  });
+});
+
+describe('wss-mp-client/messaging against wss-mp-server with its default rate limits (50/s, burst 100 per connection)', () => {
+  test('300 requests at once: each processed once and answered on the one connection, resent at the server\'s retryAfter, never closed', async () => {
+    const calls = new Map<number, number>();
+    const server = createServer({ port: 0, host: '127.0.0.1', logger: false, heartbeatInterval: 0,
+      messaging: { onRequest: (_c, d) => (calls.set(d as number, (calls.get(d as number) ?? 0) + 1), d) } });
+    cleanups.push(() => server.close());
+    const url = await server.listen();
+    const wx = shim();
+    const mc = createMessagingClient({ url, platform: wx, storage: storage(), ...FAST });
+    cleanups.push(() => mc.destroy());
+    const errors: unknown[] = [];
+    mc.on('error', (e: unknown) => errors.push(e));
+    let welcomes = 0;
+    mc.on('welcome', () => welcomes++);
+    const N = 300;
+    const t0 = Date.now();
+    const answers = await within(Promise.all(Array.from({ length: N }, (_, i) => mc.request(i, { timeout: 0 }))), 60_000, `${N} answers`);
+    const took = Date.now() - t0;
+    assert.deepEqual(answers, Array.from({ length: N }, (_, i) => i));
+    assert.equal(calls.size, N);
+    assert.ok([...calls.values()].every((n) => n === 1), 'each processed exactly once');
+    const st = server.stats.snapshot();
+    // The burst passed, the rest was refused (and answered) at least once, and paced: ~200 at 50/s.
+    assert.ok(st.rateLimitHits.connection >= 150, `${st.rateLimitHits.connection} refusals`);
+    assert.ok(took >= 2500, `paced by the limit: ${took} ms`);
+    assert.equal(st.rateLimitCloses, 0, 'never closed for it');
+    assert.equal(welcomes, 1, 'one connection throughout');
+    assert.equal(wx.options.length, 1);
+    assert.deepEqual(errors, [], 'refusals are not errors');
+    assert.equal(mc.pending, 0);
+    console.log(`300 requests over 50/s burst 100: ${took} ms, ${st.rateLimitHits.connection} refusals, ${st.rateLimitCloses} closes`);
   });
 });

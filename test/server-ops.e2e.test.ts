@@ -289,28 +289,115 @@ describe('rate limits', () => {
     return c;
   };
 
-  test('a flooding connection gets RATE_LIMITED, then 4029; another keeps being answered', async () => {
+  test('a burst over the limit: each refused req is answered RATE_LIMITED with its id and retryAfter; resent then, each is processed once', async () => {
+    const calls = new Map<number, number>();
+    const { url, admin, logs } = await start({ messaging: { onRequest: (_c, d) => (calls.set(d as number, (calls.get(d as number) ?? 0) + 1), d) },
+      jwt: { secret: SECRET } });
+    const c = await protoOpen(url, 'bursty');
+    const N = 300;
+    for (let i = 0; i < N; i++) c.send({ t: 'req', id: `b${i}`, data: i });
+    // Every request is answered once: an ack, or a refusal naming it.
+    const first = new Map<string, Record<string, any>>();
+    while (first.size < N) {
+      const f = await c.next((x) => (x.t === 'ack' || x.t === 'error') && typeof x.id === 'string' && !first.has(x.id), 15_000, `answer ${first.size + 1} of ${N}`);
+      first.set(f.id, f);
+    }
+    const order = [...first.values()];
+    const refused = order.filter((f) => f.t === 'error');
+    // The burst (100) passes, plus what refilled (50/s) while the frames arrived.
+    const firstRefusal = order.findIndex((f) => f.t === 'error');
+    assert.ok(firstRefusal >= 100, `${firstRefusal} passed before the first refusal`);
+    assert.ok(refused.length >= 100 && refused.length <= 200, `${refused.length} refused`);
+    // Frames of the burst that passed between the refusals (tokens refilled while it arrived)
+    // took tokens the refusals' times count on: each may make one resend wait once more.
+    const passedBetween = order.slice(firstRefusal).filter((f) => f.t === 'ack').length;
+    for (const f of refused) {
+      assert.equal(f.code, 'RATE_LIMITED');
+      assert.ok(Number.isInteger(f.retryAfter) && f.retryAfter > 0, JSON.stringify(f));
+    }
+    // Slots one token (20 ms) apart, behind each other: the last one about refused × 20 ms out
+    // (less the time the burst took to arrive).
+    const last = Math.max(...refused.map((f) => f.retryAfter as number));
+    assert.ok(last <= (refused.length + 1) * 20 + 1 && last >= (refused.length - 1) * 20 - 2000, `last slot ${last} ms`);
+    // Not processed: no handler call for a refused id.
+    for (const f of refused) assert.equal(calls.get(Number(f.id.slice(1))), undefined, `${f.id} was not processed`);
+    // Resent each at its time (timers from now: later than the server's, never earlier).
+    const timers = new Set<NodeJS.Timeout>();
+    const resend = (f: Record<string, any>) => {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        c.send({ t: 'req', id: f.id, data: Number(f.id.slice(1)) });
+      }, f.retryAfter);
+      timers.add(t);
+    };
+    refused.forEach(resend);
+    const acked = new Set<string>();
+    for (const f of first.values()) if (f.t === 'ack') acked.add(f.id);
+    let again = 0;
+    try {
+      while (acked.size < N) {
+        const f = await c.next((x) => (x.t === 'ack' || x.t === 'error') && typeof x.id === 'string', 20_000, `ack ${acked.size + 1} of ${N}`);
+        if (f.t === 'error') {
+          again++;
+          resend(f);
+        } else acked.add(f.id);
+      }
+    } finally {
+      for (const t of timers) clearTimeout(t);
+    }
+    assert.ok(again <= passedBetween, `${again} resends refused again; ${passedBetween} frames passed between the first refusals`);
+    assert.equal(calls.size, N);
+    assert.ok([...calls.values()].every((n) => n === 1), 'each processed exactly once');
+    assert.equal(c.closed, undefined, 'not closed');
+    const m = await scrape(admin);
+    // Every refusal is counted as a hit.
+    assert.equal(m.get('wss_mp_rate_limit_hits_total{scope="connection"}'), refused.length + again);
+    assert.equal(m.get('wss_mp_rate_limit_closes_total'), 0);
+    assert.ok(!logs.some((e) => e.event === 'close' && e.code === 4029));
+    await c.close();
+  });
+
+  test('a flooder that does not wait for retryAfter is closed with 4029 after the grace; another keeps being answered', async () => {
     const { url, admin, logs } = await start({ messaging: true, jwt: { secret: SECRET } });
     const flood = await protoOpen(url, 'mallory');
     const calm = await protoOpen(url, 'alice');
-    // 400 requests at once: the first messagesBurst (100) pass, the next is warned, a whole
-    // further burst dropped closes it.
-    for (let i = 0; i < 400; i++) flood.send({ t: 'req', id: `f${i}`, data: i });
-    const warned = await flood.next((f) => f.t === 'error');
-    assert.equal(warned.code, 'RATE_LIMITED');
-    await waitFor(() => flood.closed, { what: 'the flooder closed' });
+    let i = 0;
+    const t0 = Date.now();
+    const pump = setInterval(() => {
+      for (let k = 0; k < 20 && !flood.closed; k++) flood.send({ t: 'req', id: `f${i++}`, data: 0 });
+    }, 5);
+    try {
+      await waitFor(() => flood.closed, { timeout: 30_000, what: 'the flooder closed' });
+    } finally {
+      clearInterval(pump);
+    }
+    const elapsed = Date.now() - t0;
     assert.deepEqual([flood.closed!.code, flood.closed!.reason], [4029, 'rate limited']);
-    const acks = flood.frames.filter((f) => f.t === 'ack');
-    // The burst, plus what refilled (50/s) while the 400 frames arrived: not the flood.
-    assert.ok(acks.length >= 100 && acks.length < 150, `${acks.length} processed`);
+    // Not before the grace (2 s: the client could not have read the first answer).
+    assert.ok(elapsed >= 2000, `closed after ${elapsed} ms`);
+    const refusals = flood.frames.filter((f) => f.t === 'error' && f.code === 'RATE_LIMITED');
+    assert.ok(refusals.length > 100 && refusals.every((f) => typeof f.id === 'string'));
     // The other connection is unaffected.
-    for (let i = 0; i < 5; i++) assert.deepEqual((await calm.request(`ping ${i}`)).data, `ping ${i}`);
+    for (let j = 0; j < 5; j++) assert.deepEqual((await calm.request(`ping ${j}`)).data, `ping ${j}`);
     const m = await scrape(admin);
-    assert.ok(m.get('wss_mp_rate_limit_hits_total{scope="connection"}')! >= 101);
+    assert.ok(m.get('wss_mp_rate_limit_hits_total{scope="connection"}')! >= refusals.length);
     assert.equal(m.get('wss_mp_rate_limit_closes_total'), 1);
     assert.equal(m.get('wss_mp_disconnects_total{code="4029"}'), 1);
     assert.ok(logs.some((e) => e.event === 'close' && e.code === 4029 && String(e.by).startsWith('rate limit')));
     await calm.close();
+  });
+
+  test('a refused frame whose id is not where the reference client puts it is still answered with it; junk without one, without', async () => {
+    const { url } = await start({ messaging: true, jwt: { secret: SECRET }, rateLimit: { messagesBurst: 1, messagesPerSecond: 1 } });
+    const c = await protoOpen(url, 'odd');
+    assert.equal((await c.request('one')).data, 'one');
+    c.send('{"data":{"id":"not this"},"id":"sub-first","t":"sub","ch":"x"}');
+    const a = await c.next((f) => f.t === 'error');
+    assert.deepEqual([a.id, a.code], ['sub-first', 'RATE_LIMITED']);
+    c.send('not json');
+    const b = await c.next((f) => f.t === 'error');
+    assert.deepEqual([b.id, b.code, typeof b.retryAfter], [undefined, 'RATE_LIMITED', 'number']);
+    await c.close();
   });
 
   test('the per-user bucket is shared by all of a user\'s connections', async () => {
@@ -322,8 +409,11 @@ describe('rate limits', () => {
     for (let i = 0; i < 4; i++) assert.equal((await b.request(i)).data, i);
     // The user's 11th message within the second: over the user's limit, though b's own bucket is nearly full.
     b.send({ t: 'req', id: 'over', data: 0 });
-    assert.equal((await b.next((f) => f.t === 'error')).code, 'RATE_LIMITED');
-    assert.equal(b.closed, undefined, 'warned, not closed');
+    const refused = await b.next((f) => f.t === 'error');
+    assert.deepEqual([refused.code, refused.id], ['RATE_LIMITED', 'over']);
+    // One message a second for the user: its slot is about a second out.
+    assert.ok(refused.retryAfter > 500 && refused.retryAfter <= 1001, `retryAfter ${refused.retryAfter}`);
+    assert.equal(b.closed, undefined, 'answered, not closed');
     assert.ok((await scrape(admin)).get('wss_mp_rate_limit_hits_total{scope="user"}')! >= 1);
     await a.close();
     await b.close();

@@ -14,6 +14,9 @@ export interface Target {
 
 export type Check = [name: string, run: (t: Target) => Promise<void>];
 
+/** Thrown by a check that does not apply to the server under test (the runner skips it, naming why). */
+export class NotApplicable extends Error {}
+
 const open = (t: Target) => ProtoClient.open(t.url, t.ws);
 const channel = () => `conf-${Math.random().toString(36).slice(2, 10)}`;
 
@@ -167,6 +170,57 @@ export const CHECKS: Check[] = [
     const ack = await c.next((f) => f.t === 'ack' && f.id === 'bad-sub');
     assert.equal(ack.error?.code, 'BAD_FRAME');
     assert.equal((await c.request('still open')).data, 'still open');
+    await c.close();
+  }],
+  ['a req over the rate limit is answered: error RATE_LIMITED with its id and retryAfter; not processed; resent, processed once', async (t) => {
+    const c = await welcomed(t);
+    const limits = (await c.request({ limits: true })).data as { rateLimit?: { messagesPerSecond: number; messagesBurst: number } | null };
+    const rl = limits.rateLimit;
+    if (!rl) throw new NotApplicable('the server has no message rate limit (the {"limits": true} answer has no rateLimit)');
+    const ch = channel();
+    // The burst, and more than what refills while the frames arrive: some must be refused.
+    const n = rl.messagesBurst + Math.max(50, Math.ceil(rl.messagesPerSecond));
+    const ids = Array.from({ length: n }, (_, i) => c.id(`rl${i}`));
+    const data = (i: number) => ({ publish: { ch, data: i } });
+    ids.forEach((id, i) => c.send({ t: 'req', id, data: data(i) }));
+    const acked = new Set<string>();
+    const pending = new Map<string, NodeJS.Timeout>();
+    let refusals = 0;
+    try {
+      while (acked.size < n) {
+        const f = await c.next((x) => (x.t === 'ack' || x.t === 'error') && ids.includes(x.id), 30_000, `answer to ${n - acked.size} more of ${n} requests`);
+        if (f.t === 'ack') {
+          assert.equal(f.error, undefined, JSON.stringify(f));
+          acked.add(f.id);
+          continue;
+        }
+        refusals++;
+        assert.equal(f.code, 'RATE_LIMITED', JSON.stringify(f));
+        assert.ok(Number.isFinite(f.retryAfter) && f.retryAfter >= 0, `retryAfter in ms: ${JSON.stringify(f)}`);
+        const i = ids.indexOf(f.id);
+        // Resent (same id) when the server said so.
+        pending.set(f.id, setTimeout(() => c.send({ t: 'req', id: f.id, data: data(i) }), f.retryAfter));
+      }
+    } finally {
+      for (const timer of pending.values()) clearTimeout(timer);
+    }
+    assert.ok(refusals > 0, `${n} requests at once were all processed: is the limit really ${rl.messagesBurst}?`);
+    assert.equal(c.closed, undefined, 'a client that waits for retryAfter is not closed');
+    // Each request published once: the channel's top is n (a refused one was not processed, its
+    // resend was, and no duplicate was processed twice). The bucket is empty now: this sub may be
+    // refused too, and is resent the same way.
+    const id = c.id('s');
+    for (;;) {
+      c.send({ t: 'sub', id, ch });
+      const f = await c.next((x) => (x.t === 'ack' || x.t === 'error') && x.id === id, 10_000, `sub ack ${id}`);
+      if (f.t === 'ack') {
+        assert.equal(f.data.offset, n);
+        break;
+      }
+      assert.equal(f.code, 'RATE_LIMITED');
+      // The wait the protocol asks for (not a synchronisation): resend after retryAfter.
+      await new Promise((r) => setTimeout(r, f.retryAfter));
+    }
     await c.close();
   }],
   ['plain clients (no subprotocol) are unaffected: no welcome, messages echoed', async (t) => {

@@ -71,11 +71,8 @@ const server = createServer({
   logger: (e) => send({ log: e }),
   messaging: { onRequest: (_conn, data) => handle(data), ...(cfg.redis ? { redis: { url: cfg.redis, prefix: cfg.prefix } } : {}) },
   ...(cfg.admin ? { admin: { port: 0 } } : {}),
-  // The matrix measures loss across disruptions, at ~100 requests/s plus the backlog a client
-  // resends after 60 s away: over the default per-connection limit (50/s, burst 100). A request
-  // the limiter drops is answered by an `error` frame without its id, so it stays pending until
-  // the next reconnect (docs/delivery.md, "Rate limits"); that is not what this matrix is about.
-  rateLimit: false,
+  // Rate limits on, at their defaults: requests over them are refused with a retryAfter and the
+  // client resends them then (docs/delivery.md, "Rate limits").
 });
 const url = await server.listen();
 let closing = false;

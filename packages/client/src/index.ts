@@ -11,6 +11,8 @@ export function createClient(options: ClientOptions): Client {
 }
 
 export { SocketError } from './errors';
+// The emitter of both entries: wss-mp-client/messaging takes it from here, so the WeChat build carries one copy.
+export { createEmitter, type Emitter, type Listener } from './events';
 export { CLIENT_DEFAULTS, defaultIsPong, defaultShouldReconnect } from './options';
 export type { Client, ClientEvents, State, Stats, SendResult } from './client';
 export type { ClientOptions, Clock, EndpointInput, UrlOption } from './options';

@@ -3,12 +3,12 @@
  * protocol (docs/protocol.md), on top of the core client. The default platform is the global
  * `wx`, read when a client is created; pass `platform` for others (webPlatform() in browsers).
  */
-import { CLIENT_DEFAULTS, createClient } from './index';
+import { CLIENT_DEFAULTS, createClient, createEmitter } from './index';
 import { createMessaging, type MessagingClient } from './messaging/client';
 import type { MessagingOptions } from './messaging/options';
 
 export function createMessagingClient(options: MessagingOptions): MessagingClient {
-  return createMessaging(createClient, CLIENT_DEFAULTS, (options && options.platform) || (typeof wx !== 'undefined' && wx), options);
+  return createMessaging(createClient, createEmitter, CLIENT_DEFAULTS, (options && options.platform) || (typeof wx !== 'undefined' && wx), options);
 }
 
 export { MessagingError } from './messaging/errors';

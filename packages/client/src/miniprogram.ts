@@ -3,7 +3,7 @@
  * object (no ESM interop helpers in the budgeted file). A test checks that it exports exactly
  * what dist/index.cjs does.
  */
-import { CLIENT_DEFAULTS, SocketError, createClient, defaultIsPong, defaultShouldReconnect } from './index';
+import { CLIENT_DEFAULTS, SocketError, createClient, createEmitter, defaultIsPong, defaultShouldReconnect } from './index';
 
 declare const module: { exports: object };
-module.exports = { createClient, CLIENT_DEFAULTS, SocketError, defaultIsPong, defaultShouldReconnect };
+module.exports = { createClient, CLIENT_DEFAULTS, SocketError, defaultIsPong, defaultShouldReconnect, createEmitter };

@@ -27,6 +27,8 @@ export class FakeProtocolServer {
   /** The next handshakes fail with this HTTP status (as the ws shim reports it), one per entry. */
   refuse: number[] = [];
   handler: (data: unknown) => unknown = (d) => d;
+  /** Rate limit: every req/sub/unsub frame goes through it first (see FakeLimit). */
+  limit: { check(f: any): number | undefined } | undefined;
   private subs = new Map<FakeTask, Set<string>>();
   private cid = 0;
 
@@ -96,6 +98,11 @@ export class FakeProtocolServer {
     if (data === PING_FRAME) return t.push(PONG_FRAME);
     const f = JSON.parse(data as string);
     this.frames.push({ task: t.id, f });
+    const wait = this.limit?.check(f);
+    if (wait !== undefined) {
+      // Not processed: answered with its id (and retryAfter, unless NaN: none given).
+      return this.push(t, { t: 'error', id: f.id, code: 'RATE_LIMITED', message: 'over the rate limit', ...(Number.isNaN(wait) ? {} : { retryAfter: wait }) });
+    }
     const chs = this.subs.get(t)!;
     if (f.t === 'req') {
       if (!this.answers.has(f.id)) {
@@ -123,6 +130,47 @@ export class FakeProtocolServer {
   /** Frames of one type the server received, in order. */
   sent(type: string) {
     return this.frames.filter((x) => x.f.t === type).map((x) => x.f);
+  }
+}
+
+/**
+ * The server's slot rule (packages/server/src/server/ops/rate-limit.ts, messages only) on the
+ * fake clock: a refusal gets the time its resend fits behind the refusals before it. `early`
+ * counts what the real server holds against a connection: refusals while slots are still ahead,
+ * more than the grace (2 s) after the run began.
+ */
+export class FakeLimit {
+  tokens: number;
+  last: number;
+  until = 0;
+  since = 0;
+  refused = 0;
+  early = 0;
+  constructor(
+    private clock: FakeClock,
+    private rate: number,
+    private burst: number,
+  ) {
+    this.tokens = burst;
+    this.last = clock.now();
+  }
+  check(): number | undefined {
+    const now = this.clock.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.last) * this.rate) / 1000);
+    this.last = now;
+    if (this.tokens >= 1) {
+      this.tokens--;
+      return undefined;
+    }
+    this.refused++;
+    const gap = 1000 / this.rate;
+    let at = now + (1 - this.tokens) * gap;
+    if (now < this.until) {
+      at = Math.max(at, this.until + gap);
+      if (now - this.since > 2000) this.early++;
+    } else this.since = now;
+    this.until = at;
+    return Math.ceil(at - now) + 1;
   }
 }
 

@@ -7,7 +7,7 @@ import { createMessagingClient, MESSAGING_DEFAULTS, MessagingError, type Messagi
 import { webPlatform } from '../src/web';
 import { FakeClock, fixedRandom } from './fake-clock';
 import { FakeWx } from './fake-wx';
-import { FakeProtocolServer, MemoryStorage } from './messaging-fake';
+import { FakeLimit, FakeProtocolServer, MemoryStorage } from './messaging-fake';
 
 const URL = 'wss://example.test/ws';
 
@@ -286,6 +286,109 @@ describe('requests', () => {
   });
 });
 
+describe('rate limits (an error frame with an id: not processed, resend after retryAfter)', () => {
+  test('a burst of 300 over 50/s (burst 100): each processed once and resolved, resends at the server\'s times, the socket kept', async () => {
+    const s = setup({ requestTimeout: 0 });
+    const limit = (s.server.limit = new FakeLimit(s.clock, 50, 100));
+    await s.welcomed();
+    const t0 = s.clock.now();
+    const ps = Array.from({ length: 300 }, (_, i) => s.mc.request({ i }));
+    let done = 0;
+    for (const p of ps) p.then(() => done++);
+    await s.clock.until(() => done === 300, 60_000);
+    assert.deepEqual(await Promise.all(ps), Array.from({ length: 300 }, (_, i) => ({ i })));
+    assert.equal(s.server.handled.length, 300);
+    assert.equal(new Set(s.server.handled).size, 300, 'each processed exactly once');
+    assert.equal(limit.refused, 200, 'the 200 over the burst were refused once each');
+    assert.equal(limit.early, 0, 'never a resend before its time');
+    // 200 more at 50/s: about 4 s, not a reconnect's worth of waiting.
+    const took = s.clock.now() - t0;
+    assert.ok(took >= 4000 && took < 4500, `${took} ms`);
+    assert.equal(s.wx.options.length, 1, 'one connection throughout');
+    assert.equal(s.errors.length, 0, 'refusals are not errors');
+    assert.equal(s.mc.pending, 0);
+    s.mc.destroy();
+  });
+
+  test('requests made while refused ones wait go after the last of them (never into their slots)', async () => {
+    const s = setup({ requestTimeout: 0 });
+    const limit = (s.server.limit = new FakeLimit(s.clock, 10, 5));
+    await s.welcomed();
+    const first = Array.from({ length: 20 }, (_, i) => s.mc.request(`a${i}`));
+    await s.clock.until(() => limit.refused === 15);
+    // Mid-way through the resends, the app goes on making requests.
+    await s.clock.advance(700);
+    const later = Array.from({ length: 10 }, (_, i) => s.mc.request(`b${i}`));
+    const all = Promise.all([...first, ...later]);
+    let done = false;
+    all.then(() => (done = true));
+    await s.clock.until(() => done, 60_000);
+    const reqs = s.server.sent('req').map((f) => f.data as string);
+    const lastA = reqs.lastIndexOf('a19');
+    assert.ok(reqs.indexOf('b0') > lastA, `b0 sent after the last refused a: ${reqs.join(' ')}`);
+    assert.equal(limit.early, 0);
+    assert.equal(new Set(s.server.handled).size, 30);
+    assert.equal(s.server.handled.length, 30);
+    s.mc.destroy();
+  });
+
+  test('no retryAfter: resent after a jittered 0.5–1.5 s (injected random); a refused sub is subscribed again', async () => {
+    const s = setup();
+    await s.welcomed();
+    let refuse = 2;
+    // Refuse the first two frames without retryAfter (NaN: none given).
+    s.server.limit = { check: () => (refuse-- > 0 ? Number.NaN : undefined) };
+    const rec = recorder();
+    s.mc.subscribe('news', rec.handlers);
+    const p = s.mc.request('x');
+    await s.clock.until(() => s.server.frames.length === 2);
+    const t0 = s.clock.now();
+    assert.equal(await settle(s.clock, p), 'x');
+    const reqs = s.server.frames.filter((x) => x.f.t === 'req');
+    assert.equal(reqs.length, 2, 'sent, refused, resent once');
+    // fixedRandom(0.25, 0.75): the prefix took two values; the backoffs are 500 + 1000 × the next.
+    const waited = s.clock.now() - t0;
+    assert.ok(waited >= 750 && waited < 1300, `resent after ${waited} ms`);
+    await s.clock.until(() => s.server.sent('sub').length === 2);
+    const subs = s.server.sent('sub');
+    assert.notEqual(subs[1].id, subs[0].id, 'a fresh sub id');
+    s.server.publish('news', 'hello');
+    await s.clock.until(() => rec.got.length === 1);
+    assert.deepEqual(rec.errors, []);
+    s.mc.destroy();
+  });
+
+  test('its own timeout still applies: ERR_TIMEOUT, then the resend is processed and answered as a reply event', async () => {
+    const s = setup({ requestTimeout: 1000 });
+    await s.welcomed();
+    s.server.limit = { check: (f) => (f.data === 'slow' && s.server.sent('req').length === 1 ? 3000 : undefined) };
+    const p = s.mc.request('slow');
+    const replies: any[] = [];
+    s.mc.on('reply', (r) => replies.push(r));
+    await assert.rejects(Promise.all([p, s.clock.advance(1500)]), (e: MessagingError) => e.code === 'ERR_TIMEOUT');
+    assert.equal(s.mc.pending, 1, 'still kept');
+    await s.clock.until(() => replies.length === 1);
+    assert.equal(replies[0].data, 'slow');
+    assert.deepEqual(s.server.handled.length, 1);
+    s.mc.destroy();
+  });
+
+  test('a new connection resends every waiting request at once (a new bucket): no stale timer holds new ones', async () => {
+    const s = setup({ requestTimeout: 0 });
+    await s.welcomed();
+    s.server.limit = { check: (f) => (f.t === 'req' && s.wx.options.length === 1 ? 60_000 : undefined) };
+    const p = s.mc.request('a');
+    await s.clock.until(() => s.server.sent('req').length === 1);
+    s.server.current.drop();
+    await s.welcomed(2);
+    assert.equal(await settle(s.clock, p), 'a');
+    const t = s.clock.now();
+    assert.equal(await settle(s.clock, s.mc.request('b')), 'b');
+    assert.ok(s.clock.now() - t < 100, 'sent at once');
+    s.mc.destroy();
+  });
+});
+
 describe('subscriptions', () => {
   test('new channel: sub without pos; publications exactly once, in order; duplicates dropped; position persisted', async () => {
     const s = setup();
@@ -463,12 +566,12 @@ describe('hostile callbacks, storage, options', () => {
     s.mc.destroy();
   });
 
-  test('default storage: the platform\'s get/set/removeStorageSync (WeChat answers "" for a missing key)', async () => {
+  test('default storage: the platform\'s get/setStorageSync (WeChat answers "" for a missing key; nothing is ever removed)', async () => {
     const clock = new FakeClock();
     const wx = new FakeWx(clock) as FakeWx & Record<string, unknown>;
     new FakeProtocolServer(wx, clock);
     const kv = new Map<string, unknown>();
-    Object.assign(wx, { getStorageSync: (k: string) => (kv.has(k) ? kv.get(k) : ''), setStorageSync: (k: string, v: unknown) => kv.set(k, v), removeStorageSync: (k: string) => kv.delete(k) });
+    Object.assign(wx, { getStorageSync: (k: string) => (kv.has(k) ? kv.get(k) : ''), setStorageSync: (k: string, v: unknown) => kv.set(k, v) });
     const mc = createMessagingClient({ url: URL, platform: wx, clock, heartbeatInterval: 0, storageKey: 'app' });
     assert.equal(await settle(clock, mc.request('hi')), 'hi');
     assert.deepEqual([...kv.keys()].sort(), ['app:client', 'app:requests']);

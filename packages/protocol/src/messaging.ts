@@ -24,7 +24,11 @@ export const MessagingErrorCode = {
   HANDLER_ERROR: 'HANDLER_ERROR',
   TIMEOUT: 'TIMEOUT',
   UNAVAILABLE: 'UNAVAILABLE',
-  /** Over the server's rate limit: the message was dropped; keep it up and the server closes with 4029. */
+  /**
+   * In an `error` frame with the refused frame's `id` and `retryAfter` (ms): over the server's
+   * rate limit, not processed; resend it (same id) after that long. Resending before that,
+   * after a grace period, closes the connection with 4029.
+   */
   RATE_LIMITED: 'RATE_LIMITED',
 } as const;
 export type MessagingErrorCode = (typeof MessagingErrorCode)[keyof typeof MessagingErrorCode];
@@ -92,8 +96,12 @@ export interface ServerUnsubFrame {
 }
 export interface ErrorFrame {
   t: 'error';
+  /** Present: the client frame with this id was not processed; resend it after `retryAfter` ms. */
+  id?: string;
   code: string;
   message: string;
+  /** ms after which the refused frame may be resent (with `id`). */
+  retryAfter?: number;
 }
 export type ServerFrame = WelcomeFrame | AckFrame | PubFrame | MsgFrame | ServerUnsubFrame | ErrorFrame;
 

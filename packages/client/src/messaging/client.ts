@@ -1,6 +1,6 @@
 import type { Client } from '../client';
 import type { SocketError } from '../errors';
-import { createEmitter } from '../events';
+import type { createEmitter as CreateEmitter } from '../events';
 import type { CLIENT_DEFAULTS, ClientOptions, EndpointInput } from '../options';
 import type { Platform } from '../platform/types';
 import { MessagingError, type MessagingErrorCode } from './errors';
@@ -75,10 +75,11 @@ export interface MessagingClient {
 interface Req {
   id: string;
   data: unknown;
-  frame: string;
   res?: (v: any) => void;
   rej?: (e: MessagingError) => void;
   timer?: unknown;
+  /** Not sent yet: refused by the rate limit, resend at this clock time; 1: held behind those. */
+  due?: number;
 }
 
 interface Sub {
@@ -92,16 +93,18 @@ interface Sub {
 
 
 /**
- * The messaging client on top of a core client (`createClient` of the entry: so the WeChat
- * build reuses miniprogram_dist/index.js instead of carrying a second copy of the core).
+ * The messaging client on top of a core client (`createClient` and `createEmitter` of the
+ * entry: so the WeChat build reuses miniprogram_dist/index.js instead of carrying a second copy
+ * of the core).
  */
 export function createMessaging(
   createClient: (o: ClientOptions) => Client,
+  createEmitter: typeof CreateEmitter,
   defaults: typeof CLIENT_DEFAULTS,
   platform: Platform | undefined | false,
   input: MessagingOptions,
 ): MessagingClient {
-  const { core, m } = splitOptions(input || ({} as MessagingOptions));
+  const [core, m] = splitOptions(input || ({} as MessagingOptions));
   const token = m.token;
   const userUrl = core.url;
   const userPolicy = core.shouldReconnect || defaults.shouldReconnect;
@@ -135,7 +138,8 @@ export function createMessaging(
   const load = (name: string): any => {
     try {
       const s = store.getItem(m.storageKey + ':' + name);
-      return s ? JSON.parse(s) : null;
+      // Anything but a non-empty string is not ours (WeChat answers '' for a missing key).
+      return typeof s === 'string' && s ? JSON.parse(s) : null;
     } catch (e) {
       storageError(e);
       return null;
@@ -160,9 +164,8 @@ export function createMessaging(
   let n = saved && saved.n >= 0 ? saved.n : 0;
   /** Unacknowledged requests, oldest first (a Map iterates in insertion order). */
   const reqs = new Map<string, Req>();
-  const reqFrame = (id: string, data: unknown) => JSON.stringify({ t: 'req', id, data });
   if (saved && Array.isArray(saved.q)) {
-    for (const e of saved.q) if (e && typeof e[0] === 'string') reqs.set(e[0], { id: e[0], data: e[1], frame: reqFrame(e[0], e[1]) });
+    for (const e of saved.q) if (e && typeof e[0] === 'string') reqs.set(e[0], { id: e[0], data: e[1] });
   }
   const saveReqs = () => {
     const q: unknown[] = [];
@@ -185,19 +188,21 @@ export function createMessaging(
   let stale = false;
 
   // ---- the endpoint of every attempt: our subprotocol and the token ----
+  /** A value, or what a function of ours gives for it, as a promise. */
+  const val = (v: any, a?: unknown): Promise<any> => Promise.resolve(typeof v === 'function' ? v(a) : v);
   const endpoint = () => {
     const fresh = stale;
     stale = false;
-    return Promise.resolve(typeof userUrl === 'function' ? userUrl() : userUrl).then((e: EndpointInput) => {
-      const ep: Exclude<EndpointInput, string> = typeof e === 'string' ? { url: e } : Object.assign({}, e);
+    return val(userUrl).then((e: EndpointInput) => {
+      const ep: Exclude<EndpointInput, string> = Object.assign({}, typeof e === 'string' ? { url: e } : e);
       const list = ([] as string[]).concat(ep.protocols || []);
       if (list.indexOf(SUBPROTOCOL) < 0) list.unshift(SUBPROTOCOL);
       ep.protocols = list;
       if (!token) return ep;
-      return Promise.resolve(typeof token === 'function' ? token({ refused: fresh }) : token).then((t) => {
+      return val(token, { refused: fresh }).then((t) => {
         if (typeof t !== 'string' || !t) throw new MessagingError('ERR_OPTION', 'token: a non-empty string');
         // Browsers cannot set handshake headers: the query is the only way there (protocol.md §1).
-        if (platform && platform.noHeaders) ep.url += (ep.url.indexOf('?') < 0 ? '?' : '&') + 'token=' + encodeURIComponent(t);
+        if (platform && platform.noHeaders) ep.url += (/\?/.test(ep.url) ? '&' : '?') + 'token=' + encodeURIComponent(t);
         else ep.header = Object.assign({}, ep.header, { Authorization: 'Bearer ' + t });
         return ep;
       });
@@ -210,7 +215,7 @@ export function createMessaging(
    * token; otherwise ERR_AUTH and the client stays closed. Everything else: the user's policy.
    */
   const policy = (code: number, reason: string) => {
-    const status = refused || (code === 4001 ? 401 : code === 4003 ? 403 : 0);
+    const status = refused || ((code === 4001 || code === 4003) && code - 3600);
     refused = 0;
     if (!status) return userPolicy(code, reason);
     if (typeof token === 'function' && authFails < m.authRetries) {
@@ -226,34 +231,41 @@ export function createMessaging(
   if (platform) opts.platform = platform;
   const client = createClient(opts);
 
-  const send = (frame: string) => client.send(frame);
+  const send = (frame: object) => client.send(JSON.stringify(frame));
+  /** Forgets an answered (or impossible) request. */
+  const done = (r: Req) => {
+    reqs.delete(r.id);
+    saveReqs();
+    clock.clearTimeout(r.timer);
+  };
   /** 'dropped' = over maxMessageSize in UTF-8 (the core said so with ERR_MESSAGE_TOO_BIG): it can never go. */
   const sendReq = (r: Req) => {
-    if (send(r.frame) === 'dropped' && !destroyed) {
-      reqs.delete(r.id);
-      saveReqs();
-      clock.clearTimeout(r.timer);
+    r.due = 0;
+    // (Only while ready: never after destroy().)
+    if (send({ t: 'req', id: r.id, data: r.data }) === 'dropped') {
+      done(r);
       if (r.rej) r.rej(new MessagingError('ERR_ARGUMENT', 'over maxMessageSize'));
     }
   };
   const sendSub = (s: Sub) => {
     s.sid = 's' + ++sn;
     // JSON leaves out an undefined pos: a new channel starts from now.
-    send(JSON.stringify({ t: 'sub', id: s.sid, ch: s.ch, pos: s.pos || undefined }));
+    send({ t: 'sub', id: s.sid, ch: s.ch, pos: s.pos || undefined });
   };
   const setPos = (s: Sub, p: Position) => {
     positions[s.ch] = s.pos = p;
     savePositions();
   };
-  const unsubFrame = (ch: string) => send(JSON.stringify({ t: 'unsub', id: 'u' + ++sn, ch }));
-  const endSub = (s: Sub, e: MessagingError) => {
-    if (subs.get(s.ch) === s) {
-      subs.delete(s.ch);
-      delete positions[s.ch];
-      savePositions();
-      call(s.h.onError, e);
-    }
+  const unsubFrame = (ch: string) => send({ t: 'unsub', id: 'u' + ++sn, ch });
+  /** Ends a subscription (true) unless it already was. */
+  const drop = (s: Sub) => {
+    if (subs.get(s.ch) !== s) return;
+    subs.delete(s.ch);
+    delete positions[s.ch];
+    savePositions();
+    return true;
   };
+  const endSub = (s: Sub, e: MessagingError) => drop(s) && call(s.h.onError, e);
   /** Recover a gap: unsub + sub from our position (the replay fills it, or the ack says resync). */
   const resubscribe = (s: Sub) => {
     if (!ready || s.sid) return; // after the next welcome, or the pending ack decides
@@ -302,9 +314,7 @@ export function createMessaging(
     if (r) {
       // UNAVAILABLE: not processed; kept and resent after the next welcome.
       if (f.error && f.error.code === 'UNAVAILABLE') return;
-      reqs.delete(f.id);
-      saveReqs();
-      clock.clearTimeout(r.timer);
+      done(r);
       if (r.res) f.error ? r.rej!(remoteError(f.error)) : r.res(f.data);
       else emit('reply', f); // the ack frame itself: {id, data} or {id, error}
       return;
@@ -312,10 +322,37 @@ export function createMessaging(
     subs.forEach((s) => s.sid === f.id && onSubAck(s, f));
   };
 
+  // Rate limits (protocol.md §4): a refused request is resent at the time the server named, and
+  // new requests wait behind the refused ones until the last of those has gone, so that none
+  // takes the tokens the server set aside for the resends (the server closes a connection that
+  // keeps sending into refusals). One timer, the next due time in the order requests were made.
+  let tick: any = 0;
+  const flush = () => {
+    const now = clock.now();
+    tick = 0;
+    reqs.forEach((r) => {
+      if (r.due && ready) tick || r.due > now ? (tick = tick || clock.setTimeout(flush, r.due - now)) : sendReq(r);
+    });
+  };
+  /** An `error` frame with an id: that frame was not processed; resend it after retryAfter ms. */
+  const limited = (f: any) => {
+    const wait = f.retryAfter > 0 ? f.retryAfter : 500 + 1000 * random();
+    const r = reqs.get(f.id);
+    if (r) {
+      r.due = clock.now() + wait;
+      // (With a timer set, its flush sets the next: a due time it passed over goes late, never early.)
+      if (!tick) flush();
+    }
+    subs.forEach((s) => s.sid === f.id && ((s.sid = undefined), clock.setTimeout(() => ready && !s.sid && subs.get(s.ch) === s && sendSub(s), wait)));
+  };
+
   const onWelcome = (f: any) => {
     proto = 1;
     ready = true;
     authFails = 0;
+    // A new connection, a new bucket: everything goes now.
+    clock.clearTimeout(tick);
+    tick = 0;
     // Subscriptions first (with their positions), then every unacknowledged request, oldest first.
     subs.forEach(sendSub);
     reqs.forEach(sendReq);
@@ -349,24 +386,23 @@ export function createMessaging(
     } catch (_x) {
       // not JSON (or binary): not a protocol frame
     }
-    if (!f || !f.t) return notProtocol('no welcome');
-    const t = f.t;
+    const t = f && f.t;
     if (t === 'welcome') return onWelcome(f);
-    if (!ready) return notProtocol('no welcome');
+    if (!t || !ready) return notProtocol('no welcome');
     if (t === 'ack') onAck(f);
     else if (t === 'pub') onPub(f);
     else if (t === 'msg') emit('message', f); // {data}
     else if (t === 'unsub') {
       const s = subs.get(f.ch);
       if (s) endSub(s, remoteError(f));
-    } else if (t === 'error') emit('error', remoteError(f));
+    } else if (t === 'error') f.id ? limited(f) : emit('error', remoteError(f));
   });
   client.on('error', (e) => {
     if (e.code === 'ERR_SOCKET') {
       // A refused handshake: the ws shim and some hosts name the status in the error text;
       // browsers and others do not (then it looks like any failed attempt and is retried).
       const c = e.cause as any;
-      const s = /\b(40[13])\b/.exec(String((c && (c.errMsg || c.message)) || ''));
+      const s = /\b(40[13])\b/.exec(String(c && (c.errMsg || c.message)));
       if (s) refused = +s[1];
     }
     // One frame of ours was dropped from a full queue: a new connection resends everything.
@@ -386,23 +422,22 @@ export function createMessaging(
         if (!(timeout >= 0)) throw new MessagingError('ERR_ARGUMENT', 'timeout: a number >= 0');
         const id = prefix + '-' + (n + 1).toString(36);
         const v = data === undefined ? null : data;
-        let frame: string;
         try {
-          frame = reqFrame(id, v);
+          JSON.stringify(v);
         } catch (e) {
           throw new MessagingError('ERR_ARGUMENT', 'data: JSON', e);
         }
         n++;
-        const r: Req = { id, data: v, frame, res, rej };
+        const r: Req = { id, data: v, res, rej };
         reqs.set(id, r);
         saveReqs();
         if (timeout) {
           r.timer = clock.setTimeout(() => {
             r.res = r.rej = undefined;
-            rej(new MessagingError('ERR_TIMEOUT', 'no ack yet: it comes as a reply event'));
+            rej(new MessagingError('ERR_TIMEOUT', 'no ack yet'));
           }, timeout);
         }
-        if (ready) sendReq(r);
+        if (ready) tick ? (r.due = 1) : sendReq(r);
       });
     },
     subscribe(channel, handlers) {
@@ -421,11 +456,7 @@ export function createMessaging(
             return s.pos;
           },
           unsubscribe() {
-            if (subs.get(channel) !== s) return;
-            subs.delete(channel);
-            delete positions[channel];
-            savePositions();
-            if (ready) unsubFrame(channel);
+            if (drop(s) && ready) unsubFrame(channel);
           },
         },
       };
@@ -434,10 +465,11 @@ export function createMessaging(
       return s.api;
     },
     on: em.on,
-    close: (code, reason) => client.close(code, reason),
+    close: client.close,
     destroy() {
       if (destroyed) return;
       destroyed = true;
+      // (A retry timer still set finds nothing to do: not ready.)
       ready = false;
       client.destroy();
       reqs.forEach((r) => {

@@ -54,10 +54,10 @@ export function splitOptions(input: MessagingOptions) {
     delete core[k];
     if (v === undefined) continue;
     const t = typeof v;
-    if (ACCEPTS[k]!.indexOf(t) < 0 || (t !== 'number' && !v) || (t === 'number' && !(v >= 0 && v < Infinity)) || (t === 'object' && !(v.getItem && v.setItem && v.removeItem))) {
+    if (ACCEPTS[k]!.indexOf(t) < 0 || !(t === 'number' ? v >= 0 && v < Infinity : v) || (t === 'object' && !(v.getItem && v.setItem && v.removeItem))) {
       throw new MessagingError('ERR_OPTION', `option "${k}" must be ${ACCEPTS[k]}; got ${v}`);
     }
     (m as any)[k] = v;
   }
-  return { core: core as ClientOptions, m };
+  return [core as ClientOptions, m] as const;
 }

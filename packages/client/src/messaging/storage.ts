@@ -12,22 +12,18 @@ export interface MessagingStorage {
 interface SyncStorageHost {
   getStorageSync?(key: string): unknown;
   setStorageSync?(key: string, value: unknown): void;
-  removeStorageSync?(key: string): void;
 }
 
-/** The host's sync storage API when it has all three calls (wx, tt, qq, swan, uni, Taro), else memory. */
-export function defaultStorage(host: unknown): MessagingStorage {
+/**
+ * The host's sync storage API when it has it (wx, tt, qq, swan, uni, Taro), else memory. Only
+ * what the client calls: it overwrites its keys and never removes one.
+ */
+export function defaultStorage(host: unknown): Pick<MessagingStorage, 'getItem'> & { setItem(k: string, v: string): unknown } {
   const h = host as SyncStorageHost;
-  const sync = h && h.getStorageSync && h.setStorageSync && h.removeStorageSync;
   // Keys are always "<storageKey>:<name>", so no key of ours meets Object.prototype's.
   const mem: Record<string, string> = {};
-  return {
-    // WeChat answers '' for a missing key; anything but a string is not ours.
-    getItem(k) {
-      const v = sync ? h.getStorageSync!(k) : mem[k];
-      return typeof v === 'string' && v ? v : null;
-    },
-    setItem: (k, v) => (sync ? h.setStorageSync!(k, v) : (mem[k] = v)),
-    removeItem: (k) => (sync ? h.removeStorageSync!(k) : delete mem[k]),
-  };
+  // (WeChat answers '' for a missing key: the client reads anything but a non-empty string as nothing.)
+  return h && h.getStorageSync && h.setStorageSync
+    ? { getItem: (k) => h.getStorageSync!(k) as string, setItem: (k, v) => h.setStorageSync!(k, v) }
+    : { getItem: (k) => mem[k], setItem: (k, v) => (mem[k] = v) };
 }

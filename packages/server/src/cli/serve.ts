@@ -15,6 +15,7 @@ import { formatDuration, formatSize } from '../common/units';
 import { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
+import { RATE_LIMIT_DEFAULTS } from '../server/ops/rate-limit';
 import { EXIT_USAGE, writeCliError } from './io';
 import { isWorker, parseWorkers, runPrimary, workerNumber } from './workers';
 import { IpcBroker } from '../server/messaging/ipc-broker';
@@ -216,7 +217,14 @@ function messagingFlags(v: Values, o: ServerOptions): void {
     }
     if (v.conformance) {
       const ref: { server?: Pick<WssMpServer, 'publish'> } = {};
-      m.onRequest = conformanceHandler(ref, () => m.historySize ?? M.historySize);
+      // Read when asked: --no-rate-limit is applied to `o` by another step.
+      m.onRequest = conformanceHandler(ref, () => {
+        const r = o.rateLimit === false ? undefined : { ...RATE_LIMIT_DEFAULTS, ...o.rateLimit };
+        return {
+          historySize: m.historySize ?? M.historySize,
+          rateLimit: r && r.messagesPerSecond > 0 ? { messagesPerSecond: r.messagesPerSecond, messagesBurst: r.messagesBurst } : null,
+        };
+      });
       (o as ServerOptions & { conformanceRef?: typeof ref }).conformanceRef = ref;
     }
     o.messaging = m;

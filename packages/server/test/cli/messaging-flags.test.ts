@@ -19,7 +19,9 @@ test('--messaging with history flags; --conformance answers publish requests thr
   const onRequest = (c.messaging as { onRequest: (conn: unknown, d: unknown) => unknown }).onRequest;
   c.conformanceRef.server = { publish: async (ch: string, data: unknown) => ({ offset: 1, epoch: `${ch}:${String(data)}` }) };
   assert.deepEqual(await onRequest({}, { publish: { ch: 'a', data: 'x' } }), { offset: 1, epoch: 'a:x' });
-  assert.deepEqual(onRequest({}, { limits: true }), { historySize: 1000 });
+  assert.deepEqual(onRequest({}, { limits: true }), { historySize: 1000, rateLimit: { messagesPerSecond: 50, messagesBurst: 100 } });
+  const off = opts(['--messaging', '--conformance', '--no-rate-limit']) as ReturnType<typeof opts>;
+  assert.deepEqual((off.messaging as { onRequest: (conn: unknown, d: unknown) => unknown }).onRequest({}, { limits: true }), { historySize: 1000, rateLimit: null });
   assert.equal(onRequest({}, 'tom'), 'tom');
   assert.equal(onRequest({}, { publish: { ch: '$user', data: 1 } }) instanceof Promise, false, 'never a $ channel');
   fails(['--conformance'], '--conformance');

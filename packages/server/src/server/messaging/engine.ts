@@ -122,8 +122,12 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
   message(conn: Connection<T>, data: Buffer, isBinary: boolean): void {
     const s = conn.session as Session | undefined;
     if (s === undefined) return;
-    // Over a limit: dropped (the limiter warned or closed).
-    if (s.limit !== undefined && !this.o.limiter!.allow(conn, s.limit, data.length)) return;
+    if (s.limit !== undefined) {
+      const wait = this.o.limiter!.check(conn, s.limit, data.length);
+      // Over a limit: not processed (nor remembered for deduplication, so that its resend is),
+      // and answered with its id and when to resend it, unless that closed the connection.
+      if (wait !== 0) return void (wait > 0 && conn.send(refusal(data, isBinary, wait)));
+    }
     if (isBinary) return void conn.send(errorFrame('binary frames are not part of wss-mp.v1 (send JSON text)'));
     const f = parseClientFrame(data.toString());
     if (isBadFrame(f)) {
@@ -375,6 +379,29 @@ function checkPresenceChannel(channel: string | undefined): void {
   if (!isValidChannel(channel) || channel === USER_CHANNEL || channel.startsWith(USER_STREAM_PREFIX)) {
     throw new WssMpServerError('ERR_ARGUMENT', `presence: channel must be 1–128 chars and not $user (a user's connections are in presence()), got ${JSON.stringify(channel)}`);
   }
+}
+
+/** Refused frames up to this size are parsed for their id when it is not where clients put it. */
+const REFUSED_PARSE_MAX = 16 * 1024;
+/** `{"t":"req","id":"…"`: the order the reference client writes (an id with escapes or beyond ASCII is parsed instead). */
+const LEADING_ID = /^\{"t":"(?:req|sub|unsub)","id":"([\x20\x21\x23-\x5b\x5d-\x7e]{1,64})"/;
+
+/**
+ * The answer to a frame refused by the rate limit: `error` RATE_LIMITED with the frame's `id`
+ * and `retryAfter` (docs/protocol.md §4.1). The id is read cheaply, so that a flood of large
+ * frames is not parsed in full: from the frame's first 90 bytes, or by parsing a small frame; a
+ * frame whose id cannot be read so gets the answer without one.
+ */
+function refusal(data: Buffer, isBinary: boolean, retryAfter: number): string {
+  let id: string | undefined;
+  if (!isBinary) {
+    id = LEADING_ID.exec(data.toString('latin1', 0, 90))?.[1];
+    if (id === undefined && data.length <= REFUSED_PARSE_MAX) {
+      const f = parseClientFrame(data.toString());
+      id = f.id;
+    }
+  }
+  return JSON.stringify({ t: 'error', id, code: E.RATE_LIMITED, message: 'over the rate limit: not processed; resend it after retryAfter ms', retryAfter });
 }
 
 function errorFrame(message: string): string {

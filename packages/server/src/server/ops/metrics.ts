@@ -97,9 +97,9 @@ export async function createMetrics(src: MetricsSources): Promise<Metrics> {
     'result', ['recovered', 'not_recovered', 'failed'], (i) => recoveries[i]!());
   counter('slow_consumer_cuts_total', 'Connections cut for exceeding maxBufferedAmount', () => s.slowConsumerCuts);
   const hits = [() => s.rateLimitConnection, () => s.rateLimitUser, () => s.rateLimitHandshake];
-  labelled('rate_limit_hits_total', 'Messages or handshakes over a rate limit, by bucket', 'scope', ['connection', 'user', 'handshake'],
+  labelled('rate_limit_hits_total', 'Messages (refused: answered RATE_LIMITED with retryAfter) or handshakes (429) over a rate limit, by bucket', 'scope', ['connection', 'user', 'handshake'],
     (i) => hits[i]!());
-  counter('rate_limit_closes_total', 'Connections closed with 4029 for a sustained excess', () => s.rateLimitCloses);
+  counter('rate_limit_closes_total', 'Connections closed with 4029: kept sending without waiting for retryAfter', () => s.rateLimitCloses);
   // A broker (Redis) logs its failures with `where: "broker…"`: counted from those lines.
   counter('broker_errors_total', 'Errors from or about the broker (history reads, publishes, connection)', () => s.brokerErrors);
   return {

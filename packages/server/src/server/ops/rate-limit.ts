@@ -2,17 +2,25 @@
  * Rate limits: token buckets per wss-mp.v1 connection and per user (messages/s and bytes/s),
  * and per client IP for handshakes.
  *
- * A message over a limit is dropped (not processed). The first one after the connection was
- * within its limits gets an `error` frame `RATE_LIMITED`; a connection that then drops another
- * whole burst's worth before its bucket fills up again is closed with 4029 (retryable, with
- * backoff: docs/errors.md). A client that slows down after the warning is forgiven once its
- * bucket is full again.
+ * A message over a limit is refused: not processed, and answered (by the engine) with the time
+ * after which to resend it. Those times are slots: each refusal gets the moment the bucket will
+ * hold a token for it *after* the refusals before it took theirs, so a client that resends each
+ * refused message at its time (and holds new ones until then) goes at the limit's rate. (Not
+ * quite never refused again: a frame of its first burst that arrives after some refusals, when a
+ * token has refilled, passes and takes a token a slot counted on; one resend is then refused once
+ * more and goes at the end. Telling a resend from a new frame would mean remembering refused
+ * ids.) A run of refusals starts when none of the
+ * slots handed out is still ahead; the refusals in its first RETRY_GRACE_MS are not held against
+ * the connection (the client cannot have read the first answer yet: the rest of its burst was
+ * already on the way). After that, a refusal while slots are still ahead means the client is
+ * not waiting for them: a whole burst's worth of those closes the connection with 4029
+ * (retryable, with backoff: docs/errors.md).
  *
  * Buckets refill lazily from the time of each message (no timer per connection, nothing
  * allocated per message): a connection's bucket lives on its session, a user's in a Map entry
  * made when their first connection opens and dropped when their last one closes.
  */
-import { CloseCode, MessagingErrorCode } from '@wss-mp/protocol';
+import { CloseCode } from '@wss-mp/protocol';
 import { OptionError } from '../../common/errors';
 import type { Connection } from '../connection';
 import type { Stats } from './stats';
@@ -52,13 +60,24 @@ export function resolveRateLimit(v: unknown): RateLimitOptions | undefined {
   return out;
 }
 
-/** Two token buckets (messages and bytes) refilled from the time of the last take. */
+/**
+ * How long after the first refusal of a run refusals are not held against the connection: the
+ * time for that answer to reach the client plus what it had already sent (a burst from a slow
+ * link keeps arriving for a while). A client that ignores the answers is closed this much later.
+ */
+export const RETRY_GRACE_MS = 2000;
+
+/** Two token buckets (messages and bytes) refilled from the time of the last look. */
 export class Bucket {
   msgs: number;
   bytes: number;
   last: number;
-  /** Messages dropped since the warning; -1: not warned (within limits). */
-  dropped = -1;
+  /** The latest slot handed out to a refused message (ms, Date.now() time); 0: none. */
+  until = 0;
+  /** When the current run of refusals began. */
+  since = 0;
+  /** Refusals held against the connection in this run (after the grace, while slots were ahead). */
+  dropped = 0;
   /** Open connections sharing it (user buckets). */
   refs = 0;
 
@@ -69,34 +88,50 @@ export class Bucket {
     this.last = now;
   }
 
-  /** Takes one message of `size` bytes if both buckets allow it. A rate of 0 is no limit. */
-  take(size: number, now: number): boolean {
+  /** Refills up to `now`; true when one message of `size` bytes fits. A rate of 0 is no limit. */
+  fits(size: number, now: number): boolean {
     const dt = (now - this.last) / 1000;
     this.last = now;
     this.msgs = Math.min(this.burst, this.msgs + dt * this.rate);
     this.bytes = Math.min(this.byteBurst, this.bytes + dt * this.byteRate);
-    const okMsgs = this.rate === 0 || this.msgs >= 1;
-    const okBytes = this.byteRate === 0 || this.bytes >= size;
-    if (!okMsgs || !okBytes) return false;
+    return (this.rate === 0 || this.msgs >= 1) && (this.byteRate === 0 || this.bytes >= size);
+  }
+
+  /** Takes one message of `size` bytes (after fits()). */
+  consume(size: number): void {
     this.msgs -= 1;
     this.bytes -= size;
-    // Full again (it slowed down): forget an earlier warning.
-    if (this.dropped !== -1 && (this.rate === 0 || this.msgs >= this.burst - 1)) this.dropped = -1;
+  }
+
+  /** Takes one message of `size` bytes if both buckets allow it. */
+  take(size: number, now: number): boolean {
+    if (!this.fits(size, now)) return false;
+    this.consume(size);
     return true;
   }
 
-  /** Another excess; true when it is sustained (a whole burst dropped since the warning). */
-  excess(): 'warn' | 'drop' | 'close' {
-    if (this.dropped === -1) {
+  /**
+   * A message that did not fit (right after fits()): the ms after which its resend fits, behind
+   * every refusal before it; or -1 when the connection should be closed (a sustained excess).
+   */
+  refuse(size: number, now: number): number {
+    const msgGap = this.rate === 0 ? 0 : 1000 / this.rate;
+    const byteGap = this.byteRate === 0 ? 0 : 1000 / this.byteRate;
+    // When what the bucket holds now has refilled enough for this one message…
+    let at = now + Math.max((1 - this.msgs) * msgGap, (size - this.bytes) * byteGap);
+    if (now < this.until) {
+      // …but after the slots already handed out, each of which takes its message's tokens.
+      at = Math.max(at, this.until + Math.max(msgGap, size * byteGap));
+      if (now - this.since > RETRY_GRACE_MS && ++this.dropped >= Math.max(this.burst, 1)) return -1;
+    } else {
+      this.since = now;
       this.dropped = 0;
-      return 'warn';
     }
-    return ++this.dropped >= Math.max(this.burst, 1) ? 'close' : 'drop';
+    this.until = at;
+    // Whole ms, rounded up, and one more: a host timer may fire up to a millisecond early.
+    return Math.ceil(at - now) + 1;
   }
 }
-
-const RATE_LIMITED_FRAME = JSON.stringify({ t: 'error', code: MessagingErrorCode.RATE_LIMITED,
-  message: 'rate limit exceeded: messages are dropped; keep sending this fast and the server closes with 4029' });
 
 /** Per-connection and per-user message limits of wss-mp.v1 connections. */
 export class MessageLimiter {
@@ -127,27 +162,36 @@ export class MessageLimiter {
     if (b !== undefined && --b.refs <= 0) this.users.delete(user);
   }
 
-  /** True when the message may be processed; otherwise it has been dealt with (warned, dropped or closed). */
-  allow(conn: Connection<any>, own: Bucket, size: number): boolean {
+  /**
+   * 0 when the message may be processed (its tokens are taken from both buckets). Otherwise it
+   * is refused: the ms after which the client should resend it, or -1 when the connection was
+   * closed for a sustained excess. Nothing is taken from either bucket for a refused message.
+   */
+  check(conn: Connection<any>, own: Bucket, size: number): number {
     const now = Date.now();
-    if (own.take(size, now)) {
-      const u = conn.user === null ? undefined : this.users.get(conn.user);
-      if (u === undefined || u.take(size, now)) return true;
-      if (this.stats) this.stats.rateLimitUser++;
-      return this.over(conn, u);
+    if (!own.fits(size, now)) {
+      if (this.stats) this.stats.rateLimitConnection++;
+      return this.refused(conn, own, size, now);
     }
-    if (this.stats) this.stats.rateLimitConnection++;
-    return this.over(conn, own);
+    const u = conn.user === null ? undefined : this.users.get(conn.user);
+    if (u !== undefined) {
+      if (!u.fits(size, now)) {
+        if (this.stats) this.stats.rateLimitUser++;
+        return this.refused(conn, u, size, now);
+      }
+      u.consume(size);
+    }
+    own.consume(size);
+    return 0;
   }
 
-  private over(conn: Connection<any>, b: Bucket): false {
-    const what = b.excess();
-    if (what === 'warn') conn.send(RATE_LIMITED_FRAME);
-    else if (what === 'close' && conn.isOpen) {
-      conn.endReason = 'rate limit: sustained excess after the warning';
+  private refused(conn: Connection<any>, b: Bucket, size: number, now: number): number {
+    const wait = b.refuse(size, now);
+    if (wait < 0 && conn.isOpen) {
+      conn.endReason = 'rate limit: sustained excess, resends not waiting for their time';
       conn.close(CloseCode.RATE_LIMITED, 'rate limited');
     }
-    return false;
+    return wait;
   }
 }
 

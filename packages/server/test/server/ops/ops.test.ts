@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OptionError } from '../../../src/common/errors';
 import { resolveAdmin, isLoopbackHost, OPS_DEFAULTS } from '../../../src/server/ops/options';
-import { Bucket, HandshakeLimiter, RATE_LIMIT_DEFAULTS, resolveRateLimit } from '../../../src/server/ops/rate-limit';
+import { Bucket, HandshakeLimiter, RATE_LIMIT_DEFAULTS, RETRY_GRACE_MS, resolveRateLimit } from '../../../src/server/ops/rate-limit';
 import { Stats } from '../../../src/server/ops/stats';
 import { runChecks } from '../../../src/server/ops/health';
 import { Logger } from '../../../src/common/log';
@@ -53,29 +53,72 @@ test('rateLimit: defaults, overrides, false, and typed errors', () => {
   assert.throws(() => resolveRateLimit('fast'), (e: unknown) => e instanceof OptionError && e.option === 'rateLimit');
 });
 
-test('bucket: burst, refill by elapsed time, bytes, warn → drop → close, forgiven when full again', () => {
+test('bucket: burst, refill by elapsed time, bytes; a rate of 0 is no limit', () => {
   const b = new Bucket(10, 5, 1000, 1000, 0);
   for (let i = 0; i < 5; i++) assert.ok(b.take(10, 0), `message ${i} of the burst`);
   assert.ok(!b.take(10, 0), 'the burst is spent');
   assert.ok(b.take(10, 100), '100 ms refill one message at 10/s');
   assert.ok(!b.take(10, 100));
   assert.ok(!b.take(2000, 10_000), 'bigger than the byte bucket: never passes');
-  // Escalation: the first excess warns, then a whole burst of drops closes.
-  const c = new Bucket(10, 3, 0, 0, 0);
-  for (let i = 0; i < 3; i++) c.take(1, 0);
-  assert.equal(c.excess(), 'warn');
-  assert.equal(c.excess(), 'drop');
-  assert.equal(c.excess(), 'drop');
-  assert.equal(c.excess(), 'close');
-  // A client that slowed down: full again, the warning is forgotten.
-  const d = new Bucket(10, 3, 0, 0, 0);
-  for (let i = 0; i < 3; i++) d.take(1, 0);
-  assert.equal(d.excess(), 'warn');
-  assert.ok(d.take(1, 10_000));
-  assert.equal(d.excess(), 'warn', 'warned afresh, not closed');
-  // A rate of 0 is no limit.
   const free = new Bucket(0, 0, 0, 0, 0);
   for (let i = 0; i < 1000; i++) assert.ok(free.take(1 << 20, 0));
+});
+
+/** Sends `n` messages at `now`: the retryAfter of each refused one (0 = passed). */
+function burst(b: Bucket, n: number, now: number, size = 1): number[] {
+  return Array.from({ length: n }, () => (b.take(size, now) ? 0 : b.refuse(size, now)));
+}
+
+test('refusals get slots one token apart, behind each other; resends at their slots all pass', () => {
+  const b = new Bucket(50, 100, 0, 0, 1000);
+  const waits = burst(b, 300, 1000);
+  assert.equal(waits.filter((w) => w === 0).length, 100, 'the burst passes');
+  const slots = waits.filter((w) => w > 0);
+  assert.equal(slots.length, 200);
+  // 50/s: one token every 20 ms; the k-th refusal waits for k tokens (rounded up, + 1 ms).
+  assert.deepEqual(slots.slice(0, 3), [21, 41, 61]);
+  assert.equal(slots.at(-1), 200 * 20 + 1);
+  // Resent each at its time (in order, as a client's timers fire): every one passes.
+  for (const w of slots) assert.ok(b.take(1, 1000 + w), `the resend due after ${w} ms`);
+  assert.equal(b.dropped, 0, 'nothing held against it');
+});
+
+test('bytes: a refusal over the byte rate waits for that many bytes', () => {
+  const b = new Bucket(0, 0, 1000, 1000, 0);
+  assert.ok(b.take(800, 0));
+  assert.ok(!b.fits(500, 0));
+  // 300 bytes short at 1000 B/s: 300 ms; the next 500 B one waits for its own 500 B after that.
+  assert.equal(b.refuse(500, 0), 301);
+  assert.ok(!b.fits(500, 0));
+  assert.equal(b.refuse(500, 0), 801);
+  assert.ok(b.take(500, 301));
+  assert.ok(b.take(500, 801));
+});
+
+test('sustained excess: refusals while slots are ahead, after the grace, a burst\'s worth → -1 (close)', () => {
+  const c = new Bucket(10, 3, 0, 0, 0);
+  // 37 refusals at 10/s: slots up to 3.7 s ahead.
+  const first = burst(c, 40, 0);
+  assert.ok(first.slice(3).every((w) => w > 0), 'the first run, within the grace: answered, never closed');
+  assert.equal(c.dropped, 0);
+  // Still sending, not waiting for the slots, after the grace: what refilled passes, and the
+  // 3rd refusal after that closes.
+  const later = burst(c, 6, RETRY_GRACE_MS + 1);
+  assert.deepEqual(later.slice(0, 3), [0, 0, 0]);
+  assert.ok(later[3]! > 0 && later[4]! > 0, 'answered');
+  assert.equal(later[5], -1);
+});
+
+test('a client that waited for its slots starts a fresh run: its next burst is within a new grace', () => {
+  const c = new Bucket(10, 3, 0, 0, 0);
+  const waits = burst(c, 10, 0).filter((w) => w > 0);
+  const end = waits.at(-1)!;
+  for (const w of waits) assert.ok(c.take(1, w));
+  // Long after the first run's grace, but no slot is ahead: a new run, not a sustained excess.
+  const t = Math.max(end, RETRY_GRACE_MS) + 1;
+  const again = burst(c, 50, t);
+  assert.ok(again.every((w) => w >= 0), 'answered, not closed');
+  assert.equal(c.since, t);
 });
 
 test('handshake limiter: per IP, loopback exempt, 0 = off', () => {
