@@ -310,6 +310,26 @@ describe('rate limits (an error frame with an id: not processed, resend after re
     s.mc.destroy();
   });
 
+  test('at most 64 requests unanswered (MAX_UNACKED_REQUESTS): the rest go as answers come; a new connection, a new window', async () => {
+    const s = setup({ requestTimeout: 0 });
+    await s.welcomed();
+    s.server.ack = false;
+    const ps = Array.from({ length: 100 }, (_, i) => s.mc.request(i));
+    let done = 0;
+    for (const p of ps) p.then(() => done++);
+    await s.clock.advance(500);
+    assert.deepEqual(s.server.sent('req').map((f) => f.data), Array.from({ length: 64 }, (_, i) => i), 'the oldest 64, and no more');
+    // Answers come again (on a new connection: the held acks are gone with the old one).
+    s.server.ack = true;
+    s.mc.client.reconnect();
+    await s.clock.until(() => done === 100, 30_000);
+    assert.equal(new Set(s.server.handled).size, 100, 'each processed once');
+    const second = s.server.frames.filter((x) => x.f.t === 'req' && x.task !== s.server.frames[0]!.task);
+    assert.equal(new Set(second.map((x) => x.f.id)).size, 100, 'all 100 went on the new connection, 64 at a time');
+    assert.equal(s.mc.pending, 0);
+    s.mc.destroy();
+  });
+
   test('requests made while refused ones wait go after the last of them (never into their slots)', async () => {
     const s = setup({ requestTimeout: 0 });
     const limit = (s.server.limit = new FakeLimit(s.clock, 10, 5));

@@ -11,6 +11,12 @@ export const MESSAGING_VERSION = 1;
 /** The channel a client subscribes to for its user's personal stream. */
 export const USER_CHANNEL = '$user';
 
+/**
+ * Requests a client leaves unanswered at most (docs/protocol.md §4.1): it sends the next as
+ * answers come. A server may close a connection that has far more frames refused and waiting.
+ */
+export const MAX_UNACKED_REQUESTS = 64;
+
 /** Longest request/subscription id, in UTF-16 code units (the doc: 1–64 chars). */
 export const MAX_ID_LENGTH = 64;
 /** Longest channel name (the doc: 1–128 chars). */

@@ -78,7 +78,8 @@ interface Req {
   res?: (v: any) => void;
   rej?: (e: MessagingError) => void;
   timer?: unknown;
-  /** Not sent yet: refused by the rate limit, resend at this clock time; 1: held behind those. */
+  /** 0: sent, unanswered. Otherwise not sent yet: refused by the rate limit, resend at this clock
+   * time; 1: held (behind those, or the window is full). */
   due?: number;
 }
 
@@ -315,6 +316,7 @@ export function createMessaging(
       // UNAVAILABLE: not processed; kept and resent after the next welcome.
       if (f.error && f.error.code === 'UNAVAILABLE') return;
       done(r);
+      tick || flush();
       if (r.res) f.error ? r.rej!(remoteError(f.error)) : r.res(f.data);
       else emit('reply', f); // the ack frame itself: {id, data} or {id, error}
       return;
@@ -326,12 +328,17 @@ export function createMessaging(
   // new requests wait behind the refused ones until the last of those has gone, so that none
   // takes the tokens the server set aside for the resends (the server closes a connection that
   // keeps sending into refusals). One timer, the next due time in the order requests were made.
+  // And at most 64 requests are unanswered at once (MAX_UNACKED_REQUESTS, protocol.md §4.1; a
+  // literal: the bundle's budget): a backlog (an app back from the background) goes as answers
+  // come, never as one burst the server would have to refuse.
   let tick: any = 0;
   const flush = () => {
     const now = clock.now();
+    let room = 64;
     tick = 0;
+    reqs.forEach((r) => r.due || room--); // sent, unanswered (while ready, due is never undefined)
     reqs.forEach((r) => {
-      if (r.due && ready) tick || r.due > now ? (tick = tick || clock.setTimeout(flush, r.due - now)) : sendReq(r);
+      if (r.due && ready) tick || r.due > now ? (tick = tick || clock.setTimeout(flush, r.due - now)) : room-- > 0 && sendReq(r);
     });
   };
   /** An `error` frame with an id: that frame was not processed; resend it after retryAfter ms. */
@@ -351,11 +358,12 @@ export function createMessaging(
     ready = true;
     authFails = 0;
     // A new connection, a new bucket: everything goes now.
-    clock.clearTimeout(tick);
-    tick = 0;
+    clock.clearTimeout(tick); // (flush() resets it)
     // Subscriptions first (with their positions), then every unacknowledged request, oldest first.
     subs.forEach(sendSub);
-    reqs.forEach(sendReq);
+    // (All held first: what was sent on the last connection is not in flight on this one.)
+    reqs.forEach((r) => (r.due = 1));
+    flush();
     emit('welcome', f); // the frame itself: {cid, user, ping}
   };
 
@@ -437,7 +445,9 @@ export function createMessaging(
             rej(new MessagingError('ERR_TIMEOUT', 'no ack yet'));
           }, timeout);
         }
-        if (ready) tick ? (r.due = 1) : sendReq(r);
+        // Held, and sent now if the window has room (before the welcome: sent after it).
+        r.due = 1;
+        if (ready) tick || flush();
       });
     },
     subscribe(channel, handlers) {

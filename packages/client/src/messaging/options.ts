@@ -39,7 +39,7 @@ export const MESSAGING_DEFAULTS = {
 /** What each messaging option accepts (the message of ERR_OPTION); the type is checked against it. */
 const ACCEPTS: Record<string, string> = {
   token: 'a string or function',
-  storage: 'an object {getItem, setItem, removeItem}',
+  storage: 'an object {getItem,setItem}',
   storageKey: 'a string',
   requestTimeout: 'a number >= 0',
   authRetries: 'a number >= 0',
@@ -54,7 +54,7 @@ export function splitOptions(input: MessagingOptions) {
     delete core[k];
     if (v === undefined) continue;
     const t = typeof v;
-    if (ACCEPTS[k]!.indexOf(t) < 0 || !(t === 'number' ? v >= 0 && v < Infinity : v) || (t === 'object' && !(v.getItem && v.setItem && v.removeItem))) {
+    if (ACCEPTS[k]!.indexOf(t) < 0 || !(t === 'number' ? v >= 0 && v < Infinity : v) || (t === 'object' && !(v.getItem && v.setItem))) {
       throw new MessagingError('ERR_OPTION', `option "${k}" must be ${ACCEPTS[k]}; got ${v}`);
     }
     (m as any)[k] = v;

@@ -6,7 +6,8 @@
 export interface MessagingStorage {
   getItem(key: string): string | null | undefined;
   setItem(key: string, value: string): void;
-  removeItem(key: string): void;
+  /** Not called (positions and requests are overwritten, never removed); allowed for Web Storage. */
+  removeItem?(key: string): void;
 }
 
 interface SyncStorageHost {

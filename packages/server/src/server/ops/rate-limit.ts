@@ -14,13 +14,16 @@
  * the connection (the client cannot have read the first answer yet: the rest of its burst was
  * already on the way). After that, a refusal while slots are still ahead means the client is
  * not waiting for them: a whole burst's worth of those closes the connection with 4029
- * (retryable, with backoff: docs/errors.md).
+ * (retryable, with backoff: docs/errors.md). More than MAX_REFUSALS_AHEAD refused and waiting
+ * closes it at once, grace or not: no compliant client gets there (it keeps at most
+ * MAX_UNACKED_REQUESTS requests unanswered), and a flood is not read, refused and answered at
+ * full speed for the whole grace.
  *
  * Buckets refill lazily from the time of each message (no timer per connection, nothing
  * allocated per message): a connection's bucket lives on its session, a user's in a Map entry
  * made when their first connection opens and dropped when their last one closes.
  */
-import { CloseCode } from '@wss-mp/protocol';
+import { CloseCode, MAX_UNACKED_REQUESTS } from '@wss-mp/protocol';
 import { OptionError } from '../../common/errors';
 import type { Connection } from '../connection';
 import type { Stats } from './stats';
@@ -66,6 +69,15 @@ export function resolveRateLimit(v: unknown): RateLimitOptions | undefined {
  * link keeps arriving for a while). A client that ignores the answers is closed this much later.
  */
 export const RETRY_GRACE_MS = 2000;
+
+/**
+ * Refused messages waiting for their slots beyond which the connection is closed at once,
+ * grace or not: a compliant client has at most MAX_UNACKED_REQUESTS requests unanswered plus
+ * its subscriptions (maxSubscriptions, 128 by default) in flight, so this many refused and
+ * waiting is a client that sends without waiting for answers — a flood, which the grace would
+ * otherwise let run (and be answered) for RETRY_GRACE_MS at whatever rate it can send.
+ */
+export const MAX_REFUSALS_AHEAD = 4 * MAX_UNACKED_REQUESTS;
 
 /** Two token buckets (messages and bytes) refilled from the time of the last look. */
 export class Bucket {
@@ -127,6 +139,8 @@ export class Bucket {
       this.since = now;
       this.dropped = 0;
     }
+    // Counted in slots (a message's worth of time each): what a flood piles up in milliseconds.
+    if (msgGap > 0 && at - now > MAX_REFUSALS_AHEAD * msgGap) return -1;
     this.until = at;
     // Whole ms, rounded up, and one more: a host timer may fire up to a millisecond early.
     return Math.ceil(at - now) + 1;

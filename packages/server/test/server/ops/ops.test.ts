@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OptionError } from '../../../src/common/errors';
 import { resolveAdmin, isLoopbackHost, OPS_DEFAULTS } from '../../../src/server/ops/options';
-import { Bucket, HandshakeLimiter, RATE_LIMIT_DEFAULTS, RETRY_GRACE_MS, resolveRateLimit } from '../../../src/server/ops/rate-limit';
+import { Bucket, HandshakeLimiter, MAX_REFUSALS_AHEAD, RATE_LIMIT_DEFAULTS, RETRY_GRACE_MS, resolveRateLimit } from '../../../src/server/ops/rate-limit';
 import { Stats } from '../../../src/server/ops/stats';
 import { runChecks } from '../../../src/server/ops/health';
 import { Logger } from '../../../src/common/log';
@@ -107,6 +107,17 @@ test('sustained excess: refusals while slots are ahead, after the grace, a burst
   assert.deepEqual(later.slice(0, 3), [0, 0, 0]);
   assert.ok(later[3]! > 0 && later[4]! > 0, 'answered');
   assert.equal(later[5], -1);
+});
+
+test('a flood: more than MAX_REFUSALS_AHEAD refused and waiting closes at once, inside the grace (no answer per frame for 2 s)', () => {
+  const b = new Bucket(50, 100, 0, 0, 1000);
+  const waits = burst(b, 100 + MAX_REFUSALS_AHEAD + 1, 1000);
+  assert.equal(waits.filter((w) => w > 0).length, MAX_REFUSALS_AHEAD, 'a compliant client\'s worth is answered');
+  assert.equal(waits.at(-1), -1, 'the next one closes');
+  // A compliant client's worst case (a full request window and every subscription, resent at
+  // once on a new connection) stays well under it.
+  const c = new Bucket(50, 100, 0, 0, 1000);
+  assert.ok(burst(c, 64 + 128, 1000).every((w) => w >= 0));
 });
 
 test('a client that waited for its slots starts a fresh run: its next burst is within a new grace', () => {
