@@ -357,12 +357,11 @@ describe('rate limits', () => {
     await c.close();
   });
 
-  test('a flooder that does not wait for retryAfter is closed with 4029 after the grace; another keeps being answered', async () => {
+  test('a flooder that does not wait for retryAfter is closed with 4029 once 256 refusals wait (not answered for the whole grace); another keeps being answered', async () => {
     const { url, admin, logs } = await start({ messaging: true, jwt: { secret: SECRET } });
     const flood = await protoOpen(url, 'mallory');
     const calm = await protoOpen(url, 'alice');
     let i = 0;
-    const t0 = Date.now();
     const pump = setInterval(() => {
       for (let k = 0; k < 20 && !flood.closed; k++) flood.send({ t: 'req', id: `f${i++}`, data: 0 });
     }, 5);
@@ -371,12 +370,14 @@ describe('rate limits', () => {
     } finally {
       clearInterval(pump);
     }
-    const elapsed = Date.now() - t0;
     assert.deepEqual([flood.closed!.code, flood.closed!.reason], [4029, 'rate limited']);
-    // Not before the grace (2 s: the client could not have read the first answer).
-    assert.ok(elapsed >= 2000, `closed after ${elapsed} ms`);
+    // 4,000 frames/s: inside the 2 s grace it has far more than MAX_REFUSALS_AHEAD (256) refused and
+    // waiting, which no client keeping 64 requests unanswered can have: closed then, not answered
+    // at full speed until the grace ends (about 7,600 answers before; the grace rule alone is in
+    // the unit tests, packages/server/test/server/ops/ops.test.ts).
     const refusals = flood.frames.filter((f) => f.t === 'error' && f.code === 'RATE_LIMITED');
-    assert.ok(refusals.length > 100 && refusals.every((f) => typeof f.id === 'string'));
+    assert.ok(refusals.length > 100 && refusals.length <= 256 + 50, `${refusals.length} refusals answered`);
+    assert.ok(refusals.every((f) => typeof f.id === 'string'));
     // The other connection is unaffected.
     for (let j = 0; j < 5; j++) assert.deepEqual((await calm.request(`ping ${j}`)).data, `ping ${j}`);
     const m = await scrape(admin);
