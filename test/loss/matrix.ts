@@ -19,10 +19,10 @@ export function readmeTable(results: Result[]): string {
   const rows = results.map(({ scenario: s, verdict: v, errors }) => {
     const pubs = !v.pass || errors.length
       ? `${v.delivered}/${v.published} delivered, ${v.silentLoss} silently lost, ${v.duplicates} twice, ${v.outOfOrder} out of order`
-      : s.restarts ? 'every one once, in order, or inside a gap announced by `resync`' : 'every one once, in order';
+      : s.restarts ? 'once, in order, or in a gap announced by `resync`' : 'once, in order';
     const reqs = !v.pass || errors.length
       ? `${v.processedOnce} processed once, ${v.answeredOnce} answered once`
-      : 'each processed once, answered once';
+      : 'processed once, answered';
     return `| ${s.name} | ${pubs} | ${reqs} | ${v.pass && !errors.length ? 'pass' : '**FAIL**'} |`;
   });
   return [START, '| disruption (1,000 publications and 1,000 requests across it) | publications | requests | |', '|---|---|---|---|', ...rows, END].join('\n');

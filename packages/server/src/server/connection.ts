@@ -244,6 +244,20 @@ export class Connection<T = Record<string, unknown>> {
     this.socket.ping();
   }
 
+  /**
+   * Closes with `code` and stops reading: for a peer that floods, whose frames would otherwise be
+   * read, decrypted and parsed until its close frame arrives (it keeps sending until it reads
+   * ours). Its close frame is not waited for either: the socket is destroyed after `graceMs`.
+   */
+  cut(code: number, reason: string, graceMs = 1_000): void {
+    this.close(code, reason);
+    const ws = this.socket;
+    ws.pause();
+    const t = setTimeout(() => ws.terminate(), graceMs);
+    t.unref();
+    ws.once('close', () => clearTimeout(t));
+  }
+
   /** Destroys the socket at once, without a closing handshake. */
   terminate(reason = 'terminated by server'): void {
     if (!this.endReason) this.endReason = reason;

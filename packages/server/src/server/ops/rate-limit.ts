@@ -203,7 +203,8 @@ export class MessageLimiter {
     const wait = b.refuse(size, now);
     if (wait < 0 && conn.isOpen) {
       conn.endReason = 'rate limit: sustained excess, resends not waiting for their time';
-      conn.close(CloseCode.RATE_LIMITED, 'rate limited');
+      // Not read any further: a flooder keeps sending until it reads the close (thousands of frames).
+      conn.cut(CloseCode.RATE_LIMITED, 'rate limited');
     }
     return wait;
   }
