@@ -10,6 +10,7 @@
 //  - is also the phone's network: `off()` drops every byte both ways and resets new connections
 //    (nothing tells either end), `on()` resets the dead connections and relays again.
 import net from 'node:net';
+import { splice } from './harness';
 
 export interface Backend {
   port: number;
@@ -86,19 +87,7 @@ export async function startBalancer(nodes: () => (Backend | undefined)[]): Promi
         if (!up || down.destroyed) return void upstream.destroy();
         current = i;
         relayed[i]!++;
-        const pair: [net.Socket, net.Socket] = [down, upstream];
-        pairs.add(pair);
-        const end = () => {
-          pairs.delete(pair);
-          down.destroy();
-          upstream.destroy();
-        };
-        down.on('data', (d) => up && upstream.write(d));
-        upstream.on('data', (d) => up && down.write(d));
-        for (const s of pair) {
-          s.on('error', end);
-          s.on('close', end);
-        }
+        splice(down, upstream, pairs, () => up);
         down.resume();
       });
     };

@@ -11,7 +11,7 @@ import { startBalancer, type Balancer } from './balancer';
 import { check, parseJournal, type AppEvent } from './checker';
 import type { FixtureConfig } from './fixture';
 import { journalDir, memoryStorage, readJournal, startApp, startFixture, type App, type ServerProc } from './harness';
-import { Gate, pause, subPosition, TRANSIENT, type Result } from './scenarios';
+import { endApps, Gate, pause, subPosition, untilCaughtUp, type Result } from './scenarios';
 import { CLIENT_MP } from '../comparison/subjects';
 import { loadMiniprogramMessaging } from '../support/miniprogram-module';
 import { startRedis, type RunningRedis } from '../support/redis';
@@ -304,30 +304,11 @@ export async function runClusterScenario(sc: ClusterScenario, o: ClusterRunOptio
       await sc.disrupt(ctx);
     })();
     await Promise.all([publications.then(() => mark('published')), requests.then(() => mark('requested')), disruption.then(() => mark('disrupted'))]);
-    const settle = o.settle ?? 60_000;
-    const until = Date.now() + settle;
-    for (;;) {
-      const a = ctx.app.now!;
-      const p = subPosition(a);
-      if (answers.length >= n && a.mc.pending === 0 && p && last && p.epoch === last.epoch && p.offset >= last.offset) {
-        mark('caught up');
-        break;
-      }
-      if (Date.now() > until) {
-        errors.push(`not caught up after ${settle} ms: ${answers.length} answers, ${a.mc.pending} pending, at ${JSON.stringify(p)}, last published ${JSON.stringify(last)}`);
-        break;
-      }
-      await pause(20);
-    }
+    if (await untilCaughtUp(() => ctx.app.now!, answers, n, last, o.settle ?? 60_000, errors)) mark('caught up');
   } catch (e) {
     errors.push(String(e));
   } finally {
-    for (const a of apps) {
-      reconnects += a.mc.client.stats.reconnects;
-      for (const c of a.closes) closes.set(c, (closes.get(c) ?? 0) + 1);
-      errors.push(...a.errors.filter((e) => !TRANSIENT.includes(e.code)).map((e) => `${e.code}: ${e.message}`));
-      a.destroy();
-    }
+    reconnects = endApps(apps, closes, errors);
     for (const p of procs) {
       p.signal('SIGCONT');
       p.signal('SIGKILL');

@@ -117,25 +117,33 @@ export interface Relay {
   close(): void;
 }
 
+/**
+ * Relays bytes both ways between `down` and `upstream` while `up()` (bytes are dropped
+ * otherwise: a network that is gone); either side's end or error ends both. The pair stays in
+ * `pairs` while it lives.
+ */
+export function splice(down: net.Socket, upstream: net.Socket, pairs: Set<[net.Socket, net.Socket]>, up: () => boolean): void {
+  const pair: [net.Socket, net.Socket] = [down, upstream];
+  pairs.add(pair);
+  const end = () => {
+    pairs.delete(pair);
+    down.destroy();
+    upstream.destroy();
+  };
+  down.on('data', (d) => up() && upstream.write(d));
+  upstream.on('data', (d) => up() && down.write(d));
+  for (const x of pair) {
+    x.on('error', end);
+    x.on('close', end);
+  }
+}
+
 export async function startRelay(target: () => number): Promise<Relay> {
   let up = true;
   const pairs = new Set<[net.Socket, net.Socket]>();
   const server = net.createServer((down) => {
     if (!up) return void down.resetAndDestroy();
-    const upstream = net.connect(target(), '127.0.0.1');
-    const pair: [net.Socket, net.Socket] = [down, upstream];
-    pairs.add(pair);
-    const end = () => {
-      pairs.delete(pair);
-      down.destroy();
-      upstream.destroy();
-    };
-    down.on('data', (d) => up && upstream.write(d));
-    upstream.on('data', (d) => up && down.write(d));
-    for (const s of pair) {
-      s.on('error', end);
-      s.on('close', end);
-    }
+    splice(down, net.connect(target(), '127.0.0.1'), pairs, () => up);
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {

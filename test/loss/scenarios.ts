@@ -251,27 +251,11 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
       await sc.disrupt(ctx);
     })();
     await Promise.all([publications, requests, disruption]);
-    const settle = o.settle ?? 60_000;
-    const until = Date.now() + settle;
-    for (;;) {
-      const a = ctx.app.now!;
-      const p = subPosition(a);
-      if (answers.length >= n && a.mc.pending === 0 && p && last && p.epoch === last.epoch && p.offset >= last.offset) break;
-      if (Date.now() > until) {
-        errors.push(`not caught up after ${settle} ms: ${answers.length} answers, ${a.mc.pending} pending, at ${JSON.stringify(p)}, last published ${JSON.stringify(last)}`);
-        break;
-      }
-      await pause(20);
-    }
+    await untilCaughtUp(() => ctx.app.now!, answers, n, last, o.settle ?? 60_000, errors);
   } catch (e) {
     errors.push(String(e));
   } finally {
-    for (const a of apps) {
-      reconnects += a.mc.client.stats.reconnects;
-      for (const c of a.closes) closes.set(c, (closes.get(c) ?? 0) + 1);
-      errors.push(...a.errors.filter((e) => !TRANSIENT.includes(e.code)).map((e) => `${e.code}: ${e.message}`));
-      a.destroy();
-    }
+    reconnects = endApps(apps, closes, errors);
     for (const p of procs) {
       p.signal('SIGCONT');
       p.signal('SIGKILL');
@@ -288,3 +272,36 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
 }
 
 export const subPosition = (app: App) => app.sub.position;
+
+/**
+ * After both streams: waits until the app has an answer to every request, nothing pending, and
+ * the last publication's position; true then, else false with the reason in `errors`.
+ */
+export async function untilCaughtUp(app: () => App, answers: number[], n: number, last: StreamPos | undefined, settle: number,
+  errors: string[]): Promise<boolean> {
+  const until = Date.now() + settle;
+  for (;;) {
+    const a = app();
+    const p = subPosition(a);
+    if (answers.length >= n && a.mc.pending === 0 && p && last && p.epoch === last.epoch && p.offset >= last.offset) return true;
+    if (Date.now() > until) {
+      errors.push(`not caught up after ${settle} ms: ${answers.length} answers, ${a.mc.pending} pending, at ${JSON.stringify(p)}, last published ${JSON.stringify(last)}`);
+      return false;
+    }
+    await pause(20);
+  }
+}
+
+/** Ends every app instance of a scenario: counts its close codes, keeps its non-transient errors; returns the reconnects. */
+export function endApps(apps: App[], closes: Map<number, number>, errors: string[]): number {
+  let reconnects = 0;
+  for (const a of apps) {
+    reconnects += a.mc.client.stats.reconnects;
+    for (const c of a.closes) closes.set(c, (closes.get(c) ?? 0) + 1);
+    errors.push(...a.errors.filter((e) => !TRANSIENT.includes(e.code)).map((e) => `${e.code}: ${e.message}`));
+    a.destroy();
+  }
+  return reconnects;
+}
+
+type StreamPos = { offset: number; epoch: string };
