@@ -1,10 +1,10 @@
 // RedisBroker against a real redis-server: a publication this node missed on pub/sub (stored in
 // the stream, never broadcast) is filled from the stream when the next one arrives ahead of it;
 // its own publications are delivered once (the pub/sub echo dropped); option validation.
-import { test, after } from 'node:test';
+import { test, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Redis } from 'ioredis';
-import { RedisBroker } from '../../../src/server/messaging/redis-broker';
+import { RedisBroker, type RedisBrokerOptions } from '../../../src/server/messaging/redis-broker';
 import { PUBLISH_LUA } from '../../../src/server/messaging/redis-scripts';
 import { REDIS_DEFAULTS, resolveMessaging } from '../../../src/server/messaging/options';
 import { OptionError } from '../../../src/common/errors';
@@ -17,17 +17,26 @@ after(async () => {
   for (const c of cleanup.reverse()) await c().catch(() => {});
 });
 
-test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; own publications once', async (t) => {
+/** A real redis-server and two brokers (two nodes) connected to it, both torn down after; undefined when redis-server is missing (skipped loudly, or failed under CI). */
+async function twoNodes(t: TestContext, extra: Partial<RedisBrokerOptions> = {}) {
   const bin = requireBinary(t, 'redis-server');
-  if (!bin) return;
+  if (!bin) return undefined;
   const r = await startRedis(bin);
   cleanup.push(() => r.stop());
-  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
+  const o = { url: r.url, historySize: 100, historyTtl: 60_000, ...extra };
   const x = new RedisBroker(o);
   const y = new RedisBroker(o);
-  const raw = new Redis(r.url);
-  cleanup.push(() => x.close(), () => y.close(), async () => raw.disconnect());
+  cleanup.push(() => x.close(), () => y.close());
   await waitFor(() => x.available && y.available, { what: 'both connected' });
+  return { r, o, x, y };
+}
+
+test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; own publications once', async (t) => {
+  const nodes = await twoNodes(t);
+  if (!nodes) return;
+  const { r, x, y } = nodes;
+  const raw = new Redis(r.url);
+  cleanup.push(async () => raw.disconnect());
 
   const got: string[] = [];
   x.onPublication((stream, p) => got.push(`${stream}:${p.offset}:${JSON.parse(p.frame.toString()).data}`));
@@ -61,15 +70,9 @@ test('a gap seen on pub/sub (offset ahead) is filled from the stream, in order; 
 });
 
 test('an idempotency key: a retry on any node settles with the first position and publishes nothing; other keys, streams and no key publish', async (t) => {
-  const bin = requireBinary(t, 'redis-server');
-  if (!bin) return;
-  const r = await startRedis(bin);
-  cleanup.push(() => r.stop());
-  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
-  const x = new RedisBroker(o);
-  const y = new RedisBroker(o);
-  cleanup.push(() => x.close(), () => y.close());
-  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  const nodes = await twoNodes(t);
+  if (!nodes) return;
+  const { x, y } = nodes;
   const got: string[] = [];
   x.onPublication((stream, p) => got.push(`${stream}:${p.offset}:${JSON.parse(p.frame.toString()).data}`));
   x.subscribe('k');
@@ -107,16 +110,10 @@ test('messaging.redis: a redis:// URL or { url, prefix, heartbeat, presenceTtl }
 });
 
 test('presence across brokers: overall and per channel, with connection counts; a close drops a node at once; a node that stops beating stops counting after presenceTtl', async (t) => {
-  const bin = requireBinary(t, 'redis-server');
-  if (!bin) return;
-  const r = await startRedis(bin);
-  cleanup.push(() => r.stop());
   // Short enough to wait for, long enough that a loaded machine's late beat does not expire a node.
-  const o = { url: r.url, historySize: 100, historyTtl: 60_000, heartbeat: 200, presenceTtl: 2000 };
-  const x = new RedisBroker(o);
-  const y = new RedisBroker(o);
-  cleanup.push(() => x.close(), () => y.close());
-  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  const nodes = await twoNodes(t, { heartbeat: 200, presenceTtl: 2000 });
+  if (!nodes) return;
+  const { r, o, x, y } = nodes;
 
   x.connection('alice', 1);
   x.member('room', 'alice', 1);
@@ -174,15 +171,9 @@ test('presence across brokers: overall and per channel, with connection counts; 
 });
 
 test('Redis restarted without its data: each node writes its presence again on reconnect', async (t) => {
-  const bin = requireBinary(t, 'redis-server');
-  if (!bin) return;
-  const r = await startRedis(bin);
-  cleanup.push(() => r.stop());
-  const o = { url: r.url, historySize: 100, historyTtl: 60_000 };
-  const x = new RedisBroker(o);
-  const y = new RedisBroker(o);
-  cleanup.push(() => x.close(), () => y.close());
-  await waitFor(() => x.available && y.available, { what: 'both connected' });
+  const nodes = await twoNodes(t);
+  if (!nodes) return;
+  const { r, x, y } = nodes;
   x.connection('alice', 1);
   x.member('room', 'alice', 1);
   y.connection('bob', 1);
