@@ -10,7 +10,7 @@
 //  - is also the phone's network: `off()` drops every byte both ways and resets new connections
 //    (nothing tells either end), `on()` resets the dead connections and relays again.
 import net from 'node:net';
-import { splice } from './harness';
+import { resetAll, splice } from './harness';
 
 export interface Backend {
   port: number;
@@ -102,11 +102,7 @@ export async function startBalancer(nodes: () => (Backend | undefined)[]): Promi
     relayed,
     off: () => void (up = false),
     on() {
-      for (const [a, b] of pairs) {
-        a.resetAndDestroy();
-        b.resetAndDestroy();
-      }
-      pairs.clear();
+      resetAll(pairs);
       up = true;
     },
     close() {

@@ -138,6 +138,15 @@ export function splice(down: net.Socket, upstream: net.Socket, pairs: Set<[net.S
   }
 }
 
+/** The network comes back: the connections that lived through the outage are reset (dead links). */
+export function resetAll(pairs: Set<[net.Socket, net.Socket]>): void {
+  for (const [a, b] of pairs) {
+    a.resetAndDestroy();
+    b.resetAndDestroy();
+  }
+  pairs.clear();
+}
+
 export async function startRelay(target: () => number): Promise<Relay> {
   let up = true;
   const pairs = new Set<[net.Socket, net.Socket]>();
@@ -150,11 +159,7 @@ export async function startRelay(target: () => number): Promise<Relay> {
     port: (server.address() as net.AddressInfo).port,
     off: () => void (up = false),
     on() {
-      for (const [a, b] of pairs) {
-        a.resetAndDestroy();
-        b.resetAndDestroy();
-      }
-      pairs.clear();
+      resetAll(pairs);
       up = true;
     },
     close() {
