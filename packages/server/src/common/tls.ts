@@ -8,7 +8,7 @@
  * suites such as AES128-GCM-SHA256, so `ciphers` is always passed explicitly.
  */
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { readFileSync, realpathSync, watch, watchFile, unwatchFile, type FSWatcher, type Stats } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, watch, watchFile, unwatchFile, type FSWatcher, type Stats } from 'node:fs';
 import path from 'node:path';
 import tls from 'node:tls';
 import { CertificateError } from './errors';
@@ -184,6 +184,9 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
  * so each directory is also stat-polled every `dirPollMs`: when it changes, the watch is
  * re-armed on whatever directory is there now and the files are reloaded.
  */
+/** After the watched directory went away: how often to look for its replacement (ms). */
+const REARM_MS = 50;
+
 export function watchKeyPair(
   files: readonly string[],
   onChange: () => void,
@@ -211,12 +214,28 @@ export function watchKeyPair(
     polled.add(f);
     watchFile(f, { interval: pollMs, persistent: false }, fire);
   };
+  // The watched directory itself was removed or renamed (inotify names it in the event): re-arm
+  // on whatever directory is there once one is. The stat poll below does the same, except when
+  // the replacement has the same inode and timestamps within one clock tick of the old one:
+  // identical stats, no change seen (it happened on Node 24 about once in 40 swaps).
+  const rearmSoon = (dir: string, names: Set<string>) => {
+    const t = setTimeout(() => {
+      if (stopped) return;
+      if (!existsSync(dir)) return rearmSoon(dir, names);
+      watchDir(dir, names);
+      fire();
+    }, REARM_MS);
+    t.unref();
+  };
   const watchDir = (dir: string, names: Set<string>) => {
     watchers.get(dir)?.close();
     watchers.delete(dir);
+    const self = path.basename(dir);
     try {
       const w = watch(dir, { persistent: false }, (_event, name) => {
-        if (name === null || names.has(name.toString())) fire();
+        const n = name?.toString();
+        if (n === undefined || names.has(n)) fire();
+        else if (n === self && watchers.get(dir) === w) rearmSoon(dir, names);
       });
       w.on('error', () => {
         w.close();

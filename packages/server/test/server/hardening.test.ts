@@ -118,6 +118,32 @@ test('jsonLines: a stream that fails (EPIPE) is dropped, not thrown at the proce
   assert.equal(stream.listenerCount('error'), 1);
 });
 
+test('watchKeyPair: a directory swapped for one with the same inode and timestamps (a stat poll sees nothing) is watched again', async (t) => {
+  const base = mkdtempSync(path.join(tmpdir(), 'wss-mp-watch-'));
+  t.after(() => rmSync(base, { recursive: true, force: true }));
+  const dir = path.join(base, 'live');
+  mkdirSync(dir);
+  const file = path.join(dir, 'cert.pem');
+  writeFileSync(file, 'a');
+  let fired = 0;
+  // The stat poll of the directory out of the way (an hour): what it cannot tell apart when the
+  // swap reuses the inode within one clock tick, only the watch's own event about it can.
+  const stop = watchKeyPair([file], () => fired++, { debounceMs: 20, dirPollMs: 3_600_000 });
+  t.after(stop);
+  rmSync(dir, { recursive: true });
+  mkdirSync(dir);
+  writeFileSync(file, 'b');
+  await waitFor(() => fired >= 1, { timeout: 10_000, what: 'a reload after the swap' });
+  await waitFor(async () => {
+    const before = fired;
+    await new Promise((r) => setTimeout(r, 300)); // a quiet period: no more events from the swap
+    return fired === before;
+  }, { timeout: 10_000, what: `the swap events to settle (${fired} so far)` });
+  const before = fired;
+  writeFileSync(file, 'c');
+  await waitFor(() => fired > before, { timeout: 10_000, what: `a reload after writing into the new directory (${before} before)` });
+});
+
 test('watchKeyPair: the watch survives its directory being removed and created again (even with the same inode)', async (t) => {
   const base = mkdtempSync(path.join(tmpdir(), 'wss-mp-watch-'));
   t.after(() => rmSync(base, { recursive: true, force: true }));
