@@ -173,6 +173,30 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
   return { cert, key };
 }
 
+/** After the watched directory went away: how often to look for its replacement (ms). */
+const REARM_MS = 50;
+
+/** The files' names grouped by their (absolute) directory. */
+function filesByDir(files: readonly string[]): Map<string, Set<string>> {
+  const byDir = new Map<string, Set<string>>();
+  for (const f of files) {
+    const abs = path.resolve(f);
+    const dir = path.dirname(abs);
+    if (!byDir.has(dir)) byDir.set(dir, new Set());
+    byDir.get(dir)!.add(path.basename(abs));
+  }
+  return byDir;
+}
+
+/** True for a path through a symbolic link; false for a missing file (its directory's watch sees it appear). */
+function isSymlinked(f: string): boolean {
+  try {
+    return path.resolve(f) !== realpathSync(f);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Calls `onChange` (debounced) when either file changes: written in place, replaced by a
  * rename (editors, `mv`), a symlink retargeted (certbot's live/ → archive/), or the whole
@@ -184,9 +208,6 @@ export function readKeyPair(certFile: string, keyFile: string): KeyPair {
  * so each directory is also stat-polled every `dirPollMs`: when it changes, the watch is
  * re-armed on whatever directory is there now and the files are reloaded.
  */
-/** After the watched directory went away: how often to look for its replacement (ms). */
-const REARM_MS = 50;
-
 export function watchKeyPair(
   files: readonly string[],
   onChange: () => void,
@@ -202,13 +223,7 @@ export function watchKeyPair(
   };
   const watchers = new Map<string, FSWatcher>();
   const polled = new Set<string>();
-  const byDir = new Map<string, Set<string>>();
-  for (const f of files) {
-    const abs = path.resolve(f);
-    const dir = path.dirname(abs);
-    if (!byDir.has(dir)) byDir.set(dir, new Set());
-    byDir.get(dir)!.add(path.basename(abs));
-  }
+  const byDir = filesByDir(files);
   const poll = (f: string) => {
     if (polled.has(f)) return;
     polled.add(f);
@@ -264,13 +279,7 @@ export function watchKeyPair(
   }
   // Symlinked files (certbot): the link's directory sees nothing when the target is
   // rewritten in place, so also poll those by stat.
-  for (const f of files) {
-    try {
-      if (path.resolve(f) !== realpathSync(f)) poll(f);
-    } catch {
-      /* missing file: the directory watch will see it appear */
-    }
-  }
+  for (const f of files) if (isSymlinked(f)) poll(f);
   return () => {
     stopped = true;
     clearTimeout(timer);
