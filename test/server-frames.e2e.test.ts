@@ -318,46 +318,67 @@ for (const mode of MODES) {
 }
 
 describe('memory held by a peer that does not read', () => {
-  test('echoes queued for it count the read chunks they keep alive: terminated as a slow consumer', async () => {
-    // Each 1-byte message below arrives followed by 64 KiB of pongs in the same read; its echo,
-    // queued behind unsent data, keeps that whole chunk alive. Before the fix this held all
-    // that was sent (RSS +270 MiB for 250 MiB) while bufferedAmount grew by 3 bytes a message.
-    const server = await startServer(['--behind-proxy', '--max-buffered', '48MiB', '--heartbeat-interval', '0']);
-    try {
-      const victim = await openWs(server.url);
-      const c = await rawConnect({ port: server.port }, { paused: true, headers: { Origin: 'raw-frames://held' } });
-      const { id } = await server.waitForLog((l) => l.event === 'connection' && l.origin === 'raw-frames://held');
-      let gone = false;
-      void c.ended.then(() => (gone = true));
-      const push = async (b: Buffer) => {
-        if (!c.send(b)) await Promise.race([new Promise((r) => c.socket.once('drain', r)), c.ended]);
-      };
-      // 1. 24 MiB of echoes: more than the kernel buffers take (about 4 MiB on Linux loopback),
-      //    less than that plus the cap: the rest waits in the server's queue.
-      const big = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(16 * 1024, 5) });
-      for (let i = 0; i < 24 * 64 && !gone; i++) await push(big);
-      assert.equal(gone, false, 'not cut by the ordinary cap during the fill');
-      // 2. 1-byte messages, each padded with pongs to a 64 KiB read chunk.
-      const pong = encodeFrame({ opcode: OP.PONG, payload: Buffer.alloc(125), mask: Buffer.alloc(4) });
-      const msg = encodeFrame({ opcode: OP.TEXT, payload: 'a' });
-      const unit = Buffer.concat([msg, ...Array.from({ length: Math.floor((64 * 1024 - msg.length) / pong.length) }, () => pong)]);
-      let units = 0;
-      // 48 MiB of chunks at 64 KiB is 768 units; 3000 would have queued only 9 KB of echoes.
-      while (!gone && units < 3000) {
-        units++;
-        await push(unit);
+  /** The server process's resident memory, KiB (Linux). */
+  const rssKiB = (server: RunningServer) =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${server.proc.pid}/status`, 'utf8'))![1]);
+
+  for (const coalesce of [false, true]) {
+    const title = coalesce
+      ? 'coalescing on: each echo is copied out of its read chunk, so a non-reading peer padding its messages holds next to nothing'
+      : 'coalescing off: echoes queued for it count the read chunks they keep alive: terminated as a slow consumer';
+    test(title, async () => {
+      // Each 1-byte message below arrives followed by 64 KiB of pongs in the same read; an echo
+      // that is a view into that chunk, queued behind unsent data, keeps the whole chunk alive.
+      // Before the fix this held all that was sent (RSS +270 MiB for 250 MiB) while
+      // bufferedAmount grew by 3 bytes a message. Through ws (coalescing off) the views are
+      // counted against the cap; coalescing frames each echo into its own buffer instead.
+      const flags = ['--behind-proxy', '--max-buffered', '48MiB', '--heartbeat-interval', '0'];
+      const server = await startServer(coalesce ? flags : [...flags, '--no-coalesce-writes']);
+      try {
+        const victim = await openWs(server.url);
+        const c = await rawConnect({ port: server.port }, { paused: true, headers: { Origin: 'raw-frames://held' } });
+        const { id } = await server.waitForLog((l) => l.event === 'connection' && l.origin === 'raw-frames://held');
+        let gone = false;
+        void c.ended.then(() => (gone = true));
+        const push = async (b: Buffer) => {
+          if (!c.send(b)) await Promise.race([new Promise((r) => c.socket.once('drain', r)), c.ended]);
+        };
+        // 1. 24 MiB of echoes: more than the kernel buffers take (about 4 MiB on Linux loopback),
+        //    less than that plus the cap: the rest waits in the server's queue.
+        const big = encodeFrame({ opcode: OP.BINARY, payload: Buffer.alloc(16 * 1024, 5) });
+        for (let i = 0; i < 24 * 64 && !gone; i++) await push(big);
+        assert.equal(gone, false, 'not cut by the ordinary cap during the fill');
+        const before = rssKiB(server);
+        // 2. 1-byte messages, each padded with pongs to a 64 KiB read chunk.
+        const pong = encodeFrame({ opcode: OP.PONG, payload: Buffer.alloc(125), mask: Buffer.alloc(4) });
+        const msg = encodeFrame({ opcode: OP.TEXT, payload: 'a' });
+        const unit = Buffer.concat([msg, ...Array.from({ length: Math.floor((64 * 1024 - msg.length) / pong.length) }, () => pong)]);
+        let units = 0;
+        // 48 MiB of chunks at 64 KiB is 768 units; 3000 would have queued only 9 KB of echoes.
+        while (!gone && units < 3000) {
+          units++;
+          await push(unit);
+        }
+        if (coalesce) {
+          // 187 MiB sent, 9 KB of echoes queued: held, it would show as ~190 MiB more RSS.
+          const grew = (rssKiB(server) - before) / 1024;
+          assert.equal(gone, false, 'under the cap: not cut');
+          assert.ok(grew < 40, `server RSS grew by ${grew.toFixed(1)} MiB for 3000 queued 3-byte echoes`);
+          c.socket.destroy();
+        } else {
+          await within(c.ended, 5_000, 'the non-reading peer to be cut');
+          const line = await server.waitForLog((l) => l.event === 'close' && l.id === id, ANSWER_MS);
+          assert.match(String(line.by), /slow consumer/);
+          assert.ok(units < 3000, `cut after ${units} padded messages`);
+        }
+        victim.ws.send('tom');
+        assert.equal((await victim.next(ANSWER_MS))[0].toString(), 'tom');
+        victim.ws.close();
+      } finally {
+        await server.stop();
       }
-      await within(c.ended, 5_000, 'the non-reading peer to be cut');
-      const line = await server.waitForLog((l) => l.event === 'close' && l.id === id, ANSWER_MS);
-      assert.match(String(line.by), /slow consumer/);
-      assert.ok(units < 3000, `cut after ${units} padded messages`);
-      victim.ws.send('tom');
-      assert.equal((await victim.next(ANSWER_MS))[0].toString(), 'tom');
-      victim.ws.close();
-    } finally {
-      await server.stop();
-    }
-  });
+    });
+  }
 });
 
 test('the README "Bad input" table lists every case with the code this suite asserts', () => {

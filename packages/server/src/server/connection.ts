@@ -6,6 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { WebSocket } from 'ws';
 import { corkForTurn, type TurnCorked } from './cork';
 import type { Stats } from './ops/stats';
+import { adoptSender, DIRECT_BYTES, frameLength, growBuffer, type SenderInternals, writeFrame } from './turn-buffer';
 
 const BINARY = Object.freeze({ binary: true });
 const TEXT = Object.freeze({ binary: false });
@@ -49,6 +50,16 @@ function newHeld(chunk: ArrayBufferLike, extra: number): Held {
   return h;
 }
 
+/** The socket under `ws` as the send path uses it (a net.Socket or tls.TLSSocket). */
+export interface RawSocket {
+  cork(): void;
+  uncork(): void;
+  destroy(err?: Error): void;
+  write(chunk: Buffer): boolean;
+  readonly destroyed: boolean;
+  readonly writableEnded: boolean;
+}
+
 export interface ConnectionInit {
   id: number;
   ip: string;
@@ -59,7 +70,7 @@ export interface ConnectionInit {
   maxBufferedAmount: number;
   onSlowConsumer: (conn: Connection<any>) => void;
   /** The TLS/TCP socket under `ws`, to cork for the turn (see cork.ts); null: coalesceWrites off. */
-  raw: TurnCorked['raw'] | null;
+  raw: RawSocket | null;
   /** Where sends are counted (the server's metrics); undefined: not counted. */
   stats?: Stats;
 }
@@ -106,7 +117,13 @@ export class Connection<T = Record<string, unknown>> {
   /** Read chunks held by queued messages; undefined (one field) while there are none. */
   private held: Held | undefined = undefined;
   /** @internal the socket corked for the turn; null when coalescing is off. */
-  readonly raw: TurnCorked['raw'] | null;
+  readonly raw: RawSocket | null;
+  /** ws's Sender, when this connection frames small frames itself (coalescing on; turn-buffer.ts). */
+  private readonly sender: SenderInternals | null;
+  /** This turn's frames, framed here and not yet handed to the socket; null when none. */
+  private out: Buffer | null = null;
+  /** Bytes of `out` used. */
+  private outLen = 0;
   /** @internal corked until the end of this event-loop turn (cork.ts owns it). */
   inTurn = false;
   /** The server's counters (one object shared by every connection). */
@@ -124,6 +141,7 @@ export class Connection<T = Record<string, unknown>> {
     this.onSlow = init.onSlowConsumer;
     this.raw = init.raw;
     this.stats = init.stats;
+    this.sender = init.raw !== null ? adoptSender(socket, this) : null;
   }
 
   /** True while messages can be sent. */
@@ -131,9 +149,9 @@ export class Connection<T = Record<string, unknown>> {
     return this.socket.readyState === 1;
   }
 
-  /** Bytes queued for this client and not yet written to the network. */
+  /** Bytes queued for this client and not yet written to the network (this turn's frames included). */
   get bufferedAmount(): number {
-    return this.socket.bufferedAmount;
+    return this.socket.bufferedAmount + this.outLen;
   }
 
   /** The URL's query parameters (parsed on each call; tokens live here). */
@@ -155,42 +173,29 @@ export class Connection<T = Record<string, unknown>> {
   sendFrame(data: string | Buffer | ArrayBuffer | ArrayBufferView, binary: boolean): boolean {
     const ws = this.socket;
     if (ws.readyState !== 1) return false;
+    // A string's byteLength is one scan; buffers and views know theirs.
+    const len = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     const st = this.stats;
     if (st !== undefined) {
       st.messagesOut++;
-      // A string's byteLength is one scan; buffers and views know theirs.
-      st.bytesOut += typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+      st.bytesOut += len;
     }
     // Everything below writes to the corked socket: bufferedAmount (ws counts the stream's
-    // writableLength, corked bytes included) and the cap check see this frame at once.
+    // writableLength, corked bytes included, and this.outLen is added) and the cap check see
+    // this frame at once.
     this.cork();
-    // A received message is a view into the socket read chunk it arrived in (up to 64 KiB,
-    // 16 KiB with TLS), which the peer can fill with other frames (pongs). While its send is
-    // queued, the view keeps the whole chunk alive, and bufferedAmount counts only the view:
-    // a peer that stopped reading and sent 1-byte messages padded to 64 KiB made the echo
-    // server hold everything it sent (RSS +270 MiB for 250 MiB, under the 1 MiB cap; measured,
-    // see test/server-frames.e2e.test.ts). So what such chunks hold beyond their messages
-    // counts against the cap too. (Copying the views instead cost ~9 % of TLS echo throughput:
-    // TLS writes stay queued until the next tick.) Nothing is tracked while nothing is queued,
-    // nor for views that are at least half their chunk.
-    const h = this.held;
-    let held = 0;
-    if (!ArrayBuffer.isView(data) || data.buffer.byteLength <= 2 * data.byteLength) {
-      // A string, or a view that is at least half its chunk (one message per TLS record):
-      // holds at most what bufferedAmount counts again.
-      ws.send(data, binary ? BINARY : TEXT);
-      if (h !== undefined) held = h.total;
-    } else if (h !== undefined && data.buffer === h.chunk) {
-      // Another message from the same chunk (several per read): the chunk is counted once.
-      ws.send(data, binary ? BINARY : TEXT);
-      const i = h.extra.length - 1;
-      const less = Math.min(h.extra[i]!, data.byteLength);
-      h.extra[i] = h.extra[i]! - less;
-      held = h.total -= less;
+    const s = this.sender;
+    let held: number;
+    if (s !== null && len < DIRECT_BYTES && s._state === 0) {
+      // Coalescing on, a small frame, ws not holding frames of its own (a Blob being read):
+      // framed into this turn's buffer (turn-buffer.ts). The payload is copied, so nothing
+      // beyond the buffer is held for it.
+      this.append(data, binary, len);
+      held = this.held === undefined ? 0 : this.held.total;
     } else {
-      held = this.holdNewChunk(ws, h, data, binary);
+      held = this.sendThroughWs(ws, data, binary);
     }
-    const buffered = ws.bufferedAmount;
+    const buffered = ws.bufferedAmount + this.outLen;
     if (buffered + held > this.maxBuffered) {
       this.onSlow(this);
       return false;
@@ -199,10 +204,73 @@ export class Connection<T = Record<string, unknown>> {
     // at once, as without the cork, and a burst to a client that reads is not counted against
     // maxBufferedAmount in full before any of it left.
     if (buffered >= COALESCE_FLUSH_BYTES && this.raw !== null) {
+      this.flushOut();
       this.raw.uncork();
       this.raw.cork();
     }
     return true;
+  }
+
+  /** Frames `data` into this turn's buffer: the first frame's exact size, then growBuffer(). */
+  private append(data: string | ArrayBuffer | ArrayBufferView, binary: boolean, len: number): void {
+    const need = frameLength(len);
+    let out = this.out;
+    if (out === null) {
+      out = this.out = Buffer.allocUnsafe(need);
+    } else if (this.outLen + need > out.length) {
+      this.flushOut(); // to the corked socket: still one write at the end of the turn
+      out = this.out = growBuffer(need);
+    }
+    this.outLen = writeFrame(out, this.outLen, data, binary, len);
+  }
+
+  /**
+   * @internal Hands this turn's buffered frames to the socket (corked: they still leave with the
+   * turn). Called at the end of the turn (cork.ts), before any frame ws writes itself
+   * (turn-buffer.ts), and when a turn grows past a buffer.
+   */
+  flushOut(): void {
+    const out = this.out;
+    if (out === null) return;
+    const n = this.outLen;
+    this.out = null;
+    this.outLen = 0;
+    const raw = this.raw!;
+    // Ended or destroyed under us (the peer went away mid-turn): ws drops what it is asked to
+    // send then too.
+    if (raw.destroyed || raw.writableEnded) return;
+    // A mostly empty grown buffer would stay alive, whole, for as long as a slow reader leaves
+    // its frames queued: then the frames are copied out to their own size.
+    raw.write(n === out.length ? out : n * 2 >= out.length ? out.subarray(0, n) : Buffer.from(out.subarray(0, n)));
+  }
+
+  /** sendFrame through ws (large frames, coalescing off, a Blob pending); returns bytes held. */
+  private sendThroughWs(ws: WebSocket, data: string | Buffer | ArrayBuffer | ArrayBufferView, binary: boolean): number {
+    // A received message is a view into the socket read chunk it arrived in (up to 64 KiB,
+    // 16 KiB with TLS), which the peer can fill with other frames (pongs). While its send is
+    // queued, the view keeps the whole chunk alive, and bufferedAmount counts only the view:
+    // a peer that stopped reading and sent 1-byte messages padded to 64 KiB made the echo
+    // server hold everything it sent (RSS +270 MiB for 250 MiB, under the 1 MiB cap; measured,
+    // see test/server-frames.e2e.test.ts). So what such chunks hold beyond their messages
+    // counts against the cap too. (Copying the views instead cost ~9 % of TLS echo throughput
+    // when done per message on this path.) Nothing is tracked while nothing is queued, nor
+    // for views that are at least half their chunk.
+    const h = this.held;
+    if (!ArrayBuffer.isView(data) || data.buffer.byteLength <= 2 * data.byteLength) {
+      // A string, or a view that is at least half its chunk (one message per TLS record):
+      // holds at most what bufferedAmount counts again.
+      ws.send(data, binary ? BINARY : TEXT);
+      return h === undefined ? 0 : h.total;
+    }
+    if (h !== undefined && data.buffer === h.chunk) {
+      // Another message from the same chunk (several per read): the chunk is counted once.
+      ws.send(data, binary ? BINARY : TEXT);
+      const i = h.extra.length - 1;
+      const less = Math.min(h.extra[i]!, data.byteLength);
+      h.extra[i] = h.extra[i]! - less;
+      return (h.total -= less);
+    }
+    return this.holdNewChunk(ws, h, data, binary);
   }
 
   /** sendFrame for the first message from a read chunk; returns the bytes chunks now hold. */

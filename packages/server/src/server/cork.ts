@@ -18,6 +18,8 @@ export interface TurnCorked {
   inTurn: boolean;
   /** The connection's transport (the TLS or TCP socket under `ws`). */
   readonly raw: { cork(): void; uncork(): void; destroy(err?: Error): void };
+  /** Hands the frames the connection framed itself this turn to `raw` (before the uncork). */
+  flushOut(): void;
 }
 
 const pending: (TurnCorked | undefined)[] = [];
@@ -50,9 +52,10 @@ export function flushTurn(): void {
     pending[i] = undefined;
     c.inTurn = false;
     try {
+      c.flushOut();
       c.raw.uncork();
     } catch (err) {
-      // Node streams report write failures through callbacks, so this is a broken stream:
+      // Node streams report write failures through callbacks or 'error', so this is a broken stream:
       // end that one connection (ws then reports the error and closes it), never leave the
       // other sockets corked, and do not throw out of the immediate (that would end the process).
       c.raw.destroy(err instanceof Error ? err : new Error(String(err)));
