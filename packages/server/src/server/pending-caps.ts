@@ -39,6 +39,8 @@ export interface PendingCapsOptions {
   ipv6Prefix: number;
   /** Peers exempt from the per-IP cap (proxies carry many clients). */
   trusted: readonly Cidr[];
+  /** Refusals decided elsewhere, checked first (ops/accept-gate.ts): true destroys the socket, unreported here. */
+  gate?: (key: string, ip: string) => boolean;
   /** A socket was refused or timed out. Called at most once a second per kind, with the
    * count of events since the last call. */
   report(kind: 'refused' | 'timeout', detail: { ip: string; reason: string; count: number }): void;
@@ -86,6 +88,10 @@ export class PendingConnections {
   admit(socket: Socket): boolean {
     const ip = socket.remoteAddress ? normalizeIp(socket.remoteAddress) : 'unknown';
     const key = ipCapKey(ip, this.o.ipv6Prefix);
+    if (this.o.gate !== undefined && this.o.gate(key, ip)) {
+      socket.destroy();
+      return false;
+    }
     if (this.o.maxPending > 0 && this.entries.size >= this.o.maxPending) {
       return this.refuse(socket, ip, 'too many connections still in their handshake (server)');
     }

@@ -21,7 +21,8 @@ export const HANDSHAKE_FAILURES = [
   'capacity', // connection caps, pending-connection caps (1013, closed at accept)
   'shutting_down', // refused while draining
   'timeout', // handshake deadline
-  'rate_limited', // per-IP handshake rate limit (429)
+  'rate_limited', // per-IP handshake rate limit (429, or closed at accept when far beyond it)
+  'flood_penalty', // the address was cut with 4029 and is cooling down (closed at accept, or 429 behind a proxy)
 ] as const;
 export type HandshakeFailure = (typeof HANDSHAKE_FAILURES)[number];
 

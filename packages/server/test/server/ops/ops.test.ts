@@ -165,7 +165,7 @@ test('stats from log events: handshakes, failures by reason, closes by code (bou
   assert.equal(snap.handshakes, 1);
   assert.deepEqual(snap.handshakeFailures, {
     tls_version: 1, tls_other: 1, plain_http: 1, bad_upgrade: 1, origin: 1, auth_refused: 1, auth_error: 0,
-    capacity: 1, shutting_down: 1, timeout: 1, rate_limited: 1,
+    capacity: 1, shutting_down: 1, timeout: 1, rate_limited: 1, flood_penalty: 0,
   });
   assert.equal(snap.disconnects['1009'], 1);
   assert.equal(snap.disconnects.other, 1);
