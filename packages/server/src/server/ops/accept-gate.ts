@@ -1,9 +1,10 @@
 /**
  * Refusals at TCP accept, before any TLS work: a client address in its flood penalty
- * (flood-penalty.ts), or one reconnecting at more than twice the per-IP handshake limit
- * (HandshakeLimiter.refusesAtAccept). The socket is destroyed in the server's `connection` event
- * (pending-caps.ts calls this first): the client sees its TCP connection closed without a
- * ServerHello, and the server has spent an accept and a Map lookup instead of a handshake.
+ * (flood-penalty.ts), held unread until the cool-down ends, then closed; or one reconnecting at
+ * more than twice the per-IP handshake limit (HandshakeLimiter.refusesAtAccept), closed at once.
+ * pending-caps.ts asks this before the server's own `connection` listener: the client sees its
+ * TCP connection closed without a ServerHello, and the server has spent an accept and a Map
+ * lookup instead of a handshake.
  *
  * Only the TCP peer is known this early. A peer that is a trusted proxy carries everyone's
  * connections and is never refused here; its clients' penalties apply at the upgrade request,
@@ -21,8 +22,11 @@ import type { Stats } from './stats';
 
 const REPORT_EVERY_MS = 1_000;
 
-/** `(key, ip) => true` when the socket from `ip` (per-IP key `key`, see ipCapKey) is to be destroyed unanswered. */
-export type AcceptGate = (key: string, ip: string) => boolean;
+/**
+ * For a socket from `ip` (per-IP key `key`, see ipCapKey): 0 admits it; -1 destroys it at once;
+ * n > 0 holds it unread for n ms, then destroys it (pending-caps.ts).
+ */
+export type AcceptGate = (key: string, ip: string) => number;
 
 export function acceptGate(limits: Limiters, trusted: readonly Cidr[], stats: Stats, log: Logger): AcceptGate | undefined {
   const { penalty, handshakes } = limits;
@@ -31,9 +35,14 @@ export function acceptGate(limits: Limiters, trusted: readonly Cidr[], stats: St
   return (key, ip) => {
     const now = Date.now();
     // The common case, no address penalised: one comparison; the trust check only on a hit.
-    if (penalty !== undefined && !penalty.idle && penalty.remainingForKey(key, now) > 0 && !isTrusted(trusted, ip)) {
+    const cooling = penalty === undefined || penalty.idle ? 0 : penalty.remainingForKey(key, now);
+    if (cooling > 0 && !isTrusted(trusted, ip)) {
       stats.failed('flood_penalty');
-      return true;
+      // Held, not closed at once: a flooder reconnects the moment it is refused, and each
+      // refusal still costs an accept (measured ~100 µs of CPU); held until the cool-down ends
+      // it makes one attempt per cool-down. Its neighbours behind the same NAT wait no longer
+      // than they would have been refused for.
+      return cooling;
     }
     if (handshakes !== undefined && handshakes.refusesAtAccept(ip, now) && !isTrusted(trusted, ip)) {
       stats.failed('rate_limited');
@@ -46,8 +55,8 @@ export function acceptGate(limits: Limiters, trusted: readonly Cidr[], stats: St
         report.at = now;
         report.count = 0;
       }
-      return true;
+      return -1;
     }
-    return false;
+    return 0;
   };
 }
