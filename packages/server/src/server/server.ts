@@ -27,7 +27,7 @@ import type { PublishOptions } from './messaging/broker';
 import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
 import { Stats } from './ops/stats';
-import { limitersFor } from './ops/rate-limit';
+import { limitersFor, type Limiters } from './ops/rate-limit';
 import { acceptGate, type AcceptGate } from './ops/accept-gate';
 import { localTarget, startAdmin, type Admin, type AdminParts } from './ops/wire';
 import { serveOps, type OpsPort } from './ops/worker-ops';
@@ -117,8 +117,7 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
   const server = createHttpFront({ ...o, route }, cert?.pair, log);
   cert?.serveOn(server as https.Server);
   const stats = Stats.observing(log);
-  const limits = limitersFor(o.rateLimit, stats, { ipv6Prefix: o.ipv6Prefix,
-    started: (d) => log.warn('limit', { limit: 'flood-penalty', ...d, msg: `cut with 4029: new connections from this address refused for ${d.ms} ms` }) });
+  const limits = rateLimits(o, stats, log);
   // Connections that are not WebSockets yet: capped and given an absolute deadline; flooders
   // and handshake floods refused at accept.
   const pending = pendingCaps(o, log, acceptGate(limits, o.trustProxy, stats, log));
@@ -199,6 +198,12 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
 async function bind(o: ResolvedOptions<any>, role: WorkerRole | undefined, parts: AdminParts): Promise<AddressInfo> {
   if (role && o.admin) serveOps(await localTarget(parts), role.port, parts.log);
   return listenOn(parts.server, o.port, o.host);
+}
+
+/** The rate limiters; a flood penalty is logged once, when it begins. */
+function rateLimits(o: ResolvedOptions<any>, stats: Stats, log: Logger): Limiters {
+  return limitersFor(o.rateLimit, stats, { ipv6Prefix: o.ipv6Prefix,
+    started: (d) => log.warn('limit', { limit: 'flood-penalty', ...d, msg: `cut with 4029: new connections from this address refused for ${d.ms} ms` }) });
 }
 
 function pendingCaps(o: ResolvedOptions<any>, log: Logger, gate: AcceptGate | undefined): PendingConnections {
