@@ -26,6 +26,7 @@
 import { CloseCode, MAX_UNACKED_REQUESTS } from '@wss-mp/protocol';
 import { OptionError } from '../../common/errors';
 import type { Connection } from '../connection';
+import { discardInput } from '../discard-input';
 import { FloodPenalty, isLoopback, type FloodPenaltyOptions } from './flood-penalty';
 import type { Stats } from './stats';
 
@@ -226,6 +227,11 @@ export class MessageLimiter {
       conn.endReason = 'rate limit: sustained excess, resends not waiting for their time';
       // Not read any further: a flooder keeps sending until it reads the close (thousands of frames).
       conn.cut(CloseCode.RATE_LIMITED, 'rate limited');
+      // Nor parsed: the rest of this read and what the socket holds (discard-input.ts). The
+      // peer's answering close frame is among what is not parsed, so the log and the metrics
+      // take the code from what it was sent.
+      discardInput(conn.socket);
+      conn.sentCode = CloseCode.RATE_LIMITED;
       // …and it reconnects at once to flood again: its address waits out a cool-down first.
       this.penalty?.strike(conn.ip);
     }
