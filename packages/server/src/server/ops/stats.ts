@@ -86,8 +86,8 @@ export class Stats {
     return s;
   }
 
-  failed(reason: HandshakeFailure): void {
-    this.failures[HANDSHAKE_FAILURES.indexOf(reason)]!++;
+  failed(reason: HandshakeFailure, n = 1): void {
+    this.failures[HANDSHAKE_FAILURES.indexOf(reason)]! += n;
   }
 
   closed(code: number): void {
@@ -112,11 +112,13 @@ export class Stats {
         return this.failed('plain_http');
       case 'tls-error':
         return this.failed(TLS_VERSION_ERRORS.has(String(f?.error)) ? 'tls_version' : 'tls_other');
-      case 'limit':
-        if (f?.limit === 'pending-connections') this.failed('capacity');
-        else if (f?.limit === 'handshake-deadline') this.failed('timeout');
-        else if (f?.limit === 'handshake-rate') this.failed('rate_limited');
+      case 'limit': {
+        // pending-caps.ts reports at most one line a second, with the count of sockets since.
+        const n = typeof f?.count === 'number' ? f.count : 1;
+        if (f?.limit === 'pending-connections') this.failed('capacity', n);
+        else if (f?.limit === 'handshake-deadline') this.failed('timeout', n);
         return;
+      }
       case 'error':
         if (typeof f?.where === 'string' && f.where.startsWith('broker')) this.brokerErrors++;
         return;
