@@ -19,7 +19,7 @@ const PENALTY_MS = 1500;
 
 /** A wss-mp.v1 connection from `localAddress`; resolves after the welcome. */
 function open(port: number, localAddress: string): Promise<WebSocket> {
-  const ws = new WebSocket(`wss://127.0.0.1:${port}/wss`, ['wss-mp.v1'], { localAddress, rejectUnauthorized: false, servername: 'localhost' });
+  const ws = new WebSocket(`wss://127.0.0.1:${port}/wss`, ['wss-mp.v1'], { localAddress, rejectUnauthorized: false });
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
     ws.once('message', (d) => (String(d).startsWith('{"t":"welcome"') ? resolve(ws) : reject(new Error(`no welcome: ${d}`))));
