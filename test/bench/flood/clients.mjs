@@ -7,10 +7,11 @@
 //           last (20/s, well inside the default 50/s per connection). On "measure NAME MS" (stdin)
 //           it records request → ack round trips for MS and prints
 //           {"phase":"window","name":…,"n":…,"p50":…,"p99":…,"max":…,"limited":…,"closed":…}.
-//   flood   F flooding clients: each sends requests as fast as its socket takes them until the
-//           server closes it, then reconnects and floods again. Prints {"phase":"cut","code":…}
-//           when the server first closes one; on "stop" {"phase":"end","cuts":{"4029":n,…},…},
-//           then exits.
+//   flood   F flooding clients, each from a source address of its own (floodAddresses): each
+//           sends requests as fast as its socket takes them until the server closes it, then
+//           reconnects at once, as often as the server lets it, and floods again. Prints
+//           {"phase":"cut","code":…} when the server first closes one; on "stop"
+//           {"phase":"end","cuts":{"4029":n,…},"refused":{…},…}, then exits.
 //
 // Both print {"phase":"ready"} when their connections are open, {"phase":"error",…} on a fatal
 // error (exit 1). A hard deadline (config.deadlineMs) bounds each process.
@@ -28,9 +29,8 @@ import WebSocket from 'ws';
  * @property {number} conns               steady: clients; flood: flooders
  * @property {number} [intervalMs]        steady: a client's next request this long after its last (50)
  * @property {number} [size]              bytes of each request's `data` string (32)
- * @property {number} [reconnectRate]     flood: reconnects per second per flooder, at most (token bucket)
- * @property {number} [reconnectBurst]    flood: … and at once
- * @property {string[]} [localAddresses]  source addresses, round-robin
+ * @property {string[]} [localAddresses]  steady: source addresses, round-robin
+ * @property {string[]} [floodAddresses]  flood: flooder k connects from floodAddresses[k]
  * @property {number} deadlineMs
  */
 
@@ -54,20 +54,23 @@ let addrIdx = 0;
 const data = 'a'.repeat(cfg.size ?? 32);
 
 /** A wss-mp.v1 socket; resolves once the server's welcome arrived. */
-function connect() {
+function connect(localAddress = addrs[addrIdx++ % addrs.length]) {
   const first = !verified;
   verified = true;
   const ws = new WebSocket(cfg.url, ['wss-mp.v1'], {
     perMessageDeflate: false,
     servername: 'localhost',
-    localAddress: addrs[addrIdx++ % addrs.length],
+    localAddress,
     secureContext: first ? verifying : plain,
     rejectUnauthorized: first,
     handshakeTimeout: 10_000,
   });
   return new Promise((resolve, reject) => {
     ws.once('error', reject);
-    ws.once('unexpected-response', (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once('unexpected-response', (req, res) => {
+      req.destroy();
+      reject(Object.assign(new Error(`HTTP ${res.statusCode}`), { status: res.statusCode }));
+    });
     ws.once('message', (d) => {
       if (!String(d).startsWith('{"t":"welcome"')) return reject(new Error(`expected a welcome, got ${String(d).slice(0, 80)}`));
       ws.off('error', reject);
@@ -136,11 +139,11 @@ async function steady() {
 }
 
 async function flood() {
-  const rate = cfg.reconnectRate ?? 20;
-  const burst = cfg.reconnectBurst ?? 60;
   let stopped = false;
   let cutCount = 0;
-  const totals = { connects: 0, connectErrors: 0, sent: 0, acks: 0, rateLimitedFrames: 0, cuts: {}, firstConnectError: null };
+  // refused: failed connection attempts by how: an HTTP status (429…), or the error of a socket
+  // closed before the WebSocket handshake (the server's refusal at TCP accept, before TLS).
+  const totals = { connects: 0, connectErrors: 0, sent: 0, acks: 0, rateLimitedFrames: 0, cuts: {}, refused: {} };
   // Floods one socket until it closes; resolves with the close code.
   const floodOnce = (ws, k) =>
     new Promise((resolve) => {
@@ -168,27 +171,19 @@ async function flood() {
       };
       pump();
     });
-  // Each flooder models a client on an IP of its own: the server holds such a client to its
-  // per-IP handshake limit (a token bucket), which it waives for loopback, where the bench runs;
-  // so the flooder keeps to that limit itself rather than turn into a handshake flood.
+  // Each flooder is a client on an address of its own, the attacker the server must hold off:
+  // it reconnects the moment a connection ends or is refused, with no backoff; whatever bounds
+  // its reconnects is the server's doing (the flood penalty, the per-IP handshake limit).
   const flooder = async (k) => {
-    let tokens = burst;
-    let last = performance.now();
+    const from = cfg.floodAddresses?.[k];
     while (!stopped) {
-      const now = performance.now();
-      tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
-      last = now;
-      if (tokens < 1) {
-        await new Promise((r) => setTimeout(r, ((1 - tokens) / rate) * 1000));
-        continue;
-      }
-      tokens -= 1;
       let ws;
       try {
-        ws = await connect();
+        ws = await connect(from);
       } catch (e) {
         totals.connectErrors++;
-        totals.firstConnectError ??= String(e?.message ?? e);
+        const how = e?.status ? `HTTP ${e.status}` : (e?.code ?? String(e?.message ?? e).slice(0, 60));
+        totals.refused[how] = (totals.refused[how] ?? 0) + 1;
         continue;
       }
       totals.connects++;

@@ -8,7 +8,6 @@
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RATE_LIMIT_DEFAULTS } from 'wss-mp-server';
 import type { Plan } from '../lib/plan';
 import { cpuSeconds, lines, spawnPinned, stopProcess, treeCpuSeconds } from '../lib/proc';
 import { nativeArgs, startWssMp, to127, type TargetContext } from '../lib/targets';
@@ -68,10 +67,20 @@ export interface FloodResult {
   raw: Record<string, unknown>;
 }
 
+/**
+ * Every bench client is on loopback, which the server exempts from its per-address defences by
+ * default (local tools, a proxy on the same host) and trusts as a proxy. Here the clients stand
+ * for remote phones: `--rate-limit-loopback` and `--trust-proxy none` make the server treat each
+ * 127.x source address as the client's own. The well-behaved clients keep the usual 40 source
+ * addresses (127.0.0.11…); each flooder has one of its own, outside them.
+ */
+const SERVER_FLAGS = ['--messaging', '--rate-limit-loopback', '--trust-proxy', 'none'];
+const floodAddresses = (n: number) => Array.from({ length: n }, (_, k) => `127.0.1.${k + 1}`);
+
 export async function runFlood(opts: { plan: Plan; ctx: TargetContext; loadCore: string | null; run: number; log: (s: string) => void }): Promise<FloodResult> {
   const { plan, ctx, loadCore, run, log } = opts;
   const windowMs = plan.floodWindowMs;
-  const server = await startWssMp(ctx, [...nativeArgs(ctx), '--messaging'], 'flood');
+  const server = await startWssMp(ctx, [...nativeArgs(ctx), ...SERVER_FLAGS], 'flood');
   const url = to127(server.url);
   const base = { url, ca: ctx.certs.ca, size: REQUEST_BYTES, localAddresses: plan.localAddresses };
   const figures: Record<string, number> = {};
@@ -104,8 +113,8 @@ export async function runFlood(opts: { plan: Plan; ctx: TargetContext; loadCore:
     };
 
     const flooded = async () => {
-      const flood = clients({ ...base, role: 'flood', conns: plan.flooders, reconnectRate: RATE_LIMIT_DEFAULTS.handshakesPerSecondPerIp,
-        reconnectBurst: RATE_LIMIT_DEFAULTS.handshakeBurstPerIp, deadlineMs: 2 * windowMs + 120_000 }, loadCore, true);
+      const flood = clients({ ...base, role: 'flood', conns: plan.flooders, floodAddresses: floodAddresses(plan.flooders),
+        deadlineMs: 2 * windowMs + 120_000 }, loadCore, true);
       procs.push(flood.proc);
       // The window starts once the flood is in its cycle (limited, closed, back): after the
       // server's first cut, and a warm-up.
@@ -125,10 +134,12 @@ export async function runFlood(opts: { plan: Plan; ctx: TargetContext; loadCore:
       figures['flood.cuts4029'] = rateLimited;
       figures['flood.cutsOther'] = other;
       figures['flood.flooderConnects'] = end.connects as number;
+      figures['flood.flooderRefused'] = end.connectErrors as number;
       figures['flood.flooderSent'] = end.sent as number;
       figures['flood.flooderAcked'] = end.acks as number;
       log(`flooders: ${plan.flooders} sent ${end.sent} requests, ${end.acks} answered, ${end.rateLimitedFrames} RATE_LIMITED errors; ` +
-        `cut ${Object.entries(cuts).map(([c, n]) => `${n}× ${c}`).join(', ') || 'never'}; ${end.connects} connections (${end.connectErrors} failed)`);
+        `cut ${Object.entries(cuts).map(([c, n]) => `${n}× ${c}`).join(', ') || 'never'}; ${end.connects} connections; ${end.connectErrors} attempts refused ` +
+        `(${Object.entries(end.refused as Record<string, number>).map(([how, n]) => `${n}× ${how}`).join(', ') || '-'})`);
     };
 
     // Alternate which window goes first, so neither always meets a fresher server.

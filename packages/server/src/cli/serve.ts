@@ -15,7 +15,7 @@ import { formatDuration, formatSize } from '../common/units';
 import { MESSAGING_DEFAULTS, REDIS_DEFAULTS, type MessagingOptions } from '../server/messaging/options';
 import { WECHAT_LOGIN_DEFAULTS } from '../server/auth/wechat-login';
 import { conformanceHandler } from '../server/messaging/conformance';
-import { RATE_LIMIT_DEFAULTS } from '../server/ops/rate-limit';
+import { RATE_LIMIT_DEFAULTS, type RateLimitOptions } from '../server/ops/rate-limit';
 import { EXIT_USAGE, writeCliError } from './io';
 import { isWorker, parseWorkers, runPrimary, workerNumber } from './workers';
 import { IpcBroker } from '../server/messaging/ipc-broker';
@@ -76,6 +76,8 @@ export const CLI_FLAGS: readonly Flag[] = [
   { name: 'admin', kind: 'text', arg: 'HOST:PORT', default: 'off', help: 'admin listener: /metrics (Prometheus), /healthz, /readyz and the admin API; a bare PORT binds 127.0.0.1' },
   { name: 'admin-key-file', kind: 'text', arg: 'FILE', default: '-', help: 'the admin API key (16+ characters) in FILE, sent as Authorization: Bearer; needed when --admin is not loopback' },
   { name: 'no-rate-limit', kind: 'switch', default: 'off', help: 'no rate limits (messages per wss-mp.v1 connection and user, handshakes per IP); the defaults are in RATE_LIMIT_DEFAULTS' },
+  { name: 'flood-penalty', kind: 'duration', arg: 'DURATION', default: formatDuration(RATE_LIMIT_DEFAULTS.floodPenaltyMs), help: 'after a 4029 close, refuse the address\'s new connections this long (doubled on repeat, up to 30s or this); 0 = off' },
+  { name: 'rate-limit-loopback', kind: 'switch', default: 'off', help: 'apply the per-IP handshake limit and the flood penalty to loopback clients too (benchmarks, tests of the defence)' },
   { name: 'quiet', kind: 'switch', short: 'q', default: 'off', help: 'no per-connection log lines' },
   { name: 'version', kind: 'switch', short: 'v', default: '-', help: 'print the version' },
   { name: 'help', kind: 'switch', short: 'h', default: '-', help: 'print this help' },
@@ -171,14 +173,29 @@ export function flagsToOptions(v: Values): ServerOptions & { mode: Mode } {
   return o;
 }
 
-/** --admin, --admin-key-file (createServer validates both), --no-rate-limit. */
+/** --admin, --admin-key-file (createServer validates both), --no-rate-limit, --flood-penalty, --rate-limit-loopback. */
 function opsFlags(v: Values, o: ServerOptions): void {
   const admin = v.admin as string | undefined;
   const keyFile = v['admin-key-file'] as string | undefined;
   if (keyFile !== undefined && admin === undefined) throw new OptionError('--admin-key-file', '--admin as well', 'no --admin');
   if (admin !== undefined) o.admin = admin;
   if (keyFile !== undefined) o.adminKey = readSecret('--admin-key-file', keyFile);
-  if (v['no-rate-limit']) o.rateLimit = false;
+  const penalty = v['flood-penalty'] as number | undefined;
+  const loopback = v['rate-limit-loopback'] === true;
+  if (v['no-rate-limit']) {
+    if (penalty !== undefined || loopback) throw new OptionError(penalty !== undefined ? '--flood-penalty' : '--rate-limit-loopback', 'rate limits on (no --no-rate-limit)', '--no-rate-limit');
+    o.rateLimit = false;
+    return;
+  }
+  if (penalty === undefined && !loopback) return;
+  const r: Partial<RateLimitOptions> = {};
+  if (penalty !== undefined) {
+    r.floodPenaltyMs = penalty;
+    // A longer first cool-down than the default ceiling is its own ceiling.
+    if (penalty > RATE_LIMIT_DEFAULTS.floodPenaltyMaxMs) r.floodPenaltyMaxMs = penalty;
+  }
+  if (loopback) r.exemptLoopback = false;
+  o.rateLimit = r;
 }
 
 /** A secret from a file (trimmed): never from argv, where `ps` shows it to every user. */

@@ -27,7 +27,8 @@ import type { PublishOptions } from './messaging/broker';
 import { wechatLoginRoute } from './auth/wechat-login';
 import { redisBrokerFor } from './messaging/redis-wiring';
 import { Stats } from './ops/stats';
-import { limitersFor } from './ops/rate-limit';
+import { limitersFor, type Limiters } from './ops/rate-limit';
+import { acceptGate, type AcceptGate } from './ops/accept-gate';
 import { localTarget, startAdmin, type Admin, type AdminParts } from './ops/wire';
 import { serveOps, type OpsPort } from './ops/worker-ops';
 
@@ -115,16 +116,17 @@ function build<T>(options: ServerOptions<T>, role: WorkerRole | undefined): WssM
   const route = o.wechatLogin ? wechatLoginRoute(o.wechatLogin, o.jwt!, log) : undefined;
   const server = createHttpFront({ ...o, route }, cert?.pair, log);
   cert?.serveOn(server as https.Server);
-  // Connections that are not WebSockets yet: capped and given an absolute deadline.
-  const pending = pendingCaps(o, log);
+  const stats = Stats.observing(log);
+  const limits = rateLimits(o, stats, log);
+  // Connections that are not WebSockets yet: capped and given an absolute deadline; flooders
+  // and handshake floods refused at accept.
+  const pending = pendingCaps(o, log, acceptGate(limits, o.trustProxy, stats, log));
   guardHandshakes(server, pending);
   const report = reporter(o, log);
-  const stats = Stats.observing(log);
-  const limits = limitersFor(o.rateLimit, stats);
   const engine = o.messaging || o.authenticate ? new Messaging<T>({ messaging: o.messaging, singleSession: o.singleSession,
     heartbeatInterval: o.heartbeatInterval, report, sharedBroker: (m) => redisBrokerFor(m, log), stats, limiter: limits.messages }) : undefined;
   const hub = new Hub<T>({ ...o, extension: engine, stats, ids: role && { first: role.number, step: role.count } }, log);
-  serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes }, hub, log);
+  serveUpgrades(server, { ...o, handshakeLimiter: limits.handshakes, penalty: limits.penalty, stats }, hub, log);
 
   let url: string | undefined;
   let listening: Promise<string> | undefined;
@@ -198,8 +200,15 @@ async function bind(o: ResolvedOptions<any>, role: WorkerRole | undefined, parts
   return listenOn(parts.server, o.port, o.host);
 }
 
-function pendingCaps(o: ResolvedOptions<any>, log: Logger): PendingConnections {
+/** The rate limiters; a flood penalty is logged once, when it begins. */
+function rateLimits(o: ResolvedOptions<any>, stats: Stats, log: Logger): Limiters {
+  return limitersFor(o.rateLimit, stats, { ipv6Prefix: o.ipv6Prefix,
+    started: (d) => log.warn('limit', { limit: 'flood-penalty', ...d, msg: `cut with 4029: new connections from this address refused for ${d.ms} ms` }) });
+}
+
+function pendingCaps(o: ResolvedOptions<any>, log: Logger, gate: AcceptGate | undefined): PendingConnections {
   return new PendingConnections({
+    gate,
     maxPending: o.maxPendingConnections,
     maxPendingPerIp: o.maxPendingPerIp,
     deadlineMs: 2 * o.handshakeTimeout,

@@ -15,6 +15,8 @@ import { httpReject, normalizePath } from './http-front';
 import { ServerSocket, type AuthUser, type Hub } from './hub';
 import { clientIpFor, parsePeer, type Cidr } from './trust-proxy';
 import type { HandshakeLimiter } from './ops/rate-limit';
+import type { FloodPenalty } from './ops/flood-penalty';
+import type { Stats } from './ops/stats';
 
 export interface UpgradeOptions extends UpgradeRules {
   maxPayload: number;
@@ -30,6 +32,10 @@ export interface UpgradeOptions extends UpgradeRules {
   messaging?: unknown;
   /** Handshakes per client IP (ops/rate-limit.ts). */
   handshakeLimiter?: HandshakeLimiter;
+  /** Addresses cooling down after a 4029 (ops/flood-penalty.ts): behind a proxy, refused here. */
+  penalty?: FloodPenalty;
+  /** Counts the penalty's refusals, which are not logged one by one. */
+  stats?: Stats;
 }
 
 const ignore = () => {};
@@ -83,6 +89,13 @@ export function serveUpgrades<T>(server: http.Server, o: UpgradeOptions, hub: Hu
       const r = admitted;
       log[r.level]('reject', { ip, path, status: r.status, origin: r.origin, reason: r.reason });
       return httpReject(socket, r.status, r.statusText, r.body, r.headers);
+    }
+    // Behind a proxy the TCP peer is the proxy, so a penalised client is only known here: the
+    // TLS work (the proxy's) is done, and the refusal is an answer, not a closed connection.
+    const cooling = o.penalty === undefined || o.penalty.idle ? 0 : o.penalty.remaining(ip);
+    if (cooling > 0) {
+      o.stats?.failed('flood_penalty');
+      return httpReject(socket, 429, 'Too Many Requests', 'closed for flooding (4029): retry later\n', `Retry-After: ${Math.ceil(cooling / 1000)}\r\n`);
     }
     if (o.handshakeLimiter !== undefined && !o.handshakeLimiter.allow(ip)) {
       log.info('reject', { ip, path, status: 429, reason: 'handshake rate limit' });

@@ -26,6 +26,8 @@
 import { CloseCode, MAX_UNACKED_REQUESTS } from '@wss-mp/protocol';
 import { OptionError } from '../../common/errors';
 import type { Connection } from '../connection';
+import { discardInput } from '../discard-input';
+import { FloodPenalty, isLoopback, type FloodPenaltyOptions } from './flood-penalty';
 import type { Stats } from './stats';
 
 export const RATE_LIMIT_DEFAULTS = Object.freeze({
@@ -42,23 +44,42 @@ export const RATE_LIMIT_DEFAULTS = Object.freeze({
   userMessagesBurst: 200,
   userBytesPerSecond: 2 * 1024 * 1024,
   userBytesBurst: 4 * 1024 * 1024,
-  /** WebSocket handshakes per second from one client IP (loopback exempt); beyond: 429. 0 = no limit. */
+  /**
+   * WebSocket handshakes per second from one client IP; beyond: 429, and once a whole burst of
+   * 429s is outstanding, refused at TCP accept before any TLS work. 0 = no limit.
+   */
   handshakesPerSecondPerIp: 20,
   handshakeBurstPerIp: 60,
+  /** After a 4029 close, the address's new connections are refused this long (ms; flood-penalty.ts). 0 = no penalty. */
+  floodPenaltyMs: 2000,
+  /** … doubled for each further 4029 within this long of the last cool-down's end, up to this (ms). */
+  floodPenaltyMaxMs: 30_000,
+  /** Loopback clients (127.0.0.0/8, ::1) are exempt from the per-IP handshake limit and the flood penalty. */
+  exemptLoopback: true,
 });
 
-export type RateLimitOptions = { -readonly [K in keyof typeof RATE_LIMIT_DEFAULTS]: number };
+export type RateLimitOptions = {
+  -readonly [K in keyof typeof RATE_LIMIT_DEFAULTS]: (typeof RATE_LIMIT_DEFAULTS)[K] extends boolean ? boolean : number;
+};
 
 export function resolveRateLimit(v: unknown): RateLimitOptions | undefined {
   if (v === false) return undefined;
   if (v !== undefined && (v === null || typeof v !== 'object')) throw new OptionError('rateLimit', 'false or { messagesPerSecond, … }', v);
   const o = (v ?? {}) as Record<string, unknown>;
   const out = { ...RATE_LIMIT_DEFAULTS } as RateLimitOptions;
+  const set = out as Record<string, number | boolean>;
   for (const k of Object.keys(o)) {
     if (!(k in RATE_LIMIT_DEFAULTS)) throw new OptionError(`rateLimit.${k}`, `one of ${Object.keys(RATE_LIMIT_DEFAULTS).join(', ')}`, k);
     const n = o[k];
-    if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new OptionError(`rateLimit.${k}`, 'a number, 0 (no limit) or more', n);
-    out[k as keyof RateLimitOptions] = n;
+    if (typeof RATE_LIMIT_DEFAULTS[k as keyof RateLimitOptions] === 'boolean') {
+      if (typeof n !== 'boolean') throw new OptionError(`rateLimit.${k}`, 'true or false', n);
+    } else if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+      throw new OptionError(`rateLimit.${k}`, 'a number, 0 (no limit) or more', n);
+    }
+    set[k] = n;
+  }
+  if (out.floodPenaltyMs > out.floodPenaltyMaxMs) {
+    throw new OptionError('rateLimit.floodPenaltyMaxMs', `at least floodPenaltyMs (${out.floodPenaltyMs})`, out.floodPenaltyMaxMs);
   }
   return out;
 }
@@ -151,7 +172,8 @@ export class Bucket {
 export class MessageLimiter {
   private readonly users = new Map<string, Bucket>();
 
-  constructor(private readonly o: RateLimitOptions, private readonly stats: Stats | undefined) {}
+  constructor(private readonly o: RateLimitOptions, private readonly stats: Stats | undefined,
+    private readonly penalty?: FloodPenalty) {}
 
   /** A connection's own bucket (kept on its session). */
   connectionBucket(): Bucket {
@@ -205,44 +227,103 @@ export class MessageLimiter {
       conn.endReason = 'rate limit: sustained excess, resends not waiting for their time';
       // Not read any further: a flooder keeps sending until it reads the close (thousands of frames).
       conn.cut(CloseCode.RATE_LIMITED, 'rate limited');
+      // Nor parsed: the rest of this read and what the socket holds (discard-input.ts). The
+      // peer's answering close frame is among what is not parsed, so the log and the metrics
+      // take the code from what it was sent.
+      discardInput(conn.socket);
+      conn.sentCode = CloseCode.RATE_LIMITED;
+      // …and it reconnects at once to flood again: its address waits out a cool-down first.
+      this.penalty?.strike(conn.ip);
     }
     return wait;
   }
 }
 
-/** Handshakes per client IP: a bucket per IP seen recently, swept when full again. */
+/** One address's handshakes: tokens for those allowed, and a second bucket for those refused. */
+class AddressHandshakes {
+  tokens: number;
+  /** Room for more 429s: refilled at the same rate, emptied by each 429. */
+  excess: number;
+  constructor(burst: number, public last: number) {
+    this.tokens = burst;
+    this.excess = burst;
+  }
+}
+
+/**
+ * Handshakes per client IP: a token bucket per IP seen recently, swept when full again.
+ *
+ * Beyond the limit a handshake is answered 429 (after the TLS handshake it has cost in full: the
+ * answer is HTTP). The 429s draw on a second bucket of the same rate and burst; an address that
+ * has emptied it, reconnecting at more than twice the limit for a whole burst, is refused at TCP
+ * accept instead (`refusesAtAccept`, accept-gate.ts), before any TLS work. So an address gets at
+ * most about 2 × rate TLS handshakes a second however fast it reconnects, and a client mildly
+ * over the limit still gets the 429 that tells it why.
+ */
 export class HandshakeLimiter {
-  private readonly ips = new Map<string, Bucket>();
+  private readonly ips = new Map<string, AddressHandshakes>();
   private sweeps = 0;
 
-  constructor(private readonly rate: number, private readonly burst: number) {}
+  /** `exemptLoopback`: loopback clients are never limited (local tools, tests, a proxy on this host). */
+  constructor(private readonly rate: number, private readonly burst: number, private readonly exemptLoopback = true) {}
 
-  /** False: refuse this handshake (429). Loopback clients are never limited (local tools, tests, a proxy on this host). */
-  allow(ip: string): boolean {
-    if (this.rate === 0 || ip === '127.0.0.1' || ip === '::1' || ip.startsWith('127.')) return true;
-    const now = Date.now();
-    let b = this.ips.get(ip);
-    if (b === undefined) {
-      // Now and then forget IPs whose bucket has refilled: the map holds only recent talkers.
+  /** False: refuse this handshake (429). */
+  allow(ip: string, now = Date.now()): boolean {
+    if (this.rate === 0 || (this.exemptLoopback && isLoopback(ip))) return true;
+    let a = this.ips.get(ip);
+    if (a === undefined) {
+      // Now and then forget IPs whose buckets have refilled: the map holds only recent talkers.
       if (++this.sweeps >= 1024) this.sweep(now);
-      b = new Bucket(this.rate, this.burst, 0, 0, now);
-      this.ips.set(ip, b);
+      a = new AddressHandshakes(this.burst, now);
+      this.ips.set(ip, a);
+    } else {
+      this.refill(a, now);
     }
-    return b.take(0, now);
+    if (a.tokens >= 1) {
+      a.tokens -= 1;
+      return true;
+    }
+    a.excess = Math.max(0, a.excess - 1);
+    return false;
+  }
+
+  /** True when `ip` has spent its 429s too (a burst beyond 2 × the rate): refuse at accept. */
+  refusesAtAccept(ip: string, now = Date.now()): boolean {
+    const a = this.ips.get(ip);
+    if (a === undefined) return false;
+    this.refill(a, now);
+    return a.excess < 1 && a.tokens < 1;
+  }
+
+  private refill(a: AddressHandshakes, now: number): void {
+    const add = ((now - a.last) / 1000) * this.rate;
+    a.last = now;
+    a.tokens = Math.min(this.burst, a.tokens + add);
+    a.excess = Math.min(this.burst, a.excess + add);
   }
 
   private sweep(now: number): void {
     this.sweeps = 0;
     const full = (this.burst / this.rate) * 1000;
-    for (const [ip, b] of this.ips) if (now - b.last >= full) this.ips.delete(ip);
+    for (const [ip, a] of this.ips) if (now - a.last >= full) this.ips.delete(ip);
   }
 }
 
+export interface Limiters {
+  messages?: MessageLimiter;
+  handshakes?: HandshakeLimiter;
+  penalty?: FloodPenalty;
+}
+
 /** The limiters for resolved options (none when `rateLimit: false`). */
-export function limitersFor(o: RateLimitOptions | undefined, stats: Stats): { messages?: MessageLimiter; handshakes?: HandshakeLimiter } {
+export function limitersFor(o: RateLimitOptions | undefined, stats: Stats, penalty: Omit<FloodPenaltyOptions, 'baseMs' | 'maxMs' | 'exemptLoopback'>): Limiters {
   if (o === undefined) return {};
+  const flood = o.floodPenaltyMs > 0
+    ? new FloodPenalty({ ...penalty, baseMs: o.floodPenaltyMs, maxMs: o.floodPenaltyMaxMs, exemptLoopback: o.exemptLoopback })
+    : undefined;
   return {
-    messages: new MessageLimiter(o, stats),
-    handshakes: o.handshakesPerSecondPerIp > 0 ? new HandshakeLimiter(o.handshakesPerSecondPerIp, o.handshakeBurstPerIp) : undefined,
+    messages: new MessageLimiter(o, stats, flood),
+    handshakes: o.handshakesPerSecondPerIp > 0 ? new HandshakeLimiter(o.handshakesPerSecondPerIp, o.handshakeBurstPerIp, o.exemptLoopback) : undefined,
+    penalty: flood,
   };
 }

@@ -21,7 +21,8 @@ export const HANDSHAKE_FAILURES = [
   'capacity', // connection caps, pending-connection caps (1013, closed at accept)
   'shutting_down', // refused while draining
   'timeout', // handshake deadline
-  'rate_limited', // per-IP handshake rate limit (429)
+  'rate_limited', // per-IP handshake rate limit (429, or closed at accept when far beyond it)
+  'flood_penalty', // the address was cut with 4029 and is cooling down (closed at accept, or 429 behind a proxy)
 ] as const;
 export type HandshakeFailure = (typeof HANDSHAKE_FAILURES)[number];
 
@@ -85,8 +86,8 @@ export class Stats {
     return s;
   }
 
-  failed(reason: HandshakeFailure): void {
-    this.failures[HANDSHAKE_FAILURES.indexOf(reason)]!++;
+  failed(reason: HandshakeFailure, n = 1): void {
+    this.failures[HANDSHAKE_FAILURES.indexOf(reason)]! += n;
   }
 
   closed(code: number): void {
@@ -111,11 +112,13 @@ export class Stats {
         return this.failed('plain_http');
       case 'tls-error':
         return this.failed(TLS_VERSION_ERRORS.has(String(f?.error)) ? 'tls_version' : 'tls_other');
-      case 'limit':
-        if (f?.limit === 'pending-connections') this.failed('capacity');
-        else if (f?.limit === 'handshake-deadline') this.failed('timeout');
-        else if (f?.limit === 'handshake-rate') this.failed('rate_limited');
+      case 'limit': {
+        // pending-caps.ts reports at most one line a second, with the count of sockets since.
+        const n = typeof f?.count === 'number' ? f.count : 1;
+        if (f?.limit === 'pending-connections') this.failed('capacity', n);
+        else if (f?.limit === 'handshake-deadline') this.failed('timeout', n);
         return;
+      }
       case 'error':
         if (typeof f?.where === 'string' && f.where.startsWith('broker')) this.brokerErrors++;
         return;

@@ -156,6 +156,8 @@ test('stats from log events: handshakes, failures by reason, closes by code (bou
   log.info('reject', { status: 503, reason: 'server shutting down' });
   log.warn('reject', { code: 1013 });
   log.warn('limit', { limit: 'handshake-deadline' });
+  // One line a second for many refused sockets: each is counted.
+  log.warn('limit', { limit: 'pending-connections', count: 5 });
   log.info('close', { code: 1009 });
   log.info('close', { code: 4321 });
   log.info('close', { code: 1006, by: 'slow consumer: more than 1 bytes unsent' });
@@ -165,7 +167,7 @@ test('stats from log events: handshakes, failures by reason, closes by code (bou
   assert.equal(snap.handshakes, 1);
   assert.deepEqual(snap.handshakeFailures, {
     tls_version: 1, tls_other: 1, plain_http: 1, bad_upgrade: 1, origin: 1, auth_refused: 1, auth_error: 0,
-    capacity: 1, shutting_down: 1, timeout: 1, rate_limited: 1,
+    capacity: 6, shutting_down: 1, timeout: 1, rate_limited: 1, flood_penalty: 0,
   });
   assert.equal(snap.disconnects['1009'], 1);
   assert.equal(snap.disconnects.other, 1);
