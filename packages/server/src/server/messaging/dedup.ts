@@ -38,9 +38,13 @@ export class Dedup<W> {
   private young: Generation;
   private old: Generation;
   private readonly pending = new Map<string, Pending<W>>();
-  /** The key of the latest lookup and its hash: a miss is usually stored next. */
+  /**
+   * The key of the latest lookup, its hash and the time then: a synchronous handler's answer is
+   * stored next, in the same instant (an asynchronous one clears lastKey: time passes meanwhile).
+   */
   private lastKey = '';
   private lastHash = 0;
+  private lastNow = 0;
 
   constructor(
     private readonly window: number,
@@ -62,8 +66,12 @@ export class Dedup<W> {
       const p = this.pending.get(key);
       if (p !== undefined) return p;
     }
-    if (this.young.answers.size === 0 && this.old.answers.size === 0) return undefined;
-    this.expire(this.now());
+    if (this.young.answers.size === 0 && this.old.answers.size === 0) {
+      this.lastKey = '';
+      return undefined;
+    }
+    const now = (this.lastNow = this.now());
+    this.expire(now);
     const h = (this.lastHash = hashKey(key));
     this.lastKey = key;
     return this.young.answers.get(key, h) ?? this.old.answers.get(key, h);
@@ -73,6 +81,7 @@ export class Dedup<W> {
   begin(key: string): Pending<W> {
     const p: Pending<W> = { waiters: undefined };
     this.pending.set(key, p);
+    this.lastKey = '';
     return p;
   }
 
@@ -83,12 +92,13 @@ export class Dedup<W> {
   done(key: string, ack: string, p?: Pending<W>): W[] | undefined {
     const waiters = p === undefined ? undefined : this.settle(key, p);
     if (this.window === 0) return waiters;
-    const now = this.now();
-    this.expire(now);
+    const same = key === this.lastKey;
+    const now = same ? this.lastNow : this.now();
+    if (!same) this.expire(now);
     let young = this.young;
     if (young.answers.size >= this.maxEntries) young = this.rotate(now);
     if (young.answers.size === 0) young.first = now;
-    young.answers.set(key, key === this.lastKey ? this.lastHash : hashKey(key), ack);
+    young.answers.set(key, same ? this.lastHash : hashKey(key), ack);
     young.last = now;
     return waiters;
   }

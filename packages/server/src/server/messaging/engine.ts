@@ -136,7 +136,7 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
     if (scanRequest(data, q)) {
       const d = q.data;
       q.data = undefined; // not kept alive until the next request
-      return this.requests!.handle(conn, q.id, d);
+      return this.requests!.handle(conn, q.id, d, true);
     }
     const f = parseClientFrame(data.toString());
     if (isBadFrame(f)) {

@@ -24,11 +24,13 @@ export function isThenable<T>(v: unknown): v is PromiseLike<T> {
  * `JSON.stringify({ t: 'ack', id, data })` spelled out: no object per reply, and a third of the
  * encoding's CPU. The same text: `data` is left out when it encodes to nothing (undefined, a
  * function), and throws (a BigInt, a cycle) propagate. (A toJSON method sees the key "" here
- * instead of "data".)
+ * instead of "data".) `plainId`: the id is known to need no escaping (req-frame.ts read it so).
  */
-export function replyAck(id: string, data: unknown): string {
+export function replyAck(id: string, data: unknown, plainId = false): string {
   const json = JSON.stringify(data);
-  return json === undefined ? `{"t":"ack","id":${JSON.stringify(id)}}` : `{"t":"ack","id":${JSON.stringify(id)},"data":${json}}`;
+  if (plainId) return json === undefined ? `{"t":"ack","id":"${id}"}` : `{"t":"ack","id":"${id}","data":${json}}`;
+  const q = JSON.stringify(id);
+  return json === undefined ? `{"t":"ack","id":${q}}` : `{"t":"ack","id":${q},"data":${json}}`;
 }
 
 export function errorAck(id: string, code: string, message: string): string {
@@ -66,8 +68,11 @@ export class Requests<T> {
     this.onRequest = m.onRequest ?? echo;
   }
 
-  /** A `req`: answered from the dedup memory, queued behind the same id in progress, or run. */
-  handle(conn: Connection<T>, id: string, data: unknown): void {
+  /**
+   * A `req`: answered from the dedup memory, queued behind the same id in progress, or run.
+   * `plainId`: printable ASCII without quotes or backslashes, its JSON text is itself.
+   */
+  handle(conn: Connection<T>, id: string, data: unknown, plainId = false): void {
     // Read after our close frame went out (a drain's 1001): its ack could not reach the client,
     // which resends it on its next connection. Running it here would run it twice.
     if (!conn.isOpen) return;
@@ -101,9 +106,9 @@ export class Requests<T> {
       this.report(err, conn, 'messaging callback');
       return this.answer(key, undefined, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
     }
-    if (!isThenable(r)) return this.finish(key, undefined, conn, id, r);
+    if (!isThenable(r)) return this.finish(key, undefined, conn, id, r, plainId);
     const p = this.dedup.begin(key);
-    this.ask(conn, id, () => r, (value) => this.finish(key, p, conn, id, value), (ack, store) => this.answer(key, p, conn, ack, store));
+    this.ask(conn, id, () => r, (value) => this.finish(key, p, conn, id, value, plainId), (ack, store) => this.answer(key, p, conn, ack, store));
   }
 
   /** Answers `conn` and whoever waited on the same id; stores the answer unless `store` is false. */
@@ -118,10 +123,10 @@ export class Requests<T> {
     }
   }
 
-  private finish(key: string, p: Pending<Connection<T>> | undefined, conn: Connection<T>, id: string, value: unknown): void {
+  private finish(key: string, p: Pending<Connection<T>> | undefined, conn: Connection<T>, id: string, value: unknown, plainId: boolean): void {
     let ack: string;
     try {
-      ack = replyAck(id, value);
+      ack = replyAck(id, value, plainId);
     } catch (err) {
       this.report(err, conn, 'onRequest (reply is not JSON)');
       ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');

@@ -167,6 +167,10 @@ test('replyAck is byte for byte JSON.stringify({ t: "ack", id, data }), throws i
   for (const id of ['r1', 'quote"and\\slash', '\u0000ctl']) {
     for (const v of values) assert.equal(replyAck(id, v), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
   }
+  // An id the frame scanner read (plain ASCII, no quote or backslash) skips its JSON encoding: same text.
+  for (const id of ['r1', '12.0000000001', ' !#$%&\'()*+,-./:;<=>?@[]^_`{|}~']) {
+    for (const v of values) assert.equal(replyAck(id, v, true), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
+  }
   assert.throws(() => replyAck('x', 1n), TypeError);
   const cycle: Record<string, unknown> = {};
   cycle.self = cycle;
