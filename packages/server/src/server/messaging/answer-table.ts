@@ -1,11 +1,11 @@
 /**
  * One generation of remembered answers (dedup.ts): request key → encoded ack, an open-addressing
- * hash table whose slots are typed arrays (each key's 32-bit hash and its entry's index).
+ * hash table whose slots are one typed array (each key's 32-bit hash next to its entry's index).
  *
  * Why not a Map: nearly every lookup is of an id never seen, and in a Map of 100,000 strings that
  * miss walks a bucket chain in which every step is a cache miss (the entry, then the key's
  * header for its hash); inserting does the same walk again, and a Map emptied by clear() grows back
- * through rehashes that read every key once more. Here a miss is one read of the hash array, the
+ * through rehashes that read every key once more. Here a miss is one read of the slot array, the
  * neighbouring slots sharing its cache line; keys are compared only when the 32-bit hashes match.
  *
  * Hash flooding: the hash is not a secret one, so a client could choose ids that collide. A probe
@@ -19,9 +19,11 @@ const MAX_PROBE = 32;
 const MIN_SLOTS = 1024;
 
 export class AnswerTable {
-  private hashes = new Int32Array(MIN_SLOTS);
-  /** Entry index + 1 per slot (0: empty). */
-  private index = new Int32Array(MIN_SLOTS);
+  /**
+   * Per slot, side by side so that a probe reads one cache line: the key's hash, and its entry's
+   * index + 1 (0: the slot is empty).
+   */
+  private slots = new Int32Array(2 * MIN_SLOTS);
   private mask = MIN_SLOTS - 1;
   private keys: string[] = [];
   private acks: string[] = [];
@@ -34,14 +36,14 @@ export class AnswerTable {
   }
 
   get(key: string, h: number): string | undefined {
-    const hashes = this.hashes;
+    const slots = this.slots;
     const mask = this.mask;
     let s = h & mask;
     for (let n = 0; n < MAX_PROBE; n++) {
-      const i = this.index[s]!;
+      const i = slots[2 * s + 1]!;
       // An empty slot ends the probe, except for keys that overflowed before the table grew.
       if (i === 0) return this.overflow === undefined ? undefined : this.overflow.get(key);
-      if (hashes[s] === h && this.keys[i - 1] === key) return this.acks[i - 1];
+      if (slots[2 * s] === h && this.keys[i - 1] === key) return this.acks[i - 1];
       s = (s + 1) & mask;
     }
     return this.overflow?.get(key);
@@ -49,7 +51,7 @@ export class AnswerTable {
 
   /** Adds `key` (not in the table: the caller looked it up first). */
   set(key: string, h: number, ack: string): void {
-    if (2 * (this.count + 1) > this.hashes.length) this.grow();
+    if (this.count + 1 > (this.mask + 1) / 2) this.grow();
     const e = this.count++;
     this.keys[e] = key;
     this.acks[e] = ack;
@@ -63,8 +65,7 @@ export class AnswerTable {
   /** Forgets every entry; keeps the arrays (the next generation fills them again). */
   clear(): void {
     if (this.count === 0 && this.overflow === undefined) return;
-    this.hashes.fill(0);
-    this.index.fill(0);
+    this.slots.fill(0);
     // Release the strings; the arrays keep their length for the next generation.
     this.keys.fill('', 0, this.count);
     this.acks.fill('', 0, this.count);
@@ -74,12 +75,13 @@ export class AnswerTable {
 
   /** Puts entry `i` (index + 1) in the first free slot of its probe; false when there is none within MAX_PROBE. */
   private place(h: number, i: number): boolean {
+    const slots = this.slots;
     const mask = this.mask;
     let s = h & mask;
     for (let n = 0; n < MAX_PROBE; n++) {
-      if (this.index[s] === 0) {
-        this.hashes[s] = h;
-        this.index[s] = i;
+      if (slots[2 * s + 1] === 0) {
+        slots[2 * s] = h;
+        slots[2 * s + 1] = i;
         return true;
       }
       s = (s + 1) & mask;
@@ -89,17 +91,15 @@ export class AnswerTable {
 
   /** Twice the slots (at most half are used), every entry placed again from its stored hash. */
   private grow(): void {
-    const oldHashes = this.hashes;
-    const oldIndex = this.index;
-    const slots = oldHashes.length * 2;
-    this.hashes = new Int32Array(slots);
-    this.index = new Int32Array(slots);
-    this.mask = slots - 1;
-    for (let s = 0; s < oldHashes.length; s++) {
-      const i = oldIndex[s]!;
+    const old = this.slots;
+    const n = 2 * (this.mask + 1);
+    this.slots = new Int32Array(2 * n);
+    this.mask = n - 1;
+    for (let s = 0; s < old.length; s += 2) {
+      const i = old[s + 1]!;
       if (i === 0) continue;
       // Keys of one hash (chosen to collide) fill the same probe again: the rest overflow as in set.
-      if (!this.place(oldHashes[s]!, i)) {
+      if (!this.place(old[s]!, i)) {
         (this.overflow ??= new Map()).set(this.keys[i - 1]!, this.acks[i - 1]!);
         this.keys[i - 1] = this.acks[i - 1] = '';
       }
