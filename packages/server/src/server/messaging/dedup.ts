@@ -12,9 +12,9 @@
  * it cache misses and garbage collection of the records.
  *
  * What is guaranteed, as before: every done id is answered from memory for at least `window` ms,
- * unless more than `maxEntries` others finished after it; the newest `maxEntries` are never
- * forgotten. What changed: an id may be remembered for up to twice the window, and up to twice
- * `maxEntries` ids may be held (the old generation is dropped whole, not trimmed).
+ * unless more than `maxEntries` others finished after it (the newest `maxEntries` are never
+ * dropped for the count). What changed: an id may be remembered for up to twice the window, and up
+ * to twice `maxEntries` ids may be held (the old generation is dropped whole, not trimmed).
  *
  * Requests in progress are few (a synchronous handler never has one: nothing else runs until it
  * returns) and live in a Map of their own, never dropped: the request timeout bounds them.
