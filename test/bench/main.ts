@@ -258,6 +258,9 @@ async function main() {
         } catch (e) {
           fail('messaging', e);
         }
+      }
+      // `request` is the messaging mode's request/ack row alone (seconds, where fan-out and recovery take minutes).
+      if (modes.includes('messaging') || modes.includes('request')) {
         try {
           const r = await runRequestBench({ plan, ctx, loadCore: pin.load, run, log: (s) => log(`run ${run} messaging  request/ack vs echo: ${s}`) });
           Object.assign(rec.figures, r.figures);

@@ -2,7 +2,7 @@
 // 2 cores) and --quick (a few seconds per mode, for smoke tests). Change sizes here only.
 
 export const SERVER_MODES = ['pingpong', 'throughput', 'handshake'] as const;
-export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'flood', 'cluster'] as const;
+export const MODES = ['pingpong', 'throughput', 'burst', 'handshake', 'idle', 'client', 'storm', 'detect', 'messaging', 'request', 'flood', 'cluster'] as const;
 export type Mode = (typeof MODES)[number];
 
 export interface Plan {

@@ -1,109 +1,138 @@
 /**
  * Request ids as idempotency keys: a bounded, time-windowed memory of which requests are in
  * progress (duplicates wait for the first) and which are done (duplicates get the stored ack).
- * Done entries are also queued in the order they finished, so expiry and the entry cap only
- * ever look at the head of that queue. (Iterating the Map from its start instead was 12 % of
- * the request path's CPU once the cap was reached: V8 skips every deleted slot at the head.)
- * The queue holds the entries themselves, not their keys: with 100,000 ids remembered every
- * Map operation is a cache miss, and a request costs three of them (the lookup, the insert,
- * and the removal of the oldest at the cap) rather than five.
+ *
+ * Done ids are kept in two generations, each a table from key to the encoded ack (answer-table.ts,
+ * where a lookup of an id never seen costs about one cache miss): new answers go
+ * to the young one; when it is full (maxEntries) or has been filling for a whole window, it
+ * becomes the old one and the previous old one is dropped whole. Nothing is removed one entry at
+ * a time, and a remembered answer is two strings and a slot, no record of its own: at 100,000
+ * remembered answers the per-entry bookkeeping (an entry object, a queue in completion order, the
+ * removal of the oldest on every insert) cost about as much CPU as the rest of a request, most of
+ * it cache misses and garbage collection of the records.
+ *
+ * What is guaranteed, as before: every done id is answered from memory for at least `window` ms,
+ * unless more than `maxEntries` others finished after it (the newest `maxEntries` are never
+ * dropped for the count). What changed: an id may be remembered for up to twice the window, and up
+ * to twice `maxEntries` ids may be held (the old generation is dropped whole, not trimmed).
+ *
+ * Requests in progress are few (a synchronous handler never has one: nothing else runs until it
+ * returns) and live in a Map of their own, never dropped: the request timeout bounds them.
  */
-export interface DedupEntry<W> {
-  /** The encoded ack once done; undefined while the first request is still being processed. */
-  ack: string | undefined;
+import { AnswerTable, hashKey } from './answer-table';
+
+export interface Pending<W> {
   /** Who else sent the same id while it was in progress (answered when it settles). */
   waiters: W[] | undefined;
-  /** When it was done (ms); 0 while in progress. */
-  doneAt: number;
-  /** Its index in the done queue; -1 while in progress or once forgotten. */
-  at: number;
-  readonly key: string;
+}
+
+/** Done answers of one generation. */
+class Generation {
+  readonly answers = new AnswerTable();
+  /** When its first and its latest answer were stored (ms). */
+  first = 0;
+  last = 0;
 }
 
 export class Dedup<W> {
-  private readonly entries = new Map<string, DedupEntry<W>>();
-  /** Done entries, oldest first from `head` (forgotten ones, `at` no longer their index, are skipped). */
-  private order: DedupEntry<W>[] = [];
-  private head = 0;
+  private young: Generation;
+  private old: Generation;
+  private readonly pending = new Map<string, Pending<W>>();
+  /**
+   * The key of the latest lookup, its hash and the time then: a synchronous handler's answer is
+   * stored next, in the same instant (an asynchronous one clears lastKey: time passes meanwhile).
+   */
+  private lastKey = '';
+  private lastHash = 0;
+  private lastNow = 0;
 
   constructor(
     private readonly window: number,
     private readonly maxEntries: number,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  get size(): number {
-    return this.entries.size;
+  ) {
+    this.young = new Generation();
+    this.old = new Generation();
   }
 
-  /** The entry for `key` if it is in progress or done within the window. */
-  get(key: string): DedupEntry<W> | undefined {
-    const e = this.entries.get(key);
-    if (e !== undefined && e.ack !== undefined && e.doneAt + this.window <= this.now()) {
-      this.entries.delete(key);
-      e.at = -1;
+  /** Remembered and in-progress ids. */
+  get size(): number {
+    return this.young.answers.size + this.old.answers.size + this.pending.size;
+  }
+
+  /** The stored ack of a done `key`, its Pending while in progress, or undefined. */
+  get(key: string): string | Pending<W> | undefined {
+    if (this.pending.size !== 0) {
+      const p = this.pending.get(key);
+      if (p !== undefined) return p;
+    }
+    if (this.young.answers.size === 0 && this.old.answers.size === 0) {
+      this.lastKey = '';
       return undefined;
     }
-    return e;
+    const now = (this.lastNow = this.now());
+    this.expire(now);
+    const h = (this.lastHash = hashKey(key));
+    this.lastKey = key;
+    return this.young.answers.get(key, h) ?? this.old.answers.get(key, h);
   }
 
-  /** Marks `key` in progress. */
-  begin(key: string): DedupEntry<W> {
-    this.evict();
-    const e: DedupEntry<W> = { ack: undefined, waiters: undefined, doneAt: 0, at: -1, key };
-    this.entries.set(key, e);
-    return e;
+  /** Marks `key` in progress (an asynchronous handler: duplicates wait for it). */
+  begin(key: string): Pending<W> {
+    const p: Pending<W> = { waiters: undefined };
+    this.pending.set(key, p);
+    this.lastKey = '';
+    return p;
   }
 
   /**
-   * Stores the answer (queued at the tail: it expires last); returns who was waiting. `e` is
-   * still in the map: an entry in progress leaves it only through done or abandon.
+   * Stores the answer of `key`; with `p` (begun), ends its progress and returns who was waiting.
+   * A synchronous handler's answer is stored without a begin.
    */
-  done(key: string, e: DedupEntry<W>, ack: string): W[] | undefined {
-    const waiters = e.waiters;
-    e.waiters = undefined;
-    e.ack = ack;
-    e.doneAt = this.now();
-    if (this.window === 0) this.entries.delete(key);
-    else {
-      e.at = this.order.length;
-      this.order.push(e);
-    }
+  done(key: string, ack: string, p?: Pending<W>): W[] | undefined {
+    const waiters = p === undefined ? undefined : this.settle(key, p);
+    if (this.window === 0) return waiters;
+    const same = key === this.lastKey;
+    const now = same ? this.lastNow : this.now();
+    if (!same) this.expire(now);
+    let young = this.young;
+    if (young.answers.size >= this.maxEntries) young = this.rotate(now);
+    if (young.answers.size === 0) young.first = now;
+    young.answers.set(key, same ? this.lastHash : hashKey(key), ack);
+    young.last = now;
     return waiters;
   }
 
-  /** Forgets `key` (a request that timed out: a resend may process it again); returns who was waiting. */
-  abandon(key: string, e: DedupEntry<W>): W[] | undefined {
-    if (this.entries.get(key) === e) this.entries.delete(key);
-    const waiters = e.waiters;
-    e.waiters = undefined;
+  /** Forgets `key` in progress (a request that timed out: a resend may process it again); returns who was waiting. */
+  abandon(key: string, p: Pending<W>): W[] | undefined {
+    return this.settle(key, p);
+  }
+
+  private settle(key: string, p: Pending<W>): W[] | undefined {
+    if (this.pending.get(key) === p) this.pending.delete(key);
+    const waiters = p.waiters;
+    p.waiters = undefined;
     return waiters;
   }
 
-  /** Drops expired done entries and, over the cap, the oldest done ones. In-progress entries
-   * are bounded by the request timeout and are never dropped here. */
-  private evict(): void {
-    const expired = this.now() - this.window;
-    const order = this.order;
-    let h = this.head;
-    while (h < order.length) {
-      const e = order[h]!;
-      if (e.at === h) {
-        if (this.entries.size < this.maxEntries && e.doneAt > expired) break;
-        this.entries.delete(e.key);
-        e.at = -1;
-      }
-      h++;
+  /**
+   * Drops the old generation once its newest answer is a window old, and ages the young one
+   * once it has been filling for a window: every answer then stays at least a window, at most two.
+   */
+  private expire(now: number): void {
+    if (this.old.answers.size !== 0 && now - this.old.last >= this.window) this.old.answers.clear();
+    if (this.young.answers.size !== 0 && now - this.young.first >= this.window) {
+      this.rotate(now);
+      if (now - this.old.last >= this.window) this.old.answers.clear();
     }
-    this.head = h;
-    if (h >= 1024 && h * 2 >= order.length) {
-      // Compact: drop the consumed part and renumber what is left.
-      const rest = (this.order = order.slice(h));
-      for (let i = 0; i < rest.length; i++) {
-        const e = rest[i]!;
-        if (e.at === i + h) e.at = i;
-      }
-      this.head = 0;
-    }
+  }
+
+  /** The young generation becomes the old one; the old one, emptied, the young one (returned). */
+  private rotate(now: number): Generation {
+    const dropped = this.old;
+    dropped.answers.clear();
+    dropped.first = now;
+    this.old = this.young;
+    return (this.young = dropped);
   }
 }

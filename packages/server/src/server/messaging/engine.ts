@@ -22,6 +22,7 @@ import { Dedup } from './dedup';
 import type { ResolvedMessaging } from './options';
 import { Users, presenceOf, type Presence } from './presence';
 import { Requests, errorAck, isThenable, type InFlight } from './requests';
+import { scanRequest, type ScannedRequest } from './req-frame';
 import type { Stats } from '../ops/stats';
 import type { Bucket, MessageLimiter } from '../ops/rate-limit';
 
@@ -76,6 +77,8 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
   private readonly streams = new Map<string, Set<Sub>>();
   private readonly requests: Requests<T> | undefined;
   private readonly m: ResolvedMessaging<T> | undefined;
+  /** What scanRequest read from the frame being handled (one object reused: nothing allocated per request). */
+  private readonly scanned: ScannedRequest = { id: '', data: undefined };
 
   constructor(private readonly o: EngineOptions<T>) {
     const m = (this.m = o.messaging);
@@ -129,6 +132,12 @@ export class Messaging<T = Record<string, unknown>> implements HubExtension {
       if (wait !== 0) return void (wait > 0 && conn.send(refusal(data, isBinary, wait)));
     }
     if (isBinary) return void conn.send(errorFrame('binary frames are not part of wss-mp.v1 (send JSON text)'));
+    const q = this.scanned;
+    if (scanRequest(data, q)) {
+      const d = q.data;
+      q.data = undefined; // not kept alive until the next request
+      return this.requests!.handle(conn, q.id, d, true);
+    }
     const f = parseClientFrame(data.toString());
     if (isBadFrame(f)) {
       conn.send(f.id === undefined ? errorFrame(f.bad) : errorAck(f.id, E.BAD_FRAME, f.bad));

@@ -11,9 +11,12 @@ export const MESSAGING_DEFAULTS = Object.freeze({
   historySize: 1000,
   /** Publications older than this (ms) are dropped from the history. */
   historyTtl: 600_000,
-  /** How long a request id is remembered as done (ms): a resend within it is answered, not reprocessed. */
+  /**
+   * How long a request id is remembered as done (ms): a resend within it is answered, not
+   * reprocessed. At least this long; up to twice (answers are forgotten a generation at a time).
+   */
   dedupWindow: 600_000,
-  /** Most request ids remembered at once (oldest forgotten first). */
+  /** The newest this many done request ids are always remembered; up to twice as many are held. */
   dedupMaxEntries: 100_000,
   /** A request (or canSubscribe) not settled within this (ms) is answered TIMEOUT. */
   requestTimeout: 10_000,

@@ -11,7 +11,7 @@
  */
 import { MessagingErrorCode as E } from '@wss-mp/protocol';
 import type { Connection } from '../connection';
-import type { Dedup, DedupEntry } from './dedup';
+import type { Dedup, Pending } from './dedup';
 import type { ResolvedMessaging } from './options';
 
 type ReportError = (err: unknown, conn: Connection<any> | undefined, where: string) => void;
@@ -24,11 +24,13 @@ export function isThenable<T>(v: unknown): v is PromiseLike<T> {
  * `JSON.stringify({ t: 'ack', id, data })` spelled out: no object per reply, and a third of the
  * encoding's CPU. The same text: `data` is left out when it encodes to nothing (undefined, a
  * function), and throws (a BigInt, a cycle) propagate. (A toJSON method sees the key "" here
- * instead of "data".)
+ * instead of "data".) `plainId`: the id is known to need no escaping (req-frame.ts read it so).
  */
-export function replyAck(id: string, data: unknown): string {
+export function replyAck(id: string, data: unknown, plainId = false): string {
   const json = JSON.stringify(data);
-  return json === undefined ? `{"t":"ack","id":${JSON.stringify(id)}}` : `{"t":"ack","id":${JSON.stringify(id)},"data":${json}}`;
+  if (plainId) return json === undefined ? `{"t":"ack","id":"${id}"}` : `{"t":"ack","id":"${id}","data":${json}}`;
+  const q = JSON.stringify(id);
+  return json === undefined ? `{"t":"ack","id":${q}}` : `{"t":"ack","id":${q},"data":${json}}`;
 }
 
 export function errorAck(id: string, code: string, message: string): string {
@@ -66,16 +68,22 @@ export class Requests<T> {
     this.onRequest = m.onRequest ?? echo;
   }
 
-  /** A `req`: answered from the dedup memory, queued behind the same id in progress, or run. */
-  handle(conn: Connection<T>, id: string, data: unknown): void {
+  /**
+   * A `req`: answered from the dedup memory, queued behind the same id in progress, or run.
+   * `plainId`: printable ASCII without quotes or backslashes, its JSON text is itself.
+   */
+  handle(conn: Connection<T>, id: string, data: unknown, plainId = false): void {
     // Read after our close frame went out (a drain's 1001): its ack could not reach the client,
     // which resends it on its next connection. Running it here would run it twice.
     if (!conn.isOpen) return;
     // Scoped per user; anonymous connections share one scope (ids carry a random client prefix).
-    const key = conn.user === null ? `\n${id}` : `${conn.user}\n${id}`;
+    // A user's key always has a line feed after the user id, so an anonymous id without one is its
+    // own key (no string built per request); one with a line feed is set apart by a leading one.
+    const user = conn.user;
+    const key = user !== null ? `${user}\n${id}` : id.indexOf('\n') === -1 ? id : `\n${id}`;
     const seen = this.dedup.get(key);
     if (seen !== undefined) {
-      if (seen.ack !== undefined) conn.send(seen.ack);
+      if (typeof seen === 'string') conn.send(seen);
       else {
         (seen.waiters ??= []).push(conn);
         (conn.session as InFlight).inFlight++;
@@ -86,23 +94,26 @@ export class Requests<T> {
     // connection, and then run again on the next server. UNAVAILABLE: not processed; the client
     // keeps it and resends it after its next welcome (protocol §4).
     if (this.draining) return void conn.send(errorAck(id, E.UNAVAILABLE, 'server shutting down; resend after reconnecting'));
-    const entry = this.dedup.begin(key);
+    // Counted even while a synchronous handler runs: one that starts the drain must not see this
+    // connection idle and have it closed before its ack is sent.
     (conn.session as InFlight).inFlight++;
-    // A synchronous handler (the default echo) is answered without allocating callbacks.
+    // A synchronous handler (the default echo) is answered without allocating callbacks, and
+    // without an in-progress mark: nothing else runs until it returns.
     let r: unknown;
     try {
       r = this.onRequest(conn, data, { id });
     } catch (err) {
       this.report(err, conn, 'messaging callback');
-      return this.answer(key, entry, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
+      return this.answer(key, undefined, conn, errorAck(id, E.HANDLER_ERROR, 'the handler failed'), true);
     }
-    if (!isThenable(r)) return this.finish(key, entry, conn, id, r);
-    this.ask(conn, id, () => r, (value) => this.finish(key, entry, conn, id, value), (ack, store) => this.answer(key, entry, conn, ack, store));
+    if (!isThenable(r)) return this.finish(key, undefined, conn, id, r, plainId);
+    const p = this.dedup.begin(key);
+    this.ask(conn, id, () => r, (value) => this.finish(key, p, conn, id, value, plainId), (ack, store) => this.answer(key, p, conn, ack, store));
   }
 
   /** Answers `conn` and whoever waited on the same id; stores the answer unless `store` is false. */
-  private answer(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, ack: string, store: boolean): void {
-    const waiters = store ? this.dedup.done(key, entry, ack) : this.dedup.abandon(key, entry);
+  private answer(key: string, p: Pending<Connection<T>> | undefined, conn: Connection<T>, ack: string, store: boolean): void {
+    const waiters = store ? this.dedup.done(key, ack, p) : p === undefined ? undefined : this.dedup.abandon(key, p);
     conn.send(ack);
     settled(conn);
     if (waiters === undefined) return;
@@ -112,15 +123,15 @@ export class Requests<T> {
     }
   }
 
-  private finish(key: string, entry: DedupEntry<Connection<T>>, conn: Connection<T>, id: string, value: unknown): void {
+  private finish(key: string, p: Pending<Connection<T>> | undefined, conn: Connection<T>, id: string, value: unknown, plainId: boolean): void {
     let ack: string;
     try {
-      ack = replyAck(id, value);
+      ack = replyAck(id, value, plainId);
     } catch (err) {
       this.report(err, conn, 'onRequest (reply is not JSON)');
       ack = errorAck(id, E.HANDLER_ERROR, 'the reply could not be encoded as JSON');
     }
-    this.answer(key, entry, conn, ack, true);
+    this.answer(key, p, conn, ack, true);
   }
 
   /**

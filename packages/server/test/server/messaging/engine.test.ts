@@ -167,8 +167,68 @@ test('replyAck is byte for byte JSON.stringify({ t: "ack", id, data }), throws i
   for (const id of ['r1', 'quote"and\\slash', '\u0000ctl']) {
     for (const v of values) assert.equal(replyAck(id, v), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
   }
+  // An id the frame scanner read (plain ASCII, no quote or backslash) skips its JSON encoding: same text.
+  for (const id of ['r1', '12.0000000001', ' !#$%&\'()*+,-./:;<=>?@[]^_`{|}~']) {
+    for (const v of values) assert.equal(replyAck(id, v, true), JSON.stringify({ t: 'ack', id, data: v }), `${id} ${String(v)}`);
+  }
   assert.throws(() => replyAck('x', 1n), TypeError);
   const cycle: Record<string, unknown> = {};
   cycle.self = cycle;
   assert.throws(() => replyAck('x', cycle), TypeError);
+});
+
+test('one id, two spellings: the canonical frame and any other form of it are the same idempotency key', () => {
+  let runs = 0;
+  const { m } = engine(new ScriptedBroker(), { onRequest: (_c: unknown, d: unknown) => (runs++, { echo: d }) });
+  const { conn, sent } = fakeConn(20);
+  m.opened(conn, true);
+  m.message(conn, Buffer.from('{"t":"req","id":"k-1","data":"tom"}'), false); // the scanner's path
+  m.message(conn, Buffer.from('{"data":"tom","id":"k-1","t":"req"}'), false); // the general parser's
+  m.message(conn, Buffer.from('{"t":"req","id":"k-\\u0032","data":"x"}'), false); // k-2, escaped: general parser
+  m.message(conn, Buffer.from('{"t":"req","id":"k-2","data":"x"}'), false); // k-2 canonical: a duplicate
+  assert.equal(runs, 2);
+  assert.deepEqual(sent.slice(1), [
+    { t: 'ack', id: 'k-1', data: { echo: 'tom' } },
+    { t: 'ack', id: 'k-1', data: { echo: 'tom' } },
+    { t: 'ack', id: 'k-2', data: { echo: 'x' } },
+    { t: 'ack', id: 'k-2', data: { echo: 'x' } },
+  ]);
+});
+
+test('idempotency scopes: an anonymous id that spells a user key is not that user\'s, and users do not share ids', () => {
+  const seen: string[] = [];
+  const { m } = engine(new ScriptedBroker(), { onRequest: (c: Connection<any>, d: unknown) => (seen.push(`${c.user}:${d}`), d) });
+  const anon = fakeConn(21);
+  const alice = fakeConn(22, 'alice');
+  const bob = fakeConn(23, 'bob');
+  for (const x of [anon, alice, bob]) m.opened(x.conn, true);
+  const req = (c: typeof anon, id: string, data: string) => m.message(c.conn, frame({ t: 'req', id, data }), false);
+  req(alice, 'r', 'alice-r'); // key "alice\nr"
+  req(anon, 'alice\nr', 'anon-1'); // an anonymous id with a line feed
+  req(anon, '\nalice\nr', 'anon-2');
+  req(bob, 'r', 'bob-r');
+  req(anon, 'r', 'anon-r');
+  req(alice, 'r', 'alice-again'); // a duplicate: answered from memory
+  assert.deepEqual(seen, ['alice:alice-r', 'null:anon-1', 'null:anon-2', 'bob:bob-r', 'null:anon-r']);
+  assert.deepEqual(alice.sent.at(-1), { t: 'ack', id: 'r', data: 'alice-r' });
+});
+
+test('a synchronous handler that starts the drain: its own ack goes out before the connection counts as idle', () => {
+  const order: string[] = [];
+  let idle = true;
+  const { m } = engine(new ScriptedBroker(), {
+    onRequest: (c: Connection<any>, d: unknown) => {
+      m.startDrain();
+      idle = !m.whenIdle(c, () => order.push('idle'));
+      return d;
+    },
+  });
+  const { conn, sent } = fakeConn(24);
+  m.opened(conn, true);
+  const send = conn.send;
+  conn.send = (s: string) => (order.push('ack'), send(s));
+  m.message(conn, frame({ t: 'req', id: 'last', data: 1 }), false);
+  assert.equal(idle, false, 'the request in progress held the connection');
+  assert.deepEqual(order, ['ack', 'idle']);
+  assert.deepEqual(sent.at(-1), { t: 'ack', id: 'last', data: 1 });
 });
