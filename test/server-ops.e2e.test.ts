@@ -7,7 +7,7 @@ import { ProtoClient } from './conformance/client';
 import { adminFetch, scrapeMetrics } from './support/admin';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
 import tls from 'node:tls';
-import { openWs, rawExchange, rawWs, tlsExchange } from './support/net-tools';
+import { echoes, openWs, rawExchange, rawWs, tlsExchange } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { waitFor } from './support/wait';
 
@@ -58,8 +58,7 @@ describe('metrics', () => {
     for (let i = 0; i < 5; i++) {
       const msg = `hello ${i}`;
       sentBytes += Buffer.byteLength(msg);
-      a.ws.send(msg);
-      assert.equal((await a.next())[0].toString(), msg);
+      await echoes(a, msg);
     }
     // Too big: closed with 1009.
     const big = await openWs(url, auth);

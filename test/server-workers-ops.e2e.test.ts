@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ProtoClient } from './conformance/client';
 import { adminFetch, scrapeMetrics } from './support/admin';
-import { openWs, rawWs, type OpenedSocket } from './support/net-tools';
+import { echoes, openWs, rawWs, type OpenedSocket } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { startRedis } from './support/redis';
 import { requireBinary } from './support/binaries';
@@ -109,8 +109,7 @@ describe('--workers 2 --admin: one admin listener for the node', () => {
       for (let k = 0; k < 3; k++) {
         const msg = `message ${k} from p${i}`;
         bytes += Buffer.byteLength(msg);
-        c.ws.send(msg);
-        assert.equal((await c.next())[0].toString(), msg);
+        await echoes(c, msg);
       }
     }
     const m = await scrape(admin);

@@ -1,5 +1,6 @@
 // Client-side probes for server e2e tests: the real `openssl s_client`, a `ws` client with
 // deadlines, and raw TCP/TLS exchanges. Every wait has a deadline; nothing sleeps.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,6 +56,12 @@ export interface OpenedSocket {
   next(timeout?: number): Promise<[Buffer, boolean]>;
   /** Resolves with [code, reason] when the socket closes. */
   closed: Promise<[number, string]>;
+}
+
+/** Sends `text` on `c` and asserts that the next message is its echo (`timeout`: ms for it, else next()'s own deadline). */
+export async function echoes(c: OpenedSocket, text = 'tom', message?: string, timeout?: number): Promise<void> {
+  c.ws.send(text);
+  assert.equal((await c.next(timeout))[0].toString(), text, message);
 }
 
 /** Opens a ws client (rejects on error, unexpected response or deadline) and records traffic. */
