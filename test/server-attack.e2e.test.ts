@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { startServer, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
-import { echoes as echoesWithin, openWs, tlsExchange, type OpenedSocket } from './support/net-tools';
+import { echoes as echoesWithin, handshakeSerial, openWs, tlsExchange, type OpenedSocket } from './support/net-tools';
 import { OP, encodeFrame, rawConnect, rawHttp, type RawClient } from './support/raw-frames';
 import { waitFor, within } from './support/wait';
 
@@ -598,14 +598,5 @@ describe('10–11. certificate reload', () => {
   });
 });
 
-/** Serial (upper-case hex) of the certificate a fresh handshake gets, whatever its names. */
-function servedSerial(port: number): Promise<string> {
-  return within(new Promise<string>((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false }, () => {
-      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-      s.end();
-      resolve(serial);
-    });
-    s.on('error', reject);
-  }), ANSWER_MS, 'a TLS handshake');
-}
+/** Serial of the certificate a fresh handshake gets, whatever its names. */
+const servedSerial = (port: number) => handshakeSerial(port, null, ANSWER_MS);

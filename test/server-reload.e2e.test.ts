@@ -8,24 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { startServer, type LogLine, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Pki, type Leaf } from './support/certs';
-import { echoes, openWs } from './support/net-tools';
-import { DeadlineError } from './support/wait';
-
-/** Serial of the certificate a fresh handshake gets (upper-case hex). */
-function handshakeSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(ca) }, () => {
-      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-      s.end();
-      resolve(serial);
-    });
-    s.on('error', reject);
-    s.setTimeout(5_000, () => {
-      s.destroy();
-      reject(new DeadlineError('TLS handshake', 5_000));
-    });
-  });
-}
+import { echoes, handshakeSerial, openWs } from './support/net-tools';
 
 /** Resolves with an error code if a TLS 1.2 client offering only `cipher` is refused. */
 function offerOnly(port: number, ca: string, cipher: string): Promise<string | null> {

@@ -138,6 +138,26 @@ export function rawExchange(port: number, payload: Buffer | string, timeout = 10
 }
 
 /** A TLS connection (trusting `caFile`) that writes `request` and resolves with the whole response. */
+/**
+ * Serial (upper-case hex) of the certificate a fresh TLS handshake gets, verified against `caFile`
+ * (null: not verified, whatever its names); a DeadlineError after `timeout` ms.
+ */
+export function handshakeSerial(port: number, caFile: string | null, timeout = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const trust = caFile === null ? { rejectUnauthorized: false } : { ca: readFileSync(caFile) };
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ...trust }, () => {
+      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
+      s.end();
+      resolve(serial);
+    });
+    s.on('error', reject);
+    s.setTimeout(timeout, () => {
+      s.destroy();
+      reject(new DeadlineError('TLS handshake', timeout));
+    });
+  });
+}
+
 export function tlsExchange(port: number, caFile: string, request: string, timeout = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(caFile) });
