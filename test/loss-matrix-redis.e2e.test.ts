@@ -16,6 +16,7 @@ import { ensureDevCert } from 'wss-mp-server';
 import { CLIENT_MP } from './comparison/subjects';
 import { CLUSTER_SCENARIOS, runClusterScenario, type ClusterResult } from './loss/cluster';
 import { CLUSTER_END, CLUSTER_START, END, clusterFullTable, clusterReadmeTable, documented } from './loss/matrix';
+import { subtestEach } from './loss/subtests';
 import { requireBinary } from './support/binaries';
 import { signHs256, now } from './support/jwt';
 import { startRedis, type RunningRedis } from './support/redis';
@@ -48,12 +49,7 @@ describe('loss matrix, two nodes + Redis', () => {
     const o = { certDir, ca: path.join(certDir, 'ca.pem'), jwtSecret: SECRET, token, redisBin: bin, shared };
     results = await Promise.all(chosen.map((s) => runClusterScenario(s, o)));
     console.log(`\n${clusterFullTable(results)}\n`);
-    for (const r of results) {
-      await t.test(r.scenario.name, () => {
-        assert.deepEqual(r.errors, [], r.errors.join('\n'));
-        assert.ok(r.verdict.pass, `${r.scenario.id}: ${JSON.stringify({ ...r.verdict, problems: undefined })}\n${r.verdict.problems.join('\n')}`);
-      });
-    }
+    await subtestEach(t, results);
   });
 
   test('the README table matches this run', { skip: only ? 'LOSS_ONLY' : false }, (t) => {

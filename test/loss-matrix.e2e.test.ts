@@ -15,6 +15,7 @@ import { ensureDevCert } from 'wss-mp-server';
 import { CLIENT_MP } from './comparison/subjects';
 import { documented, fullTable, readmeTable } from './loss/matrix';
 import { runScenario, SCENARIOS, type Result, type RunOptions } from './loss/scenarios';
+import { subtestEach } from './loss/subtests';
 import { signHs256, now } from './support/jwt';
 import { ROOT } from './support/server';
 
@@ -38,12 +39,7 @@ describe('loss matrix', () => {
     const o: RunOptions = { certDir, ca: path.join(certDir, 'ca.pem'), jwtSecret: SECRET, token };
     results = await Promise.all(chosen.map((s) => runScenario(s, o)));
     console.log(`\n${fullTable(results)}\n`);
-    for (const r of results) {
-      await t.test(r.scenario.name, () => {
-        assert.deepEqual(r.errors, [], r.errors.join('\n'));
-        assert.ok(r.verdict.pass, `${r.scenario.id}: ${JSON.stringify({ ...r.verdict, problems: undefined })}\n${r.verdict.problems.join('\n')}`);
-      });
-    }
+    await subtestEach(t, results);
   });
 
   test('the README table matches this run', { skip: only ? 'LOSS_ONLY' : false }, () => {

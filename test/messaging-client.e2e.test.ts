@@ -61,6 +61,17 @@ function shim() {
   return wx;
 }
 
+/** A server and an app subscribed to 'feed' (what it gets in `got`), once the server has the subscription. */
+async function feedApp() {
+  const server = await withServer();
+  const wx = shim();
+  const a = app(server, wx);
+  const got: number[] = [];
+  a.mc.subscribe('feed', { onPublication: (d: number) => got.push(d) });
+  assert.ok(await until(() => server.state.streams.has('feed'), DEADLINE));
+  return { server, wx, a, got };
+}
+
 describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the wx shim)', () => {
   test('negotiates wss-mp.v1 with the token in the Authorization header; request → ack; publications in order', async () => {
     const server = await withServer();
@@ -79,12 +90,7 @@ describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the 
   });
 
   test('connections cut again and again while 200 publications and 200 requests flow: every publication once, in order; every request processed once and answered', async () => {
-    const server = await withServer();
-    const wx = shim();
-    const a = app(server, wx);
-    const got: number[] = [];
-    a.mc.subscribe('feed', { onPublication: (d: number) => got.push(d) });
-    assert.ok(await until(() => server.state.streams.has('feed'), DEADLINE));
+    const { server, a, got } = await feedApp();
     const answers: unknown[] = [];
     const N = 200;
     for (let i = 1; i <= N; i++) {
@@ -153,12 +159,7 @@ describe('wss-mp-client/messaging on real sockets (miniprogram_dist through the 
   });
 
   test('app suspended (sockets closed 1000 "interrupted", connects refused) then shown, and network off/on: nothing lost, nothing twice', async () => {
-    const server = await withServer();
-    const wx = shim();
-    const a = app(server, wx);
-    const got: number[] = [];
-    a.mc.subscribe('feed', { onPublication: (d: number) => got.push(d) });
-    assert.ok(await until(() => server.state.streams.has('feed'), DEADLINE));
+    const { server, wx, a, got } = await feedApp();
     const answers: unknown[] = [];
     const send = (i: number) => {
       server.publish('feed', i);

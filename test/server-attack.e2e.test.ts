@@ -11,7 +11,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { startServer, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
-import { openWs, tlsExchange, type OpenedSocket } from './support/net-tools';
+import { echoes as echoesWithin, handshakeSerial, openWs, tlsExchange, type OpenedSocket } from './support/net-tools';
 import { OP, encodeFrame, rawConnect, rawHttp, type RawClient } from './support/raw-frames';
 import { waitFor, within } from './support/wait';
 
@@ -27,10 +27,7 @@ after(() => pki?.cleanup());
 
 const tlsArgs = () => ['--cert', leaf.fullchain, '--key', leaf.key, '--heartbeat-interval', '0'];
 
-async function echoes(c: OpenedSocket, text = 'tom'): Promise<void> {
-  c.ws.send(text);
-  assert.equal((await c.next(ANSWER_MS))[0].toString(), text);
-}
+const echoes = (c: OpenedSocket, text = 'tom') => echoesWithin(c, text, undefined, ANSWER_MS);
 
 function assertAlive(server: RunningServer): void {
   assert.equal(server.proc.exitCode, null, 'the server process is still running');
@@ -601,14 +598,5 @@ describe('10–11. certificate reload', () => {
   });
 });
 
-/** Serial (upper-case hex) of the certificate a fresh handshake gets, whatever its names. */
-function servedSerial(port: number): Promise<string> {
-  return within(new Promise<string>((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', rejectUnauthorized: false }, () => {
-      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-      s.end();
-      resolve(serial);
-    });
-    s.on('error', reject);
-  }), ANSWER_MS, 'a TLS handshake');
-}
+/** Serial of the certificate a fresh handshake gets, whatever its names. */
+const servedSerial = (port: number) => handshakeSerial(port, null, ANSWER_MS);

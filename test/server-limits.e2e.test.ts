@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startServer } from './support/server';
-import { openWs, rawExchange, rawWs } from './support/net-tools';
+import { echoes, openWs, rawExchange, rawWs } from './support/net-tools';
 import { onceWithin, within } from './support/wait';
 
 describe('heartbeat', () => {
@@ -30,8 +30,7 @@ describe('heartbeat', () => {
       assert.equal(line.ip, '127.0.0.1');
       // The live client answered every ping and is still served.
       await within((async () => { while (pings < 3) await onceWithin(live.ws, 'ping', 2_000); })(), 5_000, '3 pings');
-      live.ws.send('tom');
-      assert.equal((await live.next())[0].toString(), 'tom');
+      await echoes(live);
       live.ws.close();
     } finally {
       await server.stop();
@@ -85,8 +84,7 @@ describe('limits', { concurrency: true }, () => {
       assert.equal(code, 1009);
       const line = await server.waitForLog((l) => l.event === 'close' && l.code === 1009);
       assert.equal(line.error, 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH');
-      other.ws.send('tom');
-      assert.equal((await other.next())[0].toString(), 'tom');
+      await echoes(other);
       other.ws.close();
     } finally {
       await server.stop();
@@ -106,14 +104,12 @@ describe('limits', { concurrency: true }, () => {
       const rej = await server.waitForLog((l) => l.event === 'reject' && l.code === 1013);
       assert.equal(rej.ip, '198.51.100.1');
       const elsewhere = await openWs(server.url, { headers: { 'X-Real-IP': '198.51.100.2' } });
-      elsewhere.ws.send('tom');
-      assert.equal((await elsewhere.next())[0].toString(), 'tom');
+      await echoes(elsewhere);
       one.ws.close();
       await one.closed;
       await server.waitForLog((l) => l.event === 'close' && l.ip === '198.51.100.1');
       const again = await openWs(server.url, { headers: h });
-      again.ws.send('back');
-      assert.equal((await again.next())[0].toString(), 'back');
+      await echoes(again, 'back');
       for (const c of [two, elsewhere, again]) c.ws.close();
     } finally {
       await server.stop();
@@ -129,8 +125,7 @@ describe('limits', { concurrency: true }, () => {
       assert.equal(code, 1013);
       assert.equal(reason, 'server full');
       for (const c of open) {
-        c.ws.send('ok');
-        assert.equal((await c.next())[0].toString(), 'ok');
+        await echoes(c, 'ok');
         c.ws.close();
       }
     } finally {
@@ -157,8 +152,7 @@ describe('limits', { concurrency: true }, () => {
       assert.equal(line.code, 1006);
       await within(slow.closed, 5_000, 'the slow consumer socket to close');
       await pumping;
-      other.ws.send('tom');
-      assert.equal((await other.next())[0].toString(), 'tom');
+      await echoes(other);
       other.ws.close();
     } finally {
       await server.stop();
@@ -171,8 +165,7 @@ describe('limits', { concurrency: true }, () => {
       await assert.rejects(openWs(server.url, { origin: 'https://evil.example.com' }), (err: { status?: number }) => err.status === 403);
       for (const origin of ['https://app.example.com', 'weapp://wechat-game-runtime', undefined]) {
         const c = await openWs(server.url, origin ? { origin } : {});
-        c.ws.send('tom');
-        assert.equal((await c.next())[0].toString(), 'tom', String(origin));
+        await echoes(c, 'tom', String(origin));
         c.ws.close();
       }
       const rej = await server.waitForLog((l) => l.event === 'reject' && l.status === 403);

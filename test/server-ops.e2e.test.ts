@@ -4,9 +4,10 @@ import { describe, test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type LogEntry, type ServerOptions, type WssMpServer } from 'wss-mp-server';
 import { ProtoClient } from './conformance/client';
+import { adminFetch, scrapeMetrics } from './support/admin';
 import { createPki, issueLeaf, type Leaf, type Pki } from './support/certs';
 import tls from 'node:tls';
-import { openWs, rawExchange, rawWs, tlsExchange } from './support/net-tools';
+import { echoes, openWs, rawExchange, rawWs, tlsExchange } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { waitFor } from './support/wait';
 
@@ -24,31 +25,9 @@ async function start(o: ServerOptions<any>) {
   return { server, url, port: server.address()!.port, admin: server.adminUrl!, logs };
 }
 
-/** Parses Prometheus text: `name{labels}` → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
+const scrape = (admin: string) => scrapeMetrics(admin, (r) => assert.match(r.headers.get('content-type') ?? '', /^text\/plain/));
 
-async function scrape(admin: string): Promise<Map<string, number>> {
-  const r = await fetch(`${admin}/metrics`);
-  assert.equal(r.status, 200);
-  assert.match(r.headers.get('content-type') ?? '', /^text\/plain/);
-  return parseMetrics(await r.text());
-}
-
-function api(admin: string, path: string, body?: unknown, key: string | null = KEY): Promise<Response> {
-  return fetch(`${admin}${path}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-}
+const api = (admin: string, path: string, body?: unknown, key: string | null = KEY) => adminFetch(admin, path, body, key);
 
 describe('metrics', () => {
   let pki: Pki;
@@ -79,8 +58,7 @@ describe('metrics', () => {
     for (let i = 0; i < 5; i++) {
       const msg = `hello ${i}`;
       sentBytes += Buffer.byteLength(msg);
-      a.ws.send(msg);
-      assert.equal((await a.next())[0].toString(), msg);
+      await echoes(a, msg);
     }
     // Too big: closed with 1009.
     const big = await openWs(url, auth);

@@ -3,13 +3,12 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startServer, type LogLine, type RunningServer } from './support/server';
-import { openWs } from './support/net-tools';
+import { echoes, openWs } from './support/net-tools';
 
 async function connectAndLog(server: RunningServer, headers: Record<string, string>): Promise<LogLine> {
   const before = server.logs.length;
   const c = await openWs(server.url, { headers });
-  c.ws.send('tom');
-  assert.equal((await c.next())[0].toString(), 'tom');
+  await echoes(c);
   c.ws.close();
   const [code] = await c.closed;
   assert.equal(code, 1005);

@@ -73,6 +73,31 @@ async function publishWhenUp(server: WssMpServer, ch: string, data: unknown, ide
   return waitFor(() => server.publish(ch, data, { idempotencyKey }).catch(() => undefined), { timeout: 20_000, interval: 50, what: `publish ${ch} accepted` });
 }
 
+/** Node a (CLI) and node b (in-process) on `r`, and alice on node a subscribed to `ch`. */
+async function aliceOnA(r: RunningRedis, ch: string) {
+  const a = await cliNode(r);
+  const b = await apiNode(r);
+  const alice = await client(a.url, 'alice');
+  await sub(alice, ch);
+  return { a, b, alice };
+}
+
+/** An in-process node b reaching `r` through a redisTap, and alice on it subscribed to `ch`. */
+async function aliceBehindTap(r: RunningRedis, ch: string) {
+  const tap = await redisTap(r.port);
+  cleanup.push(() => tap.close());
+  const b = await apiNode({ url: `redis://127.0.0.1:${tap.port}` });
+  const alice = await client(b.url, 'alice');
+  await sub(alice, ch);
+  return { tap, b, alice };
+}
+
+/** Waits for the publication at `pos` on `c`, then for a request round trip: whatever came before it on `ch` has been delivered. */
+async function untilDelivered(c: ProtoClient, ch: string, pos: { offset: number }, what: string): Promise<void> {
+  await waitFor(() => pubs(c, ch).some((f) => f.offset === pos.offset), { what, timeout: 20_000 });
+  await c.request('flush');
+}
+
 describe('two nodes and one Redis', () => {
   test('sendToUser from node B reaches the user on node A (only A subscribes); a channel on both nodes gets each publication once per subscriber; presence agrees', async (t) => {
     const r = await redis(t);
@@ -173,10 +198,7 @@ describe('two nodes and one Redis', () => {
   test('Redis restarted (appendonly): publications refused while down, nodes reconnect and fill gaps, clients lose nothing and recover', async (t) => {
     const r = await redis(t, true);
     if (!r) return;
-    const a = await cliNode(r);
-    const b = await apiNode(r);
-    const alice = await client(a.url, 'alice');
-    await sub(alice, 'news');
+    const { b, alice } = await aliceOnA(r, 'news');
     for (let n = 1; n <= 5; n++) await b.server.publish('news', { n });
     await waitFor(() => pubs(alice, 'news').length === 5, { what: '5 before the restart' });
     const pos = { offset: 5, epoch: pubs(alice, 'news')[4]!.epoch as string };
@@ -213,10 +235,7 @@ describe('two nodes and one Redis', () => {
   test('a node that missed pub/sub messages (its subscriber connection cut) fills the gap from the stream', async (t) => {
     const r = await redis(t);
     if (!r) return;
-    const a = await cliNode(r);
-    const b = await apiNode(r);
-    const alice = await client(a.url, 'alice');
-    await sub(alice, 'g');
+    const { a, b, alice } = await aliceOnA(r, 'g');
     for (let n = 1; n <= 3; n++) await b.server.publish('g', { n });
     await waitFor(() => pubs(alice, 'g').length === 3, { what: 'first 3' });
     // Cut every subscriber connection; node A reconnects after its backoff (100 ms), and what
@@ -234,10 +253,7 @@ describe('two nodes and one Redis', () => {
   test('Redis paused (SIGSTOP) for 10 s: each publication is refused (ERR_UNAVAILABLE) or delivered, once, in order; nothing lost after', async (t) => {
     const r = await redis(t);
     if (!r) return;
-    const a = await cliNode(r);
-    const b = await apiNode(r);
-    const alice = await client(a.url, 'alice');
-    await sub(alice, 'p');
+    const { b, alice } = await aliceOnA(r, 'p');
     await b.server.publish('p', { n: 1 });
     r.pause();
     const pausedAt = Date.now();
@@ -247,8 +263,7 @@ describe('two nodes and one Redis', () => {
     await waitFor(() => Date.now() - pausedAt >= 10_000, { timeout: 15_000, interval: 100, what: 'the 10 s pause' });
     r.resume();
     const last = await publishWhenUp(b.server, 'p', { n: 5 });
-    await waitFor(() => pubs(alice, 'p').some((f) => f.offset === last.offset), { what: 'the publication after the pause', timeout: 20_000 });
-    await alice.request('flush');
+    await untilDelivered(alice, 'p', last, 'the publication after the pause');
     const seen = pubs(alice, 'p');
     assert.deepEqual(seen.map((f) => f.offset), range(1, last.offset), 'contiguous offsets, each once');
     const accepted = during.flatMap((s, i) => (s.status === 'fulfilled' ? [i + 2] : []));
@@ -268,8 +283,7 @@ describe('two nodes and one Redis', () => {
     await assert.rejects(b.server.publish('late', { n: 2 }), (e: { code: string }) => e.code === 'ERR_UNAVAILABLE');
     r.resume();
     const third = await publishWhenUp(b.server, 'late', { n: 3 });
-    await waitFor(() => pubs(alice, 'late').some((f) => f.offset === third.offset), { what: 'the publication after the freeze', timeout: 20_000 });
-    await alice.request('flush');
+    await untilDelivered(alice, 'late', third, 'the publication after the freeze');
     // Before the fix, Redis ran the refused one when it woke up: n 2 at offset 2, n 3 at 3.
     assert.deepEqual(datas(alice, 'late'), [1, 3], 'the refused publication was never made');
     assert.deepEqual([first.offset, third.offset], [1, 2]);
@@ -278,18 +292,13 @@ describe('two nodes and one Redis', () => {
   test('the connection to Redis drops after Redis ran a publication, before its reply: made once (not resent), refused to the caller', async (t) => {
     const r = await redis(t);
     if (!r) return;
-    const cutter = await redisTap(r.port);
-    cleanup.push(() => cutter.close());
-    const b = await apiNode({ url: `redis://127.0.0.1:${cutter.port}` });
-    const alice = await client(b.url, 'alice');
-    await sub(alice, 'cut');
+    const { tap: cutter, b, alice } = await aliceBehindTap(r, 'cut');
     await b.server.publish('cut', { n: 1 });
     cutter.cut();
     const second = await b.server.publish('cut', { n: 2 }).then(() => 'made', (e: { code: string }) => e.code);
     assert.ok(cutter.cuts === 1, 'the reply to the publication was cut');
     const third = await publishWhenUp(b.server, 'cut', { n: 3 });
-    await waitFor(() => pubs(alice, 'cut').some((f) => f.offset === third.offset), { what: 'the publication after the cut', timeout: 20_000 });
-    await alice.request('flush');
+    await untilDelivered(alice, 'cut', third, 'the publication after the cut');
     // Before the fix, ioredis sent the script again after reconnecting: n 2 at offsets 2 and 3.
     assert.deepEqual(datas(alice, 'cut'), [1, 2, 3], 'n 2 made once');
     assert.equal(second, 'ERR_UNAVAILABLE', 'its outcome never reached the node: refused, not resolved from a second run');
@@ -298,11 +307,7 @@ describe('two nodes and one Redis', () => {
   test('the reply to a publication is lost, the caller retries with its idempotency key: made once, the retry gets its position', async (t) => {
     const r = await redis(t);
     if (!r) return;
-    const cutter = await redisTap(r.port);
-    cleanup.push(() => cutter.close());
-    const b = await apiNode({ url: `redis://127.0.0.1:${cutter.port}` });
-    const alice = await client(b.url, 'alice');
-    await sub(alice, 'idem');
+    const { tap: cutter, b, alice } = await aliceBehindTap(r, 'idem');
     await b.server.publish('idem', { n: 1 }, { idempotencyKey: 'n1' });
     cutter.cut();
     const lost = await b.server.publish('idem', { n: 2 }, { idempotencyKey: 'n2' }).then(() => 'made', (e: { code: string }) => e.code);
@@ -310,8 +315,7 @@ describe('two nodes and one Redis', () => {
     // What a publisher that cannot tell does: try again with the same key until accepted.
     const retried = await publishWhenUp(b.server, 'idem', { n: 2 }, 'n2');
     const third = await publishWhenUp(b.server, 'idem', { n: 3 }, 'n3');
-    await waitFor(() => pubs(alice, 'idem').some((f) => f.offset === third.offset), { what: 'n 3', timeout: 20_000 });
-    await alice.request('flush');
+    await untilDelivered(alice, 'idem', third, 'n 3');
     // Without the key the retry is a second publication: n 2 at offsets 2 and 3.
     assert.deepEqual(datas(alice, 'idem'), [1, 2, 3], 'n 2 once');
     assert.deepEqual([retried.offset, third.offset], [2, 3], 'the retry settled with the position Redis gave n 2');
@@ -320,12 +324,8 @@ describe('two nodes and one Redis', () => {
   test('a gap fill that failed while Redis stalled (connections open) is tried again: nothing stays queued', async (t) => {
     const r = await redis(t);
     if (!r) return;
-    const tap = await redisTap(r.port);
-    cleanup.push(() => tap.close());
-    const b = await apiNode({ url: `redis://127.0.0.1:${tap.port}` });
+    const { tap, b, alice } = await aliceBehindTap(r, 'stall');
     const other = await apiNode(r);
-    const alice = await client(b.url, 'alice');
-    await sub(alice, 'stall');
     await b.server.publish('stall', { n: 1 });
     await waitFor(() => pubs(alice, 'stall').length === 1, { what: 'n 1' });
     // Node b misses n 2 (its pub/sub is held), then makes n 3 itself: a gap at offset 2, and the
@@ -383,18 +383,19 @@ describe('two nodes and one Redis', () => {
     const onA = await Promise.all(users.map((u) => client(a.url, u)));
     for (const c of onA) await sub(c, 'feed');
     for (const c of onA) await sub(c, '$user');
-    for (let n = 1; n <= 5; n++) {
-      await api.server.publish('feed', { n });
-      for (const u of users) await api.server.sendToUser(u, { n });
-    }
+    /** Publications n = from..to, each on 'feed' and to every user's $user stream. */
+    const publish = async (from: number, to: number) => {
+      for (let n = from; n <= to; n++) {
+        await api.server.publish('feed', { n });
+        for (const u of users) await api.server.sendToUser(u, { n });
+      }
+    };
+    await publish(1, 5);
     for (const c of onA) await waitFor(() => pubs(c, 'feed').length === 5 && pubs(c, '$user').length === 5, { what: 'first 5' });
     await a.stop('SIGKILL');
     for (const c of onA) await waitFor(() => c.closed, { what: 'connection cut' });
     // Published while the clients are between nodes.
-    for (let n = 6; n <= 10; n++) {
-      await api.server.publish('feed', { n });
-      for (const u of users) await api.server.sendToUser(u, { n });
-    }
+    await publish(6, 10);
     const moved = await Promise.all(users.map((u) => client(b.url, u)));
     for (let i = 0; i < users.length; i++) {
       for (const ch of ['feed', '$user']) {
@@ -403,10 +404,7 @@ describe('two nodes and one Redis', () => {
         assert.equal(ack.recovered, true, `${users[i]} ${ch} recovered`);
       }
     }
-    for (let n = 11; n <= 12; n++) {
-      await api.server.publish('feed', { n });
-      for (const u of users) await api.server.sendToUser(u, { n });
-    }
+    await publish(11, 12);
     for (let i = 0; i < users.length; i++) {
       const c = moved[i]!;
       await waitFor(() => pubs(c, 'feed').length >= 7 && pubs(c, '$user').length >= 7, { what: 'replay + live' });

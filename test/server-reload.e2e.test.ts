@@ -8,24 +8,7 @@ import path from 'node:path';
 import tls from 'node:tls';
 import { startServer, type LogLine, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Pki, type Leaf } from './support/certs';
-import { openWs } from './support/net-tools';
-import { DeadlineError } from './support/wait';
-
-/** Serial of the certificate a fresh handshake gets (upper-case hex). */
-function handshakeSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(ca) }, () => {
-      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
-      s.end();
-      resolve(serial);
-    });
-    s.on('error', reject);
-    s.setTimeout(5_000, () => {
-      s.destroy();
-      reject(new DeadlineError('TLS handshake', 5_000));
-    });
-  });
-}
+import { echoes, handshakeSerial, openWs } from './support/net-tools';
 
 /** Resolves with an error code if a TLS 1.2 client offering only `cipher` is refused. */
 function offerOnly(port: number, ca: string, cipher: string): Promise<string | null> {
@@ -71,16 +54,14 @@ describe('certificate hot reload', () => {
     try {
       assert.equal(await handshakeSerial(server.port, pki.caCert), a.serial);
       const live = await openWs(server.url, { ca: readFileSync(pki.caCert) });
-      live.ws.send('before');
-      assert.equal((await live.next())[0].toString(), 'before');
+      await echoes(live, 'before');
 
       let next = after_(server);
       install(b, certFile, keyFile);
       const ok = await next((l) => l.event === 'reload' && l.ok === true && l.serial === b.serial);
       assert.equal(ok.trigger, 'file change');
       assert.equal(await handshakeSerial(server.port, pki.caCert), b.serial);
-      live.ws.send('after');
-      assert.equal((await live.next())[0].toString(), 'after', 'the open connection is untouched');
+      await echoes(live, 'after', 'the open connection is untouched');
       assert.equal(live.ws.readyState, 1);
       // setSecureContext resets options it is not given: the cipher policy must survive.
       assert.ok(await offerOnly(server.port, pki.caCert, 'AES128-GCM-SHA256'), 'static RSA must stay refused after reload');
@@ -94,8 +75,7 @@ describe('certificate hot reload', () => {
       assert.match(String(bad.error), /key values mismatch/);
       assert.equal(bad.kept, b.serial);
       assert.equal(await handshakeSerial(server.port, pki.caCert), b.serial);
-      live.ws.send('still');
-      assert.equal((await live.next())[0].toString(), 'still');
+      await echoes(live, 'still');
       live.ws.close();
     } finally {
       await server.stop();

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { startServer, type RunningServer } from './support/server';
 import { createPki, issueLeaf, type Pki, type Leaf } from './support/certs';
 import { findBinary, requireBinary } from './support/binaries';
-import { openWs, rawExchange, sClient, tlsExchange } from './support/net-tools';
+import { echoes, openWs, rawExchange, sClient, tlsExchange } from './support/net-tools';
 import { serverFlagsForBench } from './bench/lib/server-flags';
 
 describe('TLS policy (openssl s_client, RSA certificate with an intermediate)', { concurrency: true }, () => {
@@ -107,8 +107,7 @@ describe('development certificate', { concurrency: true }, () => {
 
   test('both FAQ URLs work: wss://host:port (path /) and /wss; other paths get 404', async () => {
     const root = await openWs(server.url.replace(/\/wss$/, ''), { caFile });
-    root.ws.send('tom');
-    assert.equal((await root.next())[0].toString(), 'tom');
+    await echoes(root);
     root.ws.close();
     await assert.rejects(openWs(server.url.replace(/\/wss$/, '/nope'), { caFile }), (err: { status?: number; body?: string }) => {
       assert.equal(err.status, 404);
@@ -134,8 +133,7 @@ describe('development certificate', { concurrency: true }, () => {
       const line = await again.waitForLog((l) => l.event === 'dev-cert');
       assert.equal(line.created, 'nothing');
       const c = await openWs(again.url, { caFile });
-      c.ws.send('tom');
-      assert.equal((await c.next())[0].toString(), 'tom');
+      await echoes(c);
       c.ws.close();
     } finally {
       await again.stop();
@@ -165,12 +163,10 @@ describe('development certificate', { concurrency: true }, () => {
     assert.doesNotMatch(junk.data.toString('latin1'), /HTTP\/1\.1/);
     const tlsJunk = await rawExchange(server.port, Buffer.concat([Buffer.from([0x16, 0x03, 0x01, 0x00, 0x40]), randomBytes(64)]));
     assert.ok(tlsJunk.data.length < 64, 'at most a TLS alert');
-    bystander.ws.send('still here');
-    assert.equal((await bystander.next())[0].toString(), 'still here');
+    await echoes(bystander, 'still here');
     bystander.ws.close();
     const fresh = await openWs(server.url, { caFile });
-    fresh.ws.send('tom');
-    assert.equal((await fresh.next())[0].toString(), 'tom');
+    await echoes(fresh);
     fresh.ws.close();
   });
 
@@ -202,8 +198,7 @@ describe('--no-plain-http-answer', () => {
     assert.ok(!server.logs.some((l) => l.event === 'plain-http'));
     const caFile = (await server.waitForLog((l) => l.event === 'dev-cert')).ca as string;
     const c = await openWs(server.url, { caFile });
-    c.ws.send('tom');
-    assert.equal((await c.next())[0].toString(), 'tom');
+    await echoes(c);
     c.ws.close();
   });
 

@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ProtoClient } from './conformance/client';
-import { openWs, rawWs, type OpenedSocket } from './support/net-tools';
+import { adminFetch, scrapeMetrics } from './support/admin';
+import { echoes, openWs, rawWs, type OpenedSocket } from './support/net-tools';
 import { signHs256, now } from './support/jwt';
 import { startRedis } from './support/redis';
 import { requireBinary } from './support/binaries';
@@ -50,33 +51,15 @@ const token = (sub: string) => signHs256(SECRET, { sub, exp: now() + 600 });
 const workerOf = (id: number) => (id % 2 === 1 ? 1 : 2);
 const workerPid = (s: RunningServer, n: number) => s.logs.filter((l) => l.event === 'worker' && l.msg === 'started' && l.worker === n).at(-1)!.pid as number;
 
-/** Parses Prometheus text: `name{labels}` → value. */
-function parseMetrics(text: string): Map<string, number> {
-  const m = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const i = line.lastIndexOf(' ');
-    m.set(line.slice(0, i), Number(line.slice(i + 1)));
-  }
-  return m;
-}
-
-async function scrape(admin: string): Promise<Map<string, number>> {
-  const r = await fetch(`${admin}/metrics`);
-  assert.equal(r.status, 200);
-  const text = await r.text();
-  // One family per name: the primary's gauges and the workers' add up to one exposition.
-  const families = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
-  assert.equal(new Set(families).size, families.length, 'no metric family twice');
-  return parseMetrics(text);
-}
+const scrape = (admin: string) =>
+  scrapeMetrics(admin, (_r, text) => {
+    // One family per name: the primary's gauges and the workers' add up to one exposition.
+    const families = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+    assert.equal(new Set(families).size, families.length, 'no metric family twice');
+  });
 
 async function api<T = any>(admin: string, p: string, body?: unknown): Promise<{ status: number; body: T }> {
-  const r = await fetch(`${admin}${p}`, {
-    method: body === undefined ? 'GET' : 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const r = await adminFetch(admin, p, body);
   return { status: r.status, body: (await r.json()) as T };
 }
 
@@ -126,8 +109,7 @@ describe('--workers 2 --admin: one admin listener for the node', () => {
       for (let k = 0; k < 3; k++) {
         const msg = `message ${k} from p${i}`;
         bytes += Buffer.byteLength(msg);
-        c.ws.send(msg);
-        assert.equal((await c.next())[0].toString(), msg);
+        await echoes(c, msg);
       }
     }
     const m = await scrape(admin);

@@ -3,11 +3,10 @@
 // SIGTERM draining every worker. Publications are made by a client through --conformance.
 import { describe, test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
 import { WebSocket } from 'ws';
 import { createPki, issueLeaf } from './support/certs';
 import { ProtoClient, type Frame } from './conformance/client';
@@ -16,6 +15,7 @@ import { SERVER_CLI, startServer, type RunningServer } from './support/server';
 import { waitFor, within } from './support/wait';
 import { signHs256, now } from './support/jwt';
 import { requireBinary } from './support/binaries';
+import { handshakeSerial } from './support/net-tools';
 import { startRedis } from './support/redis';
 import type { Presence } from 'wss-mp-server';
 
@@ -45,17 +45,6 @@ async function proto(url: string, user?: string): Promise<ProtoClient> {
 
 const sub = (c: ProtoClient, ch: string, pos?: { offset: number; epoch: string }): Promise<Frame> => c.subscribed(ch, pos);
 
-/** Serial of the certificate a fresh TLS handshake gets. */
-function serial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const t = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(ca) }, () => {
-      const sn = t.getPeerCertificate().serialNumber.toUpperCase();
-      t.end();
-      resolve(sn);
-    });
-    t.on('error', reject);
-  });
-}
 
 /** GET /api/presence over a new connection (no keep-alive: round-robin picks the worker). */
 function presenceOver(port: number, query: string): Promise<Presence> {
@@ -201,12 +190,12 @@ describe('--workers 2', () => {
     cleanup.push(() => s.stop('SIGKILL'));
     await waitFor(() => s.logs.filter((l) => l.event === 'listening').length >= 2, { what: 'two workers listening', timeout: 30_000 });
     // Round-robin: consecutive handshakes alternate between the workers.
-    for (let i = 0; i < 4; i++) assert.equal(await serial(s.port, pki.caCert), a.serial);
+    for (let i = 0; i < 4; i++) assert.equal(await handshakeSerial(s.port, pki.caCert), a.serial);
     copyFileSync(b.fullchain, cf);
     copyFileSync(b.key, kf);
     s.proc.kill('SIGHUP');
     await waitFor(() => s.logs.filter((l) => l.event === 'reload' && l.ok === true && l.serial === b.serial).length >= 2, { what: 'both workers reloaded' });
-    for (let i = 0; i < 4; i++) assert.equal(await serial(s.port, pki.caCert), b.serial);
+    for (let i = 0; i < 4; i++) assert.equal(await handshakeSerial(s.port, pki.caCert), b.serial);
   });
 
   test('a worker that fails at start-up (missing certificate) stops the primary with its exit code, no fork loop', async () => {

@@ -185,6 +185,22 @@ async function withHandle(
   }
 }
 
+/** withHandle on a fresh echo server (`down`: refusing upgrades until `echo.up()`) and wx shim; the echo closed after. */
+async function withEcho(
+  s: Subject,
+  echoOpts: { down?: boolean },
+  t: Timing,
+  body: (h: Handle, on: { wx: WxShim; echo: EchoServer }) => Promise<Outcome>,
+): Promise<Outcome> {
+  const echo = await startEcho(undefined, echoOpts);
+  const wx = createWxShim();
+  try {
+    return await withHandle(s, wx, echo.url, t, (h) => body(h, { wx, echo }));
+  } finally {
+    await echo.close();
+  }
+}
+
 const FORBIDDEN = ['Event', 'EventTarget', 'Blob', 'process', 'URL', 'TextEncoder', 'window', 'self', 'document', 'WebSocket', 'Buffer', 'global'];
 
 export const SCENARIOS: Scenario[] = [
@@ -192,25 +208,19 @@ export const SCENARIOS: Scenario[] = [
     id: 'S0',
     title: 'Loads in a WeChat module (no DOM/Node globals, no global writes, no timers or randomness at import)',
     async run(s) {
-      const echo = await startEcho();
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, FAST, async (h) => {
-          const m = h.module;
-          const problems: string[] = [];
-          if (m.randomAtImport) problems.push('Math.random() at import');
-          if (m.timersAtImport) problems.push('timer at import');
-          if (m.globalWrites().length) problems.push(`writes global ${m.globalWrites().join(', ')}`);
-          h.send('x');
-          await until(() => h.messages.length === 1, 3000);
-          const bad = [...m.reads].filter((n) => FORBIDDEN.includes(n));
-          if (bad.length) problems.push(`reads ${bad.join(', ')}`);
-          if (h.messages[0] !== 'x') problems.push('no echo');
-          return problems.length ? fail(problems.join('; ')) : pass();
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, {}, FAST, async (h) => {
+        const m = h.module;
+        const problems: string[] = [];
+        if (m.randomAtImport) problems.push('Math.random() at import');
+        if (m.timersAtImport) problems.push('timer at import');
+        if (m.globalWrites().length) problems.push(`writes global ${m.globalWrites().join(', ')}`);
+        h.send('x');
+        await until(() => h.messages.length === 1, 3000);
+        const bad = [...m.reads].filter((n) => FORBIDDEN.includes(n));
+        if (bad.length) problems.push(`reads ${bad.join(', ')}`);
+        if (h.messages[0] !== 'x') problems.push('no echo');
+        return problems.length ? fail(problems.join('; ')) : pass();
+      });
     },
   },
   {
@@ -321,27 +331,21 @@ export const SCENARIOS: Scenario[] = [
     id: 'S6',
     title: 'Binary queued while down (and the queue size read): exact-length ArrayBuffer, no Blob',
     async run(s) {
-      const echo = await startEcho(undefined, { down: true });
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, FAST, async (h) => {
-          const pool = new Uint8Array(32).fill(9);
-          h.send(pool.subarray(4, 8).fill(1));
-          try {
-            if (!(h.buffered() > 0)) return fail('queue size not reported');
-          } catch (e) {
-            return fail(`reading the queue size throws ${errText(e)}`);
-          }
-          echo.up();
-          if (!(await until(() => h.messages.length === 1, 5000))) return fail('queued binary not delivered');
-          const got = h.messages[0];
-          if (Object.prototype.toString.call(got) !== '[object ArrayBuffer]') return fail('not an ArrayBuffer');
-          const bytes = [...new Uint8Array(got as ArrayBuffer)];
-          return bytes.join() === '1,1,1,1' ? pass() : fail(`sent ${bytes.length} bytes, not the 4 of the view`);
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, { down: true }, FAST, async (h, { echo }) => {
+        const pool = new Uint8Array(32).fill(9);
+        h.send(pool.subarray(4, 8).fill(1));
+        try {
+          if (!(h.buffered() > 0)) return fail('queue size not reported');
+        } catch (e) {
+          return fail(`reading the queue size throws ${errText(e)}`);
+        }
+        echo.up();
+        if (!(await until(() => h.messages.length === 1, 5000))) return fail('queued binary not delivered');
+        const got = h.messages[0];
+        if (Object.prototype.toString.call(got) !== '[object ArrayBuffer]') return fail('not an ArrayBuffer');
+        const bytes = [...new Uint8Array(got as ArrayBuffer)];
+        return bytes.join() === '1,1,1,1' ? pass() : fail(`sent ${bytes.length} bytes, not the 4 of the view`);
+      });
     },
   },
   {
@@ -399,127 +403,97 @@ export const SCENARIOS: Scenario[] = [
     id: 'S8',
     title: 'close() during a backoff wait, then reconnect() later: reconnects',
     async run(s) {
-      const echo = await startEcho(undefined, { down: true });
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, delay: 500, maxDelay: 500, random: () => 0.99 }, async (h) => {
-          await until(() => wx.connectCalls >= 1 && h.closes.length + h.errors.length > 0, 3000);
-          // The refused task is gone: the client is in its 500 ms backoff wait now.
-          if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
-          const calls = wx.connectCalls;
-          h.close();
-          // The user comes back after the wait would have ended; close() must have cancelled it.
-          if (!(await holdsFor(() => wx.connectCalls === calls, 700))) return fail('close() did not stop the retries');
-          echo.up();
-          h.reconnect();
-          return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored: stays closed');
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, { down: true }, { ...FAST, delay: 500, maxDelay: 500, random: () => 0.99 }, async (h, { wx, echo }) => {
+        await until(() => wx.connectCalls >= 1 && h.closes.length + h.errors.length > 0, 3000);
+        // The refused task is gone: the client is in its 500 ms backoff wait now.
+        if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
+        const calls = wx.connectCalls;
+        h.close();
+        // The user comes back after the wait would have ended; close() must have cancelled it.
+        if (!(await holdsFor(() => wx.connectCalls === calls, 700))) return fail('close() did not stop the retries');
+        echo.up();
+        h.reconnect();
+        return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored: stays closed');
+      });
     },
   },
   {
     id: 'S9',
     title: 'Retries exhausted, then reconnect(): a fresh cycle',
     async run(s) {
-      const echo = await startEcho(undefined, { down: true });
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h) => {
-          await until(() => wx.connectCalls >= 2, 3000);
-          // Retries come within 100 ms; none may follow the last one allowed.
-          if (!(await holdsFor(() => wx.connectCalls <= 3, 400))) return fail('maxRetries not honoured');
-          echo.up();
-          h.reconnect();
-          return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored');
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, { down: true }, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h, { wx, echo }) => {
+        await until(() => wx.connectCalls >= 2, 3000);
+        // Retries come within 100 ms; none may follow the last one allowed.
+        if (!(await holdsFor(() => wx.connectCalls <= 3, 400))) return fail('maxRetries not honoured');
+        echo.up();
+        h.reconnect();
+        return (await until(() => h.isOpen(), 3000)) ? pass() : fail('reconnect() ignored');
+      });
     },
   },
   {
     id: 'S10',
     title: 'Suspend (close 1000 "interrupted") and resume: no connectSocket while suspended, reopens at once on show',
     async run(s) {
-      const echo = await startEcho();
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, delay: 100, maxDelay: 3000 }, async (h) => {
-          if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          wx.hide();
-          wx.suspend();
-          // Suspended for 1.2 s: a client that retries in the background calls connectSocket within it.
-          await holdsFor(() => wx.callsWhileSuspended === 0, 1200);
-          const during = wx.callsWhileSuspended;
-          wx.resume();
-          wx.show();
-          const t0 = Date.now();
-          const reopened = await until(() => h.isOpen(), 3000, 5);
-          const after = Date.now() - t0;
-          const problems: string[] = [];
-          if (during) problems.push('connectSocket called while suspended');
-          if (!reopened) problems.push('never reopens');
-          else if (after > 1000) problems.push('reopens only when its timer fires'); // its wait is up to 3 s; ours: at once
-          const c = h.closes[0];
-          if (c?.code !== 1000 || c.reason !== 'interrupted') problems.push('close event lost 1000 "interrupted"');
-          // The first problem only: which of the later ones show depends on where its timer was.
-          return problems.length ? fail(problems[0]!) : pass();
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, {}, { ...FAST, delay: 100, maxDelay: 3000 }, async (h, { wx }) => {
+        if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
+        wx.hide();
+        wx.suspend();
+        // Suspended for 1.2 s: a client that retries in the background calls connectSocket within it.
+        await holdsFor(() => wx.callsWhileSuspended === 0, 1200);
+        const during = wx.callsWhileSuspended;
+        wx.resume();
+        wx.show();
+        const t0 = Date.now();
+        const reopened = await until(() => h.isOpen(), 3000, 5);
+        const after = Date.now() - t0;
+        const problems: string[] = [];
+        if (during) problems.push('connectSocket called while suspended');
+        if (!reopened) problems.push('never reopens');
+        else if (after > 1000) problems.push('reopens only when its timer fires'); // its wait is up to 3 s; ours: at once
+        const c = h.closes[0];
+        if (c?.code !== 1000 || c.reason !== 'interrupted') problems.push('close event lost 1000 "interrupted"');
+        // The first problem only: which of the later ones show depends on where its timer was.
+        return problems.length ? fail(problems[0]!) : pass();
+      });
     },
   },
   {
     id: 'S10b',
     title: 'Retries run out in the background, app shown again: the loop restarts',
     async run(s) {
-      const echo = await startEcho();
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h) => {
-          if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          wx.hide();
-          wx.suspend();
-          // 0.8 s in the background (nothing can open while suspended): a client that retries there
-          // (50–100 ms waits) runs out of its 2 retries.
-          const opens = h.opens;
-          await holdsFor(() => h.opens === opens, 800);
-          wx.resume();
-          wx.show();
-          return (await until(() => h.isOpen(), 1500)) ? pass() : fail('stays closed after show');
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, {}, { ...FAST, delay: 50, maxDelay: 100, maxRetries: 2 }, async (h, { wx }) => {
+        if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
+        wx.hide();
+        wx.suspend();
+        // 0.8 s in the background (nothing can open while suspended): a client that retries there
+        // (50–100 ms waits) runs out of its 2 retries.
+        const opens = h.opens;
+        await holdsFor(() => h.opens === opens, 800);
+        wx.resume();
+        wx.show();
+        return (await until(() => h.isOpen(), 1500)) ? pass() : fail('stays closed after show');
+      });
     },
   },
   {
     id: 'S10c',
     title: 'App shown during a pending backoff wait: the wait is cut, connect starts at once',
     async run(s) {
-      const echo = await startEcho(undefined, { down: true });
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 }, async (h) => {
-          await until(() => h.closes.length + h.errors.length > 0, 3000);
-          // The refused task is gone: the client is in its 4 s backoff wait now.
-          if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
-          echo.up();
-          const calls = wx.connectCalls;
-          wx.hide();
-          wx.show();
-          const t0 = Date.now();
-          const ok = await until(() => h.isOpen(), 2500, 5);
-          if (!ok) return fail('waits out its timer');
-          // ~3.6 s of the wait remain; a generous bound keeps a loaded machine from flaking.
-          return Date.now() - t0 < 1000 && wx.connectCalls > calls ? pass() : fail('waits out its timer');
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, { down: true }, { ...FAST, delay: 4000, maxDelay: 4000, random: () => 0.99 }, async (h, { wx, echo }) => {
+        await until(() => h.closes.length + h.errors.length > 0, 3000);
+        // The refused task is gone: the client is in its 4 s backoff wait now.
+        if (!(await until(() => wx.live === 0, 3000))) return fail('refused task never closed');
+        echo.up();
+        const calls = wx.connectCalls;
+        wx.hide();
+        wx.show();
+        const t0 = Date.now();
+        const ok = await until(() => h.isOpen(), 2500, 5);
+        if (!ok) return fail('waits out its timer');
+        // ~3.6 s of the wait remain; a generous bound keeps a loaded machine from flaking.
+        return Date.now() - t0 < 1000 && wx.connectCalls > calls ? pass() : fail('waits out its timer');
+      });
     },
   },
   {
@@ -553,44 +527,32 @@ export const SCENARIOS: Scenario[] = [
     id: 'S12',
     title: 'Close events well-formed: reconnect(4100, "switch"), close(1000, "bye")',
     async run(s) {
-      const echo = await startEcho();
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, FAST, async (h) => {
-          const second: { code: unknown; reason: unknown }[] = [];
-          h.addCloseListener((e) => second.push({ code: e.code, reason: e.reason }));
-          if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          h.reconnect(4100, 'switch');
-          if (!(await until(() => h.isOpen() && h.opens === 2, 3000))) return fail('no reconnect');
-          h.close(1000, 'bye');
-          await until(() => second.length >= 2 && h.closes.length >= 2, 2000);
-          const want = '4100 switch|1000 bye';
-          const got = (l: { code: unknown; reason: unknown }[]) => l.map((c) => `${typeof c.code === 'number' ? c.code : `(${typeof c.code})`} ${typeof c.reason === 'string' ? c.reason : `(${typeof c.reason})`}`).join('|');
-          if (got(h.closes) !== want || got(second) !== want) return fail(`close events ${got(h.closes)} / ${got(second)}`);
-          return pass();
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, {}, FAST, async (h) => {
+        const second: { code: unknown; reason: unknown }[] = [];
+        h.addCloseListener((e) => second.push({ code: e.code, reason: e.reason }));
+        if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
+        h.reconnect(4100, 'switch');
+        if (!(await until(() => h.isOpen() && h.opens === 2, 3000))) return fail('no reconnect');
+        h.close(1000, 'bye');
+        await until(() => second.length >= 2 && h.closes.length >= 2, 2000);
+        const want = '4100 switch|1000 bye';
+        const got = (l: { code: unknown; reason: unknown }[]) => l.map((c) => `${typeof c.code === 'number' ? c.code : `(${typeof c.code})`} ${typeof c.reason === 'string' ? c.reason : `(${typeof c.reason})`}`).join('|');
+        if (got(h.closes) !== want || got(second) !== want) return fail(`close events ${got(h.closes)} / ${got(second)}`);
+        return pass();
+      });
     },
   },
   {
     id: 'P1',
     title: 'A plain `ws` echo server with no heartbeat support: stays up (our ping echoed = pong)',
     async run(s) {
-      const echo = await startEcho();
-      const wx = createWxShim();
-      try {
-        return await withHandle(s, wx, echo.url, { ...FAST, heartbeatInterval: 200, heartbeatTimeout: 200 }, async (h) => {
-          if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
-          if (!(await holdsFor(() => h.isOpen() && h.opens === 1, 1500))) return fail('link dropped');
-          if (h.messages.length) return fail('heartbeat frames surface as messages');
-          h.send('hello');
-          return (await until(() => h.messages[0] === 'hello', 2000)) ? pass() : fail('no echo');
-        });
-      } finally {
-        await echo.close();
-      }
+      return withEcho(s, {}, { ...FAST, heartbeatInterval: 200, heartbeatTimeout: 200 }, async (h) => {
+        if (!(await until(() => h.isOpen(), 3000))) return fail('never opens');
+        if (!(await holdsFor(() => h.isOpen() && h.opens === 1, 1500))) return fail('link dropped');
+        if (h.messages.length) return fail('heartbeat frames surface as messages');
+        h.send('hello');
+        return (await until(() => h.messages[0] === 'hello', 2000)) ? pass() : fail('no echo');
+      });
     },
   },
   {

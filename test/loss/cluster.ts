@@ -11,11 +11,13 @@ import { startBalancer, type Balancer } from './balancer';
 import { check, parseJournal, type AppEvent } from './checker';
 import type { FixtureConfig } from './fixture';
 import { journalDir, memoryStorage, readJournal, startApp, startFixture, type App, type ServerProc } from './harness';
-import { endApps, Gate, pause, subPosition, untilCaughtUp, type Result } from './scenarios';
+import {
+  bitErrors, closeText, coldRestart, disruptAt, endRun, firstPosition, Gate, networkOff, pacing, pause, requestStream, slowConsumer, suspendApp,
+  untilCaughtUp, type Result,
+} from './scenarios';
 import { CLIENT_MP } from '../comparison/subjects';
 import { loadMiniprogramMessaging } from '../support/miniprogram-module';
 import { startRedis, type RunningRedis } from '../support/redis';
-import { DeadlineError } from '../support/wait';
 
 /** One node of the cluster: its process while it runs, and whether publications may go to it. */
 export interface Node {
@@ -100,49 +102,20 @@ export const CLUSTER_SCENARIOS: ClusterScenario[] = [
     // 50 s rather than the single-node matrix's 60: twenty node processes start first on two
     // cores, and this scenario sets the file's wall time (what it proves is the same).
     id: 'suspend', name: 'App suspended 50 s (closed 1000 "interrupted"), then shown', duration: 56_000, at: 3_000, bites: [1000],
-    async disrupt(ctx) {
-      const app = ctx.freezeApp();
-      app.wx.hide();
-      app.wx.suspend();
-      await pause(50_000);
-      app.wx.resume();
-      app.wx.show();
-      ctx.resumeApp(app);
-    },
+    disrupt: (ctx) => suspendApp(ctx, 50_000),
   },
   {
     id: 'network', name: 'Network off 10 s, then on', duration: 18_000, at: 3_000, bites: [4500, 4502, 4504],
-    async disrupt(ctx) {
-      const app = await ctx.app.get();
-      ctx.balancer.off();
-      app.wx.network(false);
-      await pause(10_000);
-      ctx.balancer.on();
-      app.wx.network(true);
-    },
+    disrupt: (ctx) => networkOff(ctx, ctx.balancer, 10_000),
   },
   {
     id: 'cold', name: 'App cold restart (storage kept)', duration: 10_000, at: 3_000, bites: null,
-    async disrupt(ctx) {
-      ctx.freezeApp().destroy();
-      await pause(2_000);
-      ctx.newApp();
-    },
+    disrupt: (ctx) => coldRestart(ctx),
   },
   {
     id: 'slow', name: 'Slow consumer cut by the server (4008)', duration: 12_000, at: 3_000, bites: [4008],
     fixture: { maxBufferedAmount: 256 * 1024 },
-    async disrupt(ctx) {
-      const app = await ctx.app.get();
-      const task = app.wx.tasks.filter((t) => t.state === 'open').at(-1) as unknown as { ws: { pause(): void; resume(): void } };
-      const s = await ctx.appNode().proc.get();
-      task.ws.pause();
-      ctx.pad = 16 * 1024;
-      const end = Date.now() + 20_000;
-      while (!s.logs.some((l) => /slow consumer/.test(String(l.by ?? l.reason ?? ''))) && Date.now() < end) await pause(20);
-      ctx.pad = 0;
-      task.ws.resume();
-    },
+    disrupt: async (ctx) => slowConsumer(ctx, await ctx.appNode().proc.get()),
   },
   {
     // SIGTERM: Redis writes its append-only file and exits; the same port and directory again.
@@ -255,17 +228,10 @@ export async function runClusterScenario(sc: ClusterScenario, o: ClusterRunOptio
       resumeApp: (app) => ctx.app.set(app),
     };
     ctx.newApp();
-    const app = ctx.app.now!;
-    const end = Date.now() + 30_000;
-    while (!subPosition(app)) {
-      if (Date.now() > end) throw new DeadlineError('the first subscription ack', 30_000);
-      await pause(10);
-    }
-    events.push({ t: 'start', position: { ...subPosition(app)! } });
+    await firstPosition(ctx.app.now!, events);
     mark('subscribed');
     let last: { offset: number; epoch: string } | undefined;
-    const t1 = Date.now();
-    const due = (i: number) => pause(t1 + ((i - 1) * sc.duration) / n - Date.now());
+    const due = pacing(sc.duration, n);
     const publications = (async () => {
       for (let i = 1; i <= n; i++) {
         await due(i);
@@ -292,27 +258,14 @@ export async function runClusterScenario(sc: ClusterScenario, o: ClusterRunOptio
         }
       }
     })();
-    const requests = (async () => {
-      for (let i = 1; i <= n; i++) {
-        await due(i);
-        const a = await ctx.app.get();
-        a.mc.request({ seq: i }).then((r: { seq: number }) => answers.push(r.seq), () => {});
-      }
-    })();
-    const disruption = (async () => {
-      await pause(sc.at);
-      await sc.disrupt(ctx);
-    })();
+    const requests = requestStream(ctx.app, n, due, answers);
+    const disruption = disruptAt(sc, ctx);
     await Promise.all([publications.then(() => mark('published')), requests.then(() => mark('requested')), disruption.then(() => mark('disrupted'))]);
     if (await untilCaughtUp(() => ctx.app.now!, answers, n, last, o.settle ?? 60_000, errors)) mark('caught up');
   } catch (e) {
     errors.push(String(e));
   } finally {
-    reconnects = endApps(apps, closes, errors);
-    for (const p of procs) {
-      p.signal('SIGCONT');
-      p.signal('SIGKILL');
-    }
+    reconnects = endRun(apps, procs, closes, errors);
     balancer?.close();
   }
   await Promise.all(procs.map((p) => p.exited));
@@ -323,16 +276,12 @@ export async function runClusterScenario(sc: ClusterScenario, o: ClusterRunOptio
   });
   if (process.env.LOSS_DEBUG && verdict.problems.length) console.log(sc.id, verdict.problems.join('\n'));
   rmSync(dir, { recursive: true, force: true });
-  if (Array.isArray(sc.bites) && !sc.bites.some((c) => closes.has(c))) {
-    errors.push(`the disruption did not bite: no close ${sc.bites.join('/')} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
-  }
+  errors.push(...bitErrors(sc, closes, apps));
   if (sc.bites === 'refused' && refused === 0) errors.push('the disruption did not bite: no publication was refused');
   if (sc.bites === 'redis-lost' && !procs.some((p) => p.logs.some((l) => l.event === 'redis' && /connection lost/.test(String(l.msg))))) {
     errors.push('the disruption did not bite: no node lost its Redis connection');
   }
-  if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);
   const relayed: [number, number] = [balancer?.relayed[0] ?? 0, balancer?.relayed[1] ?? 0];
   if ((sc.id === 'kill-for-good' || sc.id === 'stop') && Math.min(...relayed) === 0) errors.push(`the app never moved to the other node (relayed ${relayed.join('/')})`);
-  const closeText = [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
-  return { scenario: { id: sc.id, name: sc.name, restarts: false }, verdict, ms: Date.now() - t0, reconnects, closes: closeText, errors, refused, relayed };
+  return { scenario: { id: sc.id, name: sc.name, restarts: false }, verdict, ms: Date.now() - t0, reconnects, closes: closeText(closes), errors, refused, relayed };
 }

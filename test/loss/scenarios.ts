@@ -91,52 +91,22 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     id: 'suspend', name: 'App suspended 60 s (closed 1000 "interrupted"), then shown', duration: 68_000, at: 3_000, restarts: false, bites: [1000],
-    async disrupt(ctx) {
-      const app = ctx.freezeApp();
-      app.wx.hide();
-      app.wx.suspend();
-      await pause(60_000);
-      app.wx.resume();
-      app.wx.show();
-      ctx.resumeApp(app);
-    },
+    disrupt: (ctx) => suspendApp(ctx, 60_000),
   },
   {
     // The link is probed at once and declared dead (4500), or replaced when the network is back
     // (4504), or the messaging layer reconnects to resend what the core's full queue dropped (4502).
     id: 'network', name: 'Network off 10 s, then on', duration: 18_000, at: 3_000, restarts: false, bites: [4500, 4502, 4504],
-    async disrupt(ctx) {
-      const app = await ctx.app.get();
-      ctx.relay!.off();
-      app.wx.network(false);
-      await pause(10_000);
-      ctx.relay!.on();
-      app.wx.network(true);
-    },
+    disrupt: (ctx) => networkOff(ctx, ctx.relay!, 10_000),
   },
   {
     id: 'cold', name: 'App cold restart (storage kept)', duration: 10_000, at: 3_000, restarts: false, bites: null,
-    async disrupt(ctx) {
-      ctx.freezeApp().destroy();
-      await pause(2_000); // the app is not running
-      ctx.newApp();
-    },
+    disrupt: (ctx) => coldRestart(ctx),
   },
   {
     id: 'slow', name: 'Slow consumer cut by the server (4008)', duration: 12_000, at: 3_000, restarts: false, bites: [4008],
     fixture: { maxBufferedAmount: 256 * 1024 },
-    async disrupt(ctx) {
-      const app = await ctx.app.get();
-      const task = app.wx.tasks.filter((t) => t.state === 'open').at(-1) as unknown as { ws: { pause(): void; resume(): void } };
-      const s = await ctx.server.get();
-      // The app stops reading while heavier publications flow, until the server gives up on it.
-      task.ws.pause();
-      ctx.pad = 16 * 1024;
-      const end = Date.now() + 20_000;
-      while (!s.logs.some((l) => /slow consumer/.test(String(l.by ?? l.reason ?? ''))) && Date.now() < end) await pause(20);
-      ctx.pad = 0;
-      task.ws.resume();
-    },
+    disrupt: async (ctx) => slowConsumer(ctx, await ctx.server.get()),
   },
 ];
 
@@ -214,17 +184,9 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
   let reconnects = 0;
   const closes = new Map<number, number>();
   try {
-    const app = newApp();
-    // Streams start once the subscription has its first position ("from now").
-    const end = Date.now() + 30_000;
-    while (!subPosition(app)) {
-      if (Date.now() > end) throw new DeadlineError('the first subscription ack', 30_000);
-      await pause(10);
-    }
-    events.push({ t: 'start', position: { ...subPosition(app)! } });
+    await firstPosition(newApp(), events);
     let last: { offset: number; epoch: string } | undefined;
-    const start = Date.now();
-    const due = (i: number) => pause(start + ((i - 1) * sc.duration) / n - Date.now());
+    const due = pacing(sc.duration, n);
     const publications = (async () => {
       for (let i = 1; i <= n; i++) {
         await due(i);
@@ -239,39 +201,120 @@ export async function runScenario(sc: Scenario, o: RunOptions): Promise<Result> 
         }
       }
     })();
-    const requests = (async () => {
-      for (let i = 1; i <= n; i++) {
-        await due(i);
-        const a = await ctx.app.get();
-        a.mc.request({ seq: i }).then((r: { seq: number }) => answers.push(r.seq), () => {});
-      }
-    })();
-    const disruption = (async () => {
-      await pause(sc.at);
-      await sc.disrupt(ctx);
-    })();
-    await Promise.all([publications, requests, disruption]);
+    await Promise.all([publications, requestStream(ctx.app, n, due, answers), disruptAt(sc, ctx)]);
     await untilCaughtUp(() => ctx.app.now!, answers, n, last, o.settle ?? 60_000, errors);
   } catch (e) {
     errors.push(String(e));
   } finally {
-    reconnects = endApps(apps, closes, errors);
-    for (const p of procs) {
-      p.signal('SIGCONT');
-      p.signal('SIGKILL');
-    }
+    reconnects = endRun(apps, procs, closes, errors);
     relay?.close();
   }
   await Promise.all(procs.map((p) => p.exited));
   const verdict = check(parseJournal(...readJournal(dir)), { events, answers, requests: n, restarts: sc.restarts, crash: sc.crash === true });
   rmSync(dir, { recursive: true, force: true });
-  if (sc.bites !== null && !sc.bites.some((c) => closes.has(c))) errors.push(`the disruption did not bite: no close ${sc.bites.join('/')} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
-  if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);
-  const closeText = [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
-  return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, closes: closeText, errors };
+  errors.push(...bitErrors(sc, closes, apps));
+  return { scenario: sc, verdict, ms: Date.now() - t0, reconnects, closes: closeText(closes), errors };
 }
 
 export const subPosition = (app: App) => app.sub.position;
+
+// The disruptions both matrices share (ctx: a single-node Ctx or a cluster's).
+
+/** The app is hidden and suspended for `ms` (the platform closes its socket 1000 "interrupted"), then resumed and shown. */
+export async function suspendApp(ctx: Pick<Ctx, 'freezeApp' | 'resumeApp'>, ms: number): Promise<void> {
+  const app = ctx.freezeApp();
+  app.wx.hide();
+  app.wx.suspend();
+  await pause(ms);
+  app.wx.resume();
+  app.wx.show();
+  ctx.resumeApp(app);
+}
+
+/** The network is off for `ms`: `link` (the relay or balancer in front of the server) refuses and the wx shim reports it. */
+export async function networkOff(ctx: Pick<Ctx, 'app'>, link: { off(): void; on(): void }, ms: number): Promise<void> {
+  const app = await ctx.app.get();
+  link.off();
+  app.wx.network(false);
+  await pause(ms);
+  link.on();
+  app.wx.network(true);
+}
+
+/** The app process ends; a new one starts 2 s later with the same storage. */
+export async function coldRestart(ctx: Pick<Ctx, 'freezeApp' | 'newApp'>): Promise<void> {
+  ctx.freezeApp().destroy();
+  await pause(2_000); // the app is not running
+  ctx.newApp();
+}
+
+/** The app stops reading while heavier publications flow, until `server` (the app's) gives up on it. */
+export async function slowConsumer(ctx: Pick<Ctx, 'app' | 'pad'>, server: ServerProc): Promise<void> {
+  const app = await ctx.app.get();
+  const task = app.wx.tasks.filter((t) => t.state === 'open').at(-1) as unknown as { ws: { pause(): void; resume(): void } };
+  task.ws.pause();
+  ctx.pad = 16 * 1024;
+  const end = Date.now() + 20_000;
+  while (!server.logs.some((l) => /slow consumer/.test(String(l.by ?? l.reason ?? ''))) && Date.now() < end) await pause(20);
+  ctx.pad = 0;
+  task.ws.resume();
+}
+
+// The steps of a run both matrices share.
+
+/** Streams start once the subscription has its first position ("from now"): waits for it and journals it as the start. */
+export async function firstPosition(app: App, events: AppEvent[]): Promise<void> {
+  const end = Date.now() + 30_000;
+  while (!subPosition(app)) {
+    if (Date.now() > end) throw new DeadlineError('the first subscription ack', 30_000);
+    await pause(10);
+  }
+  events.push({ t: 'start', position: { ...subPosition(app)! } });
+}
+
+/** `due(i)` resolves when item i of n is due: n items spread evenly over `duration` ms from now. */
+export function pacing(duration: number, n: number): (i: number) => Promise<unknown> {
+  const start = Date.now();
+  return (i) => pause(start + ((i - 1) * duration) / n - Date.now());
+}
+
+/** Requests 1..n from whichever app instance is running, as they fall due; the seqs answered go to `answers`. */
+export async function requestStream(app: Gate<App>, n: number, due: (i: number) => Promise<unknown>, answers: number[]): Promise<void> {
+  for (let i = 1; i <= n; i++) {
+    await due(i);
+    const a = await app.get();
+    a.mc.request({ seq: i }).then((r: { seq: number }) => answers.push(r.seq), () => {});
+  }
+}
+
+/** The scenario's disruption, `sc.at` ms from now. */
+export async function disruptAt<C>(sc: { at: number; disrupt(ctx: C): Promise<void> }, ctx: C): Promise<void> {
+  await pause(sc.at);
+  await sc.disrupt(ctx);
+}
+
+/** Ends a run: every app instance (endApps: returns the reconnects), then every server process (continued first: a scenario may have frozen it). */
+export function endRun(apps: App[], procs: ServerProc[], closes: Map<number, number>, errors: string[]): number {
+  const reconnects = endApps(apps, closes, errors);
+  for (const p of procs) {
+    p.signal('SIGCONT');
+    p.signal('SIGKILL');
+  }
+  return reconnects;
+}
+
+/** Proof that the disruption did bite, as errors: a close code of `sc.bites` seen, and for `cold` a second app instance. */
+export function bitErrors(sc: { id: string; bites: unknown }, closes: Map<number, number>, apps: App[]): string[] {
+  const errors: string[] = [];
+  if (Array.isArray(sc.bites) && !sc.bites.some((c) => closes.has(c))) {
+    errors.push(`the disruption did not bite: no close ${sc.bites.join('/')} (closes: ${[...closes.keys()].join(' ') || 'none'})`);
+  }
+  if (sc.id === 'cold' && apps.length !== 2) errors.push(`${apps.length} app instances, expected 2`);
+  return errors;
+}
+
+/** Close codes counted, for the table: "4008×2 1006×1". */
+export const closeText = (closes: Map<number, number>) => [...closes].map(([c, k]) => `${c}×${k}`).join(' ');
 
 /**
  * After both streams: waits until the app has an answer to every request, nothing pending, and

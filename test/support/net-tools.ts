@@ -1,5 +1,6 @@
 // Client-side probes for server e2e tests: the real `openssl s_client`, a `ws` client with
 // deadlines, and raw TCP/TLS exchanges. Every wait has a deadline; nothing sleeps.
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -55,6 +56,12 @@ export interface OpenedSocket {
   next(timeout?: number): Promise<[Buffer, boolean]>;
   /** Resolves with [code, reason] when the socket closes. */
   closed: Promise<[number, string]>;
+}
+
+/** Sends `text` on `c` and asserts that the next message is its echo (`timeout`: ms for it, else next()'s own deadline). */
+export async function echoes(c: OpenedSocket, text = 'tom', message?: string, timeout?: number): Promise<void> {
+  c.ws.send(text);
+  assert.equal((await c.next(timeout))[0].toString(), text, message);
 }
 
 /** Opens a ws client (rejects on error, unexpected response or deadline) and records traffic. */
@@ -131,6 +138,26 @@ export function rawExchange(port: number, payload: Buffer | string, timeout = 10
 }
 
 /** A TLS connection (trusting `caFile`) that writes `request` and resolves with the whole response. */
+/**
+ * Serial (upper-case hex) of the certificate a fresh TLS handshake gets, verified against `caFile`
+ * (null: not verified, whatever its names); a DeadlineError after `timeout` ms.
+ */
+export function handshakeSerial(port: number, caFile: string | null, timeout = 5_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const trust = caFile === null ? { rejectUnauthorized: false } : { ca: readFileSync(caFile) };
+    const s = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ...trust }, () => {
+      const serial = s.getPeerCertificate().serialNumber.toUpperCase();
+      s.end();
+      resolve(serial);
+    });
+    s.on('error', reject);
+    s.setTimeout(timeout, () => {
+      s.destroy();
+      reject(new DeadlineError('TLS handshake', timeout));
+    });
+  });
+}
+
 export function tlsExchange(port: number, caFile: string, request: string, timeout = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = tls.connect({ port, host: '127.0.0.1', servername: 'localhost', ca: readFileSync(caFile) });

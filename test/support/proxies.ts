@@ -198,17 +198,26 @@ async function logAfter(log: () => string, offset: number, ok: RegExp, bad: RegE
   }, { timeout, what });
 }
 
+/**
+ * Writes the site config under test into `dir` as `siteName`, and the harness's main config as
+ * `configName`: `main(siteFile)`'s lines, which include the site file, ending in a newline.
+ */
+function writeConfigs(dir: string, site: string, siteName: string, configName: string, main: (siteFile: string) => string[]) {
+  const siteFile = path.join(dir, siteName);
+  const configFile = path.join(dir, configName);
+  writeFileSync(siteFile, site);
+  writeFileSync(configFile, [...main(siteFile), ''].join('\n'));
+  return { siteFile, configFile };
+}
+
 async function prepareNginx(opts: ProxyStartOptions): Promise<Launch> {
   const bin = binary('nginx');
   const { dir, ownDir } = prefix('nginx', opts.dir);
   const tmp = path.join(dir, 'tmp');
   mkdirSync(tmp, { recursive: true });
   chmodSync(tmp, 0o777);
-  const siteFile = path.join(dir, 'site.conf');
-  const configFile = path.join(dir, 'nginx.conf');
   const errorLog = path.join(dir, 'error.log');
-  writeFileSync(siteFile, opts.site);
-  writeFileSync(configFile, [
+  const { siteFile, configFile } = writeConfigs(dir, opts.site, 'site.conf', 'nginx.conf', (siteFile) => [
     '# Test harness main config (what /etc/nginx/nginx.conf provides on a real host).',
     'daemon off;',
     'master_process on;',
@@ -223,8 +232,7 @@ async function prepareNginx(opts: ProxyStartOptions): Promise<Launch> {
     ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `    ${t}_temp_path ${tmp}/${t};`),
     `    include ${siteFile};`,
     '}',
-    '',
-  ].join('\n'));
+  ]);
   return {
     name: 'nginx', dir, ownDir, configFile, siteFile, errorLog,
     cmd: bin,
@@ -249,12 +257,9 @@ async function prepareApache(opts: ProxyStartOptions): Promise<Launch> {
   const { dir, ownDir } = prefix('apache', opts.dir);
   const mods = APACHE_MODULE_DIRS.find((d) => existsSync(path.join(d, 'mod_proxy.so')));
   if (!mods) throw new Error(`apache modules not found in ${APACHE_MODULE_DIRS.join(', ')}`);
-  const siteFile = path.join(dir, 'site.conf');
-  const configFile = path.join(dir, 'httpd.conf');
   const errorLog = path.join(dir, 'error.log');
-  writeFileSync(siteFile, opts.site);
   const load = (m: string) => `LoadModule ${m}_module ${mods}/mod_${m}.so`;
-  writeFileSync(configFile, [
+  const { siteFile, configFile } = writeConfigs(dir, opts.site, 'site.conf', 'httpd.conf', (siteFile) => [
     '# Test harness main config (what apache2.conf, ports.conf and mods-enabled provide).',
     `ServerRoot ${dir}`,
     'ServerName localhost',
@@ -274,8 +279,7 @@ async function prepareApache(opts: ProxyStartOptions): Promise<Launch> {
     `SSLSessionCache shmcb:${dir}/ssl_scache(512000)`,
     `Listen 127.0.0.1:${opts.port} https`,
     `Include ${siteFile}`,
-    '',
-  ].join('\n'));
+  ]);
   const configtest = async () => {
     try {
       await execFileP(bin, ['-d', dir, '-f', configFile, '-t'], { cwd: dir });
@@ -307,10 +311,7 @@ async function prepareCaddy(opts: ProxyStartOptions): Promise<Launch> {
   const { dir, ownDir } = prefix('caddy', opts.dir);
   // Caddy's admin endpoint and its unused http port: taken by the same retry as the listener.
   const [admin, httpPort] = [await recentlyFreePort(), await recentlyFreePort()];
-  const siteFile = path.join(dir, 'site.caddy');
-  const configFile = path.join(dir, 'Caddyfile');
-  writeFileSync(siteFile, opts.site);
-  writeFileSync(configFile, [
+  const { siteFile, configFile } = writeConfigs(dir, opts.site, 'site.caddy', 'Caddyfile', (siteFile) => [
     '# Test harness global options (what a real host leaves at defaults).',
     '{',
     `    admin 127.0.0.1:${admin}`,
@@ -320,8 +321,7 @@ async function prepareCaddy(opts: ProxyStartOptions): Promise<Launch> {
     '    skip_install_trust',
     '}',
     `import ${siteFile}`,
-    '',
-  ].join('\n'));
+  ]);
   const env = {
     HOME: dir,
     XDG_DATA_HOME: path.join(dir, 'data'),

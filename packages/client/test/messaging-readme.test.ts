@@ -4,17 +4,12 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { firstTableRows } from '../../../test/support/markdown';
+import { leadingCode as code, sectionTableRows } from '../../../test/support/markdown';
 import { MESSAGING_DEFAULTS } from '../src/messaging';
 import { PACKAGE } from './sandbox';
 
 const readme = readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
-const table = (heading: string): string[][] => {
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  assert.ok(start >= 0, `README has no "## ${heading}"`);
-  return firstTableRows(readme.slice(start));
-};
-const code = (cell: string) => /^`([^`]+)`/.exec(cell)?.[1];
+const table = (heading: string) => sectionTableRows(readme, heading);
 
 test('README messaging options table = MESSAGING_DEFAULTS (names and values), plus token and storage', () => {
   const rows = table('Messaging options');

@@ -4,20 +4,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { firstTableRows } from '../../../test/support/markdown';
+import { firstTableRows, leadingCode as code, sectionTableRows } from '../../../test/support/markdown';
 import { CLIENT_DEFAULTS } from '../src/index';
 import { PACKAGE } from './sandbox';
 
 const readme = readFileSync(path.join(PACKAGE, 'README.md'), 'utf8');
 
-/** Rows of the first markdown table after `## heading`, as arrays of cell texts. */
-function table(heading: string): string[][] {
-  const start = readme.indexOf(`\n## ${heading}\n`);
-  assert.ok(start >= 0, `README has no "## ${heading}"`);
-  return firstTableRows(readme.slice(start));
-}
-
-const code = (cell: string) => /^`([^`]+)`/.exec(cell)?.[1];
+const table = (heading: string) => sectionTableRows(readme, heading);
 
 test('README options table = CLIENT_DEFAULTS (names and values), plus url and platform', () => {
   const rows = table('Options');

@@ -224,24 +224,22 @@ function percentile(sorted, p) {
   return sorted[i];
 }
 
-async function pingpong() {
-  const size = cfg.size ?? 32;
-  const payload = cfg.kind === 'tls' ? Buffer.alloc(size, 0x61) : 'a'.repeat(size); // text: what mini programs send
-  const { handles, errors } = await openMany(cfg.conns, 64);
+/**
+ * One request in flight per connection: `payload` goes out, and again each time the answer to it
+ * is complete, until `finish()`. `answerer()` makes a connection's `answered(len)`, told each
+ * message's length: true when the answer is complete (it keeps the mode's counters). Records the
+ * round trip of each answer; `finish()` stops the loops and returns their percentiles.
+ */
+function roundTrips(handles, payload, answerer) {
   const rtts = new Float64Array(1 << 20);
   let n = 0;
-  let msgs = 0;
   let stopped = false;
   handles.forEach((h) => {
     let sentAt = 0;
-    let got = 0;
+    const answered = answerer();
     h.onMessage((len) => {
-      got += len;
-      if (cfg.kind === 'tls' && got < size) return; // byte stream: wait for the whole echo
-      got = 0;
-      const now = performance.now();
-      msgs++;
-      if (n < rtts.length) rtts[n++] = now - sentAt;
+      if (!answered(len)) return;
+      if (n < rtts.length) rtts[n++] = performance.now() - sentAt;
       if (stopped) return;
       sentAt = performance.now();
       h.send(payload);
@@ -249,21 +247,34 @@ async function pingpong() {
     sentAt = performance.now();
     h.send(payload);
   });
-  await window_(
-    () => ((n = 0), (msgs = 0)),
-    (seconds) => {
+  return {
+    reset: () => void (n = 0),
+    finish() {
       stopped = true;
       const sorted = rtts.subarray(0, n).sort();
-      return {
-        msgs,
-        msgsPerSec: msgs / seconds,
-        rttP50Ms: percentile(sorted, 50),
-        rttP99Ms: percentile(sorted, 99),
-        rttMaxMs: sorted.length ? sorted[sorted.length - 1] : null,
-        conns: handles.length,
-        connectErrors: errors,
-      };
+      return { rttP50Ms: percentile(sorted, 50), rttP99Ms: percentile(sorted, 99), rttMaxMs: sorted.length ? sorted[sorted.length - 1] : null };
     },
+  };
+}
+
+async function pingpong() {
+  const size = cfg.size ?? 32;
+  const payload = cfg.kind === 'tls' ? Buffer.alloc(size, 0x61) : 'a'.repeat(size); // text: what mini programs send
+  const { handles, errors } = await openMany(cfg.conns, 64);
+  let msgs = 0;
+  const trips = roundTrips(handles, payload, () => {
+    let got = 0;
+    return (len) => {
+      got += len;
+      if (cfg.kind === 'tls' && got < size) return false; // byte stream: wait for the whole echo
+      got = 0;
+      msgs++;
+      return true;
+    };
+  });
+  await window_(
+    () => (trips.reset(), (msgs = 0)),
+    (seconds) => ({ msgs, msgsPerSec: msgs / seconds, ...trips.finish(), conns: handles.length, connectErrors: errors }),
   );
   await Promise.all(handles.map((h) => h.close()));
 }
@@ -278,44 +289,29 @@ async function burstMode() {
   const burst = cfg.burst ?? 10;
   const payload = Buffer.alloc(size, 0x63); // binary: the hook sends back what it got, as is
   const { handles, errors } = await openMany(cfg.conns, 64);
-  const rtts = new Float64Array(1 << 20);
-  let n = 0;
   let frames = 0;
   let requests = 0;
-  let stopped = false;
-  handles.forEach((h) => {
-    let sentAt = 0;
+  const trips = roundTrips(handles, payload, () => {
     let got = 0;
-    h.onMessage(() => {
+    return () => {
       frames++;
-      if (++got < burst) return;
+      if (++got < burst) return false;
       got = 0;
       requests++;
-      if (n < rtts.length) rtts[n++] = performance.now() - sentAt;
-      if (stopped) return;
-      sentAt = performance.now();
-      h.send(payload);
-    });
-    sentAt = performance.now();
-    h.send(payload);
+      return true;
+    };
   });
   await window_(
-    () => ((n = 0), (frames = 0), (requests = 0)),
-    (seconds) => {
-      stopped = true;
-      const sorted = rtts.subarray(0, n).sort();
-      return {
-        msgs: frames,
-        msgsPerSec: frames / seconds,
-        requests,
-        requestsPerSec: requests / seconds,
-        rttP50Ms: percentile(sorted, 50),
-        rttP99Ms: percentile(sorted, 99),
-        rttMaxMs: sorted.length ? sorted[sorted.length - 1] : null,
-        conns: handles.length,
-        connectErrors: errors,
-      };
-    },
+    () => (trips.reset(), (frames = 0), (requests = 0)),
+    (seconds) => ({
+      msgs: frames,
+      msgsPerSec: frames / seconds,
+      requests,
+      requestsPerSec: requests / seconds,
+      ...trips.finish(),
+      conns: handles.length,
+      connectErrors: errors,
+    }),
   );
   await Promise.all(handles.map((h) => h.close()));
 }
