@@ -6,7 +6,9 @@
  * SSL_write and one record instead of one per frame, one syscall and one trip through the
  * stream machinery. Order is the stream's own (a cork only queues), `bufferedAmount` keeps
  * counting the queued bytes (Node counts corked writes in `writableLength`), and `end()`
- * uncorks fully, so a closing handshake that ends the socket never strands a frame.
+ * uncorks fully, so a closing handshake that ends the socket never strands a frame. Small frames
+ * do not even reach the socket one by one: the connection frames them into a buffer of its own
+ * (turn-buffer.ts), which the flush hands to the socket just before the uncork.
  *
  * The pending list is a module-level array of the connections themselves, not a closure or
  * an Immediate per connection: corking costs no allocation on the per-message path.
