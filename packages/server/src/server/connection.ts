@@ -6,7 +6,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { WebSocket } from 'ws';
 import { corkForTurn, type TurnCorked } from './cork';
 import type { Stats } from './ops/stats';
-import { adoptSender, DIRECT_BYTES, frameLength, growBuffer, type SenderInternals, writeFrame } from './turn-buffer';
+import { adoptSender, DIRECT_BYTES, firstBufferSize, frameLength, growBuffer, POOLED_BYTES, type SenderInternals, writeFrame } from './turn-buffer';
 
 const BINARY = Object.freeze({ binary: true });
 const TEXT = Object.freeze({ binary: false });
@@ -124,6 +124,9 @@ export class Connection<T = Record<string, unknown>> {
   private out: Buffer | null = null;
   /** Bytes of `out` used. */
   private outLen = 0;
+  /** Bytes framed here so far this turn, and in the last turn: the size of a turn's first buffer. */
+  private turnBytes = 0;
+  private lastTurnBytes = 0;
   /** @internal corked until the end of this event-loop turn (cork.ts owns it). */
   inTurn = false;
   /** The server's counters (one object shared by every connection). */
@@ -211,17 +214,29 @@ export class Connection<T = Record<string, unknown>> {
     return true;
   }
 
-  /** Frames `data` into this turn's buffer: the first frame's exact size, then growBuffer(). */
+  /**
+   * Frames `data` into this turn's buffer. The first buffer of a turn is sized like the last turn
+   * (a connection's turns tend to look alike: one echo, ten answers, sixteen 1 KiB echoes), small
+   * ones sliced from Node's shared pool; a turn that outgrows it continues in a larger one.
+   */
   private append(data: string | ArrayBuffer | ArrayBufferView, binary: boolean, len: number): void {
     const need = frameLength(len);
     let out = this.out;
     if (out === null) {
-      out = this.out = Buffer.allocUnsafe(need);
+      out = this.out = Buffer.allocUnsafe(firstBufferSize(need, this.lastTurnBytes));
     } else if (this.outLen + need > out.length) {
+      const had = out.length;
       this.flushOut(); // to the corked socket: still one write at the end of the turn
-      out = this.out = growBuffer(need);
+      out = this.out = growBuffer(need, had);
     }
     this.outLen = writeFrame(out, this.outLen, data, binary, len);
+  }
+
+  /** @internal the end of the turn (cork.ts): the buffer goes to the socket; its size is remembered. */
+  endTurn(): void {
+    this.flushOut();
+    this.lastTurnBytes = this.turnBytes;
+    this.turnBytes = 0;
   }
 
   /**
@@ -235,13 +250,14 @@ export class Connection<T = Record<string, unknown>> {
     const n = this.outLen;
     this.out = null;
     this.outLen = 0;
+    this.turnBytes += n;
     const raw = this.raw!;
     // Ended or destroyed under us (the peer went away mid-turn): ws drops what it is asked to
     // send then too.
     if (raw.destroyed || raw.writableEnded) return;
-    // A mostly empty grown buffer would stay alive, whole, for as long as a slow reader leaves
-    // its frames queued: then the frames are copied out to their own size.
-    raw.write(n === out.length ? out : n * 2 >= out.length ? out.subarray(0, n) : Buffer.from(out.subarray(0, n)));
+    // A mostly empty buffer of its own (not a pool slice) would stay alive, whole, for as long as a
+    // slow reader leaves its frames queued: then the frames are copied out to their own size.
+    raw.write(n === out.length ? out : n * 2 >= out.length || out.length <= POOLED_BYTES ? out.subarray(0, n) : Buffer.from(out.subarray(0, n)));
   }
 
   /** sendFrame through ws (large frames, coalescing off, a Blob pending); returns bytes held. */

@@ -21,7 +21,7 @@ export interface TurnCorked {
   /** The connection's transport (the TLS or TCP socket under `ws`). */
   readonly raw: { cork(): void; uncork(): void; destroy(err?: Error): void };
   /** Hands the frames the connection framed itself this turn to `raw` (before the uncork). */
-  flushOut(): void;
+  endTurn(): void;
 }
 
 const pending: (TurnCorked | undefined)[] = [];
@@ -54,7 +54,7 @@ export function flushTurn(): void {
     pending[i] = undefined;
     c.inTurn = false;
     try {
-      c.flushOut();
+      c.endTurn();
       c.raw.uncork();
     } catch (err) {
       // Node streams report write failures through callbacks or 'error', so this is a broken stream:

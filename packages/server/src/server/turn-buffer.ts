@@ -25,11 +25,10 @@ import type { WebSocket } from 'ws';
 
 /** Payloads from this size go through `ws` unbuffered: copying them would cost more than it saves. */
 export const DIRECT_BYTES = 16 * 1024;
-/**
- * Size of the second buffer of a turn (the first is the first frame's exact size, a slice of
- * Node's shared pool for small frames): a TLS record's worth of frames.
- */
-const GROW_BYTES = 16 * 1024;
+/** Buffers up to this size are slices of Node's shared pool (Buffer.poolSize / 2, exclusive). */
+export const POOLED_BYTES = 4095;
+/** The largest first buffer of a turn: a turn larger than that leaves in slices anyway (connection.ts). */
+const MAX_FIRST_BYTES = 64 * 1024;
 
 /** What the shared sendFrame needs from a connection. */
 export interface TurnBuffered {
@@ -96,7 +95,15 @@ export function writeFrame(
   return pos + len;
 }
 
-/** A buffer for the rest of a turn's frames, at least `need` bytes. */
-export function growBuffer(need: number): Buffer {
-  return Buffer.allocUnsafe(Math.max(need, GROW_BYTES));
+/** Size of a turn's first buffer: what the connection's last turn framed, at least `need`. */
+export function firstBufferSize(need: number, lastTurn: number): number {
+  return Math.max(need, Math.min(lastTurn, MAX_FIRST_BYTES));
+}
+
+/**
+ * A buffer for the rest of a turn that outgrew one of `had` bytes: at least `need`, and twice
+ * `had`, so a turn larger than the last takes few buffers.
+ */
+export function growBuffer(need: number, had: number): Buffer {
+  return Buffer.allocUnsafe(Math.max(need, 2 * had));
 }

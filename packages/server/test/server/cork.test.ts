@@ -17,7 +17,7 @@ function fake(name: string, log: string[], opts: { throwOnUncork?: boolean; onUn
       },
       destroy: (err) => log.push(`destroy ${name}: ${err?.message}`),
     },
-    flushOut: () => {},
+    endTurn: () => {},
   };
 }
 
