@@ -360,10 +360,12 @@ describe('memory held by a peer that does not read', () => {
           await push(unit);
         }
         if (coalesce) {
-          // 187 MiB sent, 9 KB of echoes queued: held, it would show as ~190 MiB more RSS.
+          // 187 MiB sent, 9 KB of echoes queued: held, it would show as ~190 MiB more RSS. Read
+          // chunks the collector has not reclaimed yet show too (49 MiB once on Node 24, under 40
+          // on Node 20): the bound is half of what holding them would take.
           const grew = (rssKiB(server) - before) / 1024;
           assert.equal(gone, false, 'under the cap: not cut');
-          assert.ok(grew < 40, `server RSS grew by ${grew.toFixed(1)} MiB for 3000 queued 3-byte echoes`);
+          assert.ok(grew < 96, `server RSS grew by ${grew.toFixed(1)} MiB for 3000 queued 3-byte echoes`);
           c.socket.destroy();
         } else {
           await within(c.ended, 5_000, 'the non-reading peer to be cut');
