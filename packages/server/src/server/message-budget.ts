@@ -20,7 +20,7 @@
  * `WebSocket#_receiver`, `Receiver#dataMessage`, `_fin`, `_numFragments`, `_fragments`,
  * `createError`.
  */
-import * as wsModule from 'ws';
+import { wsClass } from './ws-class';
 import type { WebSocket } from 'ws';
 
 export interface MessageBudgetOptions {
@@ -56,13 +56,7 @@ interface Entry {
 export const UNFINISHED_TOO_BIG = 'WSS_MP_ERR_UNFINISHED_MESSAGE_TOO_BIG';
 export const UNFINISHED_TOTAL = 'WSS_MP_ERR_UNFINISHED_MESSAGES_TOTAL';
 
-// ws exports its Receiver class (not in @types/ws): a named export of its ESM wrapper, a
-// property of the CommonJS export.
-type ReceiverClass = { prototype: ReceiverInternals };
-const wsExports = wsModule as unknown as { Receiver?: ReceiverClass; default?: { Receiver?: ReceiverClass } };
-const ReceiverCtor = wsExports.Receiver ?? wsExports.default?.Receiver;
-if (!ReceiverCtor) throw new Error('wss-mp-server: the installed ws exports no Receiver (ws 8 expected)');
-const original = ReceiverCtor.prototype.dataMessage;
+const original = wsClass<{ prototype: ReceiverInternals }>('Receiver').prototype.dataMessage;
 
 /** Stands in for Receiver#dataMessage on every server connection (`this` is the receiver). */
 function budgetedDataMessage(this: ReceiverInternals, cb: (err?: Error) => void): void {

@@ -20,13 +20,13 @@
  * ws internals used (checked by test/server/turn-buffer.test.ts against the installed ws):
  * `WebSocket#_sender`, `Sender#sendFrame`, `Sender#_state` (0 = default).
  */
-import * as wsModule from 'ws';
 import type { WebSocket } from 'ws';
+import { wsClass } from './ws-class';
 
 /** Payloads from this size go through `ws` unbuffered: copying them would cost more than it saves. */
 export const DIRECT_BYTES = 16 * 1024;
-/** Buffers up to this size are slices of Node's shared pool (Buffer.poolSize / 2, exclusive). */
-export const POOLED_BYTES = 4095;
+/** Buffers up to this size are slices of Node's shared pool (Buffer.allocUnsafe's rule). */
+export const POOLED_BYTES = (Buffer.poolSize >>> 1) - 1;
 /** The largest first buffer of a turn: a turn larger than that leaves in slices anyway (connection.ts). */
 const MAX_FIRST_BYTES = 64 * 1024;
 
@@ -44,11 +44,7 @@ export interface SenderInternals {
   wssMpConn?: TurnBuffered;
 }
 
-const SenderClass = ((wsModule as unknown as { Sender?: { prototype: SenderInternals } }).Sender ??
-  (wsModule as unknown as { default: { Sender: { prototype: SenderInternals } } }).default.Sender) as {
-  prototype: SenderInternals;
-};
-const senderSendFrame = SenderClass.prototype.sendFrame;
+const senderSendFrame = wsClass<{ prototype: SenderInternals }>('Sender').prototype.sendFrame;
 
 /** Every frame `ws` writes itself: the connection's buffered frames leave first. */
 function sendFrameAfterBuffered(this: SenderInternals, list: Buffer[], cb?: (err?: Error | null) => void): void {
