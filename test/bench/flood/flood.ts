@@ -103,7 +103,9 @@ export async function runFlood(opts: { plan: Plan; ctx: TargetContext; loadCore:
       f('rttP99Ms', w.p99);
       f('rttMaxMs', w.max);
       f('requestsPerSec', w.perSec);
-      f('serverCpuUtil', cpu / (w.seconds as number));
+      // /proc counts CPU in 10 ms ticks: a short (--quick) window of this light load can read 0,
+      // which is below the resolution, not free; no figure then rather than a ratio of 0.
+      if (cpu > 0) f('serverCpuUtil', cpu / (w.seconds as number));
       // Well-behaved clients must never be limited or cut, flood or not.
       f('steadyLimited', w.limited);
       f('steadyClosed', w.closed);
